@@ -1,0 +1,258 @@
+/**
+ * The one configuration schema (STYLE.md §5): defaults and a description for every field. Local YAML and, later,
+ * remote configuration go through the same validator (`load.ts`). The commented example is
+ * `config/gateway.example.yaml`; docs/configuration.md explains each section.
+ */
+import cron from 'node-cron';
+import { z } from 'zod';
+import { isValidTimeZone } from '../time/zoned.ts';
+
+/** Ids of meters, neighbourhoods, accounts and gateways: safe in topics, file names and SQL. */
+const Id = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1-64 letters, digits, "_", "." or "-", starting alphanumeric',
+  );
+
+const TimeZone = z
+  .string()
+  .refine(isValidTimeZone, 'is not an IANA time zone (e.g. "UTC", "Europe/Amsterdam")');
+
+/** `HH:MM-HH:MM`, end exclusive, `24:00` allowed as an end; a window may wrap past midnight. */
+const TimeWindow = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must look like "07:00-23:00"');
+
+/** The smallest k any configuration may set: below it an aggregate is nearly a single household's reading. */
+export const K_ABSOLUTE_FLOOR = 2;
+
+const ReplaySource = z
+  .object({
+    driver: z.literal('replay').describe('Emulated meter replaying a household of the consumption CSV'),
+    household: z.string().min(1).describe('The `customer_id` in the CSV whose readings this meter replays'),
+  })
+  .strict();
+
+/** A meter source per driver; the driver issue adds serial, Modbus and MQTT sources to this union. */
+const MeterSource = z.discriminatedUnion('driver', [ReplaySource]);
+
+const Meter = z
+  .object({
+    id: Id.describe('Local meter id; used in logs and the local buffer only, never sent upstream'),
+    neighbourhood: Id.describe('The one neighbourhood this meter is aggregated in'),
+    account: Id.describe('Billing account the meter is billed to (named upstream on bills)'),
+    source: MeterSource.describe('Where readings come from'),
+  })
+  .strict();
+
+const Neighbourhood = z
+  .object({
+    id: Id.describe('Neighbourhood id, named upstream on aggregates'),
+    description: z.string().optional().describe('Free text for operators'),
+  })
+  .strict();
+
+const TariffBand = z
+  .object({
+    name: Id.describe('Band name, e.g. "peak"; names the band slot upstream'),
+    windows: z
+      .array(TimeWindow)
+      .min(1)
+      .describe('Local time-of-day windows of the band; together the bands cover each minute exactly once'),
+  })
+  .strict();
+
+const Tls = z
+  .object({
+    ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
+    cert: z.string().optional().describe('PEM client certificate (mutual TLS)'),
+    key: z.string().optional().describe('PEM client private key (mutual TLS); must be mode 0600'),
+    rejectUnauthorized: z.boolean().default(true).describe('Verify the broker certificate (keep true)'),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    gateway: z
+      .object({
+        id: Id.describe('Gateway id; part of every upstream topic'),
+        dataDir: z.string().default('./var').describe('Directory for the SQLite buffer and state'),
+        timezone: TimeZone.default('UTC').describe('Zone of tariff windows and billing period boundaries'),
+        logLevel: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error'])
+          .default('info')
+          .describe('pino log level'),
+        logFile: z.string().optional().describe('Write logs to this file instead of stdout'),
+      })
+      .strict(),
+    clock: z
+      .discriminatedUnion('mode', [
+        z.object({ mode: z.literal('system') }).strict(),
+        z
+          .object({
+            mode: z.literal('virtual'),
+            start: z.iso.datetime({ offset: true }).describe('Instant the virtual clock starts at'),
+            speed: z.number().min(1).max(1_000_000).default(1).describe('Virtual seconds per real second'),
+          })
+          .strict(),
+      ])
+      .default({ mode: 'system' })
+      .describe('Data clock: the system clock, or a virtual one for replaying recorded data'),
+    privacy: z
+      .object({
+        kFloor: z
+          .number()
+          .int()
+          .min(K_ABSOLUTE_FLOOR)
+          .default(5)
+          .describe('Local floor for k; set only in this file, remote configuration can never go below it'),
+        k: z
+          .number()
+          .int()
+          .default(5)
+          .describe('Minimum distinct meters in a released neighbourhood aggregate'),
+      })
+      .strict()
+      .prefault({}),
+    intervals: z
+      .object({
+        minutes: z
+          .number()
+          .int()
+          .refine((m) => m > 0 && 1440 % m === 0, 'must divide a day (e.g. 5, 15, 30, 60)')
+          .default(15)
+          .describe('Aggregation interval length'),
+        graceMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1440)
+          .default(5)
+          .describe('Wait after an interval closes before aggregating it; later readings go to billing only'),
+      })
+      .strict()
+      .prefault({}),
+    billing: z
+      .object({
+        period: z.enum(['daily', 'weekly', 'monthly']).default('monthly').describe('Billing period length'),
+        graceMinutes: z
+          .number()
+          .int()
+          .min(0)
+          .default(60)
+          .describe('Wait after a period ends before releasing'),
+        bands: z
+          .array(TariffBand)
+          .min(1)
+          .max(8)
+          .default([{ name: 'all', windows: ['00:00-24:00'] }])
+          .describe('Time-of-day tariff bands'),
+      })
+      .strict()
+      .prefault({}),
+    encryption: z
+      .object({
+        engine: z
+          .enum(['native', 'paillier-bigint'])
+          .default('native')
+          .describe('Paillier encryption engine; both produce standard g = n+1 ciphertexts'),
+        maxWhPerReading: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000_000)
+          .default(20_000)
+          .describe('Upper bound of one interval reading in Wh; larger readings are rejected'),
+        maxMetersPerNeighbourhood: z
+          .number()
+          .int()
+          .min(1)
+          .default(10_000)
+          .describe('Bound used to size slots so no neighbourhood sum can overflow'),
+      })
+      .strict()
+      .prefault({}),
+    keys: z
+      .object({
+        supplierPublic: z.string().describe('Supplier Paillier public key (JSON, see docs/protocol.md)'),
+        gatewayPrivate: z.string().describe('Gateway Ed25519 private key (PKCS#8 PEM, mode 0600)'),
+        mdmsPublic: z.string().describe('MDMS Ed25519 public key (SPKI PEM) that signs acknowledgements'),
+      })
+      .strict(),
+    upstream: z
+      .object({
+        url: z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+          .describe('Upstream MQTT broker'),
+        username: z.string().optional(),
+        password: z.string().optional().describe('Prefer passwordFile in production'),
+        passwordFile: z.string().optional().describe('File holding the broker password'),
+        clientId: z.string().optional().describe('Defaults to "gw-<gateway.id>"'),
+        topicPrefix: z.string().default('meterspace/v1').describe('Prefix of every topic'),
+        tls: Tls.optional(),
+        schedule: z
+          .string()
+          .refine((s) => cron.validate(s), 'is not a valid cron expression')
+          .default('*/15 * * * *')
+          .describe('When released records are batched and published (node-cron, seconds field allowed)'),
+        maxRecordsPerBatch: z.number().int().min(1).max(10_000).default(500),
+        retryInitialSeconds: z
+          .number()
+          .min(0.1)
+          .default(5)
+          .describe('First re-send delay of an unacked batch'),
+        retryMaxSeconds: z.number().min(1).default(600).describe('Longest re-send delay'),
+      })
+      .strict(),
+    buffer: z
+      .object({
+        file: z.string().default('buffer.sqlite').describe('SQLite file, relative to gateway.dataDir'),
+        synchronous: z
+          .enum(['NORMAL', 'FULL'])
+          .default('NORMAL')
+          .describe('NORMAL: WAL survives power loss up to the last checkpoint, far fewer SD-card writes'),
+        maxPendingReadings: z
+          .number()
+          .int()
+          .min(100)
+          .default(500_000)
+          .describe('Readings awaiting aggregation; past it new readings are billed but not aggregated'),
+        maxOutboxRecords: z
+          .number()
+          .int()
+          .min(100)
+          .default(200_000)
+          .describe('Unacknowledged records; past it the oldest aggregates are dropped, bills never'),
+        maxReadingAgeDays: z
+          .number()
+          .min(1)
+          .default(35)
+          .describe('Readings older than this are rejected; unacked aggregates older than this are dropped'),
+      })
+      .strict()
+      .prefault({}),
+    drivers: z
+      .object({
+        replay: z
+          .object({
+            file: z.string().describe('Consumption CSV (optionally .gz) in the documented shape'),
+            timezone: TimeZone.optional().describe(
+              'Zone of the CSV wall-clock times; default gateway.timezone',
+            ),
+            pollMs: z.number().int().min(10).default(250).describe('How often due rows are emitted'),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    neighbourhoods: z.array(Neighbourhood).min(1),
+    meters: z.array(Meter).min(1),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type MeterConfig = Config['meters'][number];
+export type TariffBandConfig = Config['billing']['bands'][number];

@@ -1,0 +1,25 @@
+/**
+ * The encryption step: turns a validated plaintext Reading into one Paillier ciphertext of its packed slots
+ * (total Wh, then one slot per tariff band, the reading's band holding its Wh and the others 0). After this the
+ * plaintext is no longer referenced (invariant 1).
+ */
+import type { Reading } from '../acquire/reading.ts';
+import type { TariffBands } from '../acquire/tariff.ts';
+import type { EncryptionEngine } from './engine.ts';
+import { pack, type PackingLayout } from './packing.ts';
+
+export class ReadingEncryptor {
+  constructor(
+    private readonly engine: EncryptionEngine,
+    private readonly layout: PackingLayout,
+    private readonly bands: TariffBands,
+  ) {}
+
+  encrypt(reading: Reading): bigint {
+    const wh = BigInt(reading.wh);
+    const slots = new Array<bigint>(this.layout.slots.length).fill(0n);
+    slots[0] = wh;
+    slots[1 + this.bands.bandAt(reading.start)] = wh;
+    return this.engine.encrypt(pack(this.layout, slots));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Every error the gateway raises on purpose carries a stable, machine-readable code (like better-sqlite3's
+ * `SqliteError.code`). Errors are thrown in the core and caught only at boundaries (a driver loop, a message
+ * handler, the CLI), where they are counted by code, logged once and survived.
+ *
+ * Messages must never contain a plaintext reading (privacy invariant 1): say which bound was crossed, not by what.
+ */
+export type ErrorCode =
+  | 'CONFIG_UNREADABLE'
+  | 'CONFIG_INVALID'
+  | 'KEY_FILE_MISSING'
+  | 'KEY_FILE_INVALID'
+  | 'KEY_FILE_INSECURE'
+  | 'KEY_FILE_EXISTS'
+  | 'PACKING_OVERFLOW'
+  | 'READING_UNKNOWN_METER'
+  | 'READING_BAD_INTERVAL'
+  | 'READING_OUT_OF_BOUNDS'
+  | 'READING_DUPLICATE'
+  | 'READING_TOO_OLD'
+  | 'CIPHERTEXT_INVALID'
+  | 'MESSAGE_MALFORMED'
+  | 'SIGNATURE_INVALID'
+  | 'UNKNOWN_SENDER'
+  | 'STORAGE_FAILED'
+  | 'CSV_MALFORMED'
+  | 'DRIVER_FAILED';
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isGatewayError(error: unknown, code?: ErrorCode): error is GatewayError {
+  return error instanceof GatewayError && (code === undefined || error.code === code);
+}
+
+/** The code to count an unexpected error under at a boundary. */
+export function errorCode(error: unknown): string {
+  if (error instanceof GatewayError) return error.code;
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string')
+    return error.code;
+  return 'UNEXPECTED';
+}

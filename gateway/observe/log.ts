@@ -1,0 +1,32 @@
+/**
+ * One pino logger; each component takes a child (`log.child({ component })`). Secrets are redacted by path.
+ * Privacy invariant 1: no plaintext reading is ever passed to a logger — log meter ids, intervals and error codes.
+ */
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level: string;
+  /** Log file; stdout when absent. */
+  file?: string;
+}
+
+export function createLogger(opts: LogOptions): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: undefined,
+      redact: {
+        paths: ['password', '*.password', 'privateKey', '*.privateKey', 'key', '*.key'],
+        censor: '[redacted]',
+      },
+    },
+    opts.file ? pino.destination({ dest: opts.file, mkdir: true, sync: false }) : pino.destination(1),
+  );
+}
+
+/** A logger that discards everything, for tests of components that are not about logging. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

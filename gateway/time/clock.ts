@@ -1,0 +1,47 @@
+/**
+ * Time is injected (STYLE.md §2). The gateway reads two clocks:
+ * - `clock`, the data clock: which intervals have closed, which billing period is open. In production it is the
+ *   system clock; for replaying recorded data it is a virtual clock that starts at a chosen instant and runs
+ *   `speed` times faster than real time (a day per minute is speed 1440).
+ * - `wall`, real elapsed time, for network back-off and timeouts, which must not speed up with the data.
+ */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that started at `start` and runs `speed` times faster than `base`. */
+export class VirtualClock implements Clock {
+  private readonly baseAtStart: number;
+
+  constructor(
+    private readonly start: number,
+    private readonly speed: number,
+    private readonly base: Clock = systemClock,
+  ) {
+    this.baseAtStart = base.now();
+  }
+
+  now(): number {
+    return this.start + Math.floor((this.base.now() - this.baseAtStart) * this.speed);
+  }
+}
+
+/** A clock a test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(private current: number) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  set(epochMs: number): void {
+    this.current = epochMs;
+  }
+
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
