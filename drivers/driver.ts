@@ -1,0 +1,30 @@
+/**
+ * What every meter driver is given and must provide. A driver turns bytes (or rows) into Readings and hands them
+ * to `sink`; it never throws out of its loop: bad input is counted and survived.
+ */
+import type { ReadingSink } from '../gateway/acquire/reading.ts';
+import type { MeterConfig } from '../gateway/config/schema.ts';
+import type { Logger } from '../gateway/observe/log.ts';
+import type { Metrics } from '../gateway/observe/metrics.ts';
+import type { Clock } from '../gateway/time/clock.ts';
+
+export interface DriverContext {
+  /** The meters this driver serves. */
+  meters: readonly MeterConfig[];
+  sink: ReadingSink;
+  /** The data clock. */
+  clock: Clock;
+  /** Data-clock time at which this gateway run began (the virtual clock's start, or the boot time). */
+  startedAt: number;
+  intervalMs: number;
+  /** Last accepted interval start per meter, so a restarted driver resumes where the gateway left off. */
+  cursor(meterId: string): number | undefined;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface Driver {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

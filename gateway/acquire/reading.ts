@@ -1,0 +1,17 @@
+/**
+ * A Reading is the only place a plaintext consumption value exists: in memory, from the driver to the encryption
+ * step (privacy invariant 1). It must never be logged, stored or sent; the encrypt step drops it.
+ */
+export interface Reading {
+  /** Local meter id from the config. */
+  readonly meterId: string;
+  /** Start of the measured interval, epoch ms (inclusive). */
+  readonly start: number;
+  /** End of the measured interval, epoch ms (exclusive). */
+  readonly end: number;
+  /** Energy consumed in the interval, whole Wh. */
+  readonly wh: number;
+}
+
+/** What drivers hand readings to. It never throws: rejections are counted and logged by the intake. */
+export type ReadingSink = (reading: Reading) => void;

@@ -1,0 +1,53 @@
+/**
+ * Batching: released records are packed into batches signed with the gateway's Ed25519 key and stored byte for
+ * byte, so that every re-send is identical and the MDMS can de-duplicate by batch id and record id.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { BufferStore } from '../buffer/buffer.ts';
+import type { StoredBatch } from '../buffer/outbox-store.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import { signEnvelope } from '../protocol/envelope.ts';
+import type { BatchBodyMsg, UpRecordMsg } from '../protocol/messages.ts';
+import { isoUtc } from '../time/zoned.ts';
+
+export interface SigningIdentity {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export class Batcher {
+  constructor(
+    private readonly opts: { gatewayId: string; maxRecordsPerBatch: number },
+    private readonly identity: SigningIdentity,
+    private readonly buffer: BufferStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Turns every unbatched record into signed batches; `now` is wall-clock time. Returns the new batches. */
+  flush(now: number): StoredBatch[] {
+    const created: StoredBatch[] = [];
+    for (;;) {
+      const batch = this.buffer.createBatch(this.opts.maxRecordsPerBatch, now, (seq, records) => {
+        const batchId = `${this.opts.gatewayId}-${String(seq).padStart(8, '0')}`;
+        const body: BatchBodyMsg = {
+          v: 1,
+          type: 'batch',
+          gateway: this.opts.gatewayId,
+          batchId,
+          seq,
+          createdAt: isoUtc(now),
+          records: records.map((r) => JSON.parse(r.body) as UpRecordMsg),
+        };
+        const sealed = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
+        return { batchId, message: sealed.message, bodyDigest: sealed.bodyDigest };
+      });
+      if (!batch) break;
+      created.push(batch);
+      this.metrics.inc('batches.created');
+      this.log.info({ batchId: batch.batchId, bytes: batch.message.length }, 'batch created');
+    }
+    return created;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The SQLite buffer: ciphertexts and bookkeeping only. Each public method is one transaction, so a crash leaves
+ * either all of an operation or none of it. Policy when full (docs/buffer.md):
+ * - more than `maxPendingReadings` readings awaiting aggregation: a new reading is still folded into its bill but
+ *   not kept for aggregation (counted `buffer.reading_not_aggregated`);
+ * - more than `maxOutboxRecords` unacknowledged records: the oldest unbatched aggregates/suppressions are dropped
+ *   (counted `buffer.outbox_dropped`); bills are never dropped.
+ */
+import { GatewayError } from '../errors.ts';
+import { fromBytes, toBytes } from '../encrypt/bigint.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import { BillingStore, type BillingPeriodRow } from './billing-store.ts';
+import { openDatabase, type Db, type OpenOptions } from './database.ts';
+import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
+import { ReadingsStore, type Group } from './readings-store.ts';
+import { StateStore } from './state-store.ts';
+
+export interface BufferLimits {
+  maxPendingReadings: number;
+  maxOutboxRecords: number;
+}
+
+export interface Period {
+  start: number;
+  end: number;
+}
+
+export interface EncryptedReading {
+  meterId: string;
+  neighbourhood: string;
+  account: string;
+  intervalStart: number;
+  ciphertext: bigint;
+  /** The billing period of the interval. */
+  period: Period;
+  /** The billing period open now: where a reading of an already closed period is billed. */
+  currentPeriod: Period;
+}
+
+export interface StoreOutcome {
+  /** stored: awaits aggregation; late: its group was already decided; full: buffer full, billed only. */
+  aggregation: 'stored' | 'late' | 'full';
+  /** True when its own billing period had closed and it was billed in the current one. */
+  billedLate: boolean;
+}
+
+export class BufferStore {
+  readonly readings: ReadingsStore;
+  readonly billing: BillingStore;
+  readonly outbox: OutboxStore;
+  readonly state: StateStore;
+
+  constructor(
+    readonly db: Db,
+    private readonly n2: bigint,
+    private readonly limits: BufferLimits,
+    private readonly metrics: Metrics,
+  ) {
+    this.readings = new ReadingsStore(db);
+    this.billing = new BillingStore(db);
+    this.outbox = new OutboxStore(db);
+    this.state = new StateStore(db);
+  }
+
+  static open(
+    file: string,
+    opts: OpenOptions,
+    n2: bigint,
+    limits: BufferLimits,
+    metrics: Metrics,
+  ): BufferStore {
+    return new BufferStore(openDatabase(file, opts), n2, limits, metrics);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Stores one encrypted reading for aggregation and folds it into its bill; refuses duplicates. */
+  storeReading(r: EncryptedReading): StoreOutcome {
+    const outcome = this.db.transaction((): StoreOutcome => {
+      const cursor = this.readings.cursor(r.meterId);
+      if (cursor !== undefined && r.intervalStart <= cursor) {
+        throw new GatewayError(
+          'READING_DUPLICATE',
+          `meter ${r.meterId}: interval not after the last accepted one`,
+        );
+      }
+      const group = { neighbourhood: r.neighbourhood, intervalStart: r.intervalStart };
+      let aggregation: StoreOutcome['aggregation'] = 'stored';
+      if (this.readings.isDecided(group)) aggregation = 'late';
+      else if (this.readings.pendingCount() >= this.limits.maxPendingReadings) aggregation = 'full';
+      else this.readings.insert(r.meterId, r.neighbourhood, r.intervalStart, toBytes(r.ciphertext));
+
+      let period = r.period;
+      let row = this.billing.get(r.account, period.start);
+      const billedLate = row?.closed === true;
+      if (row?.closed) {
+        period = r.currentPeriod;
+        row = this.billing.get(r.account, period.start);
+        if (row?.closed) throw new GatewayError('READING_TOO_OLD', 'current billing period already closed');
+      }
+      const folded = row ? (fromBytes(row.ciphertext) * r.ciphertext) % this.n2 : r.ciphertext;
+      this.billing.put({
+        account: r.account,
+        periodStart: period.start,
+        periodEnd: period.end,
+        ciphertext: toBytes(folded),
+        intervals: (row?.intervals ?? 0) + 1,
+      });
+      this.readings.setCursor(r.meterId, r.intervalStart);
+      return { aggregation, billedLate };
+    })();
+    if (outcome.aggregation === 'stored') this.readings.noteInserted();
+    return outcome;
+  }
+
+  /** Records the decision about a group and queues its record, atomically. */
+  decideGroup(group: Group, outcome: 'released' | 'suppressed', record: OutboxRecord): void {
+    this.db.transaction(() => {
+      this.readings.decide(group, outcome, record.createdAt);
+      this.outbox.add(record);
+    })();
+  }
+
+  /** Closes a billing period and queues its bill, atomically. */
+  closePeriod(row: BillingPeriodRow, record: OutboxRecord): void {
+    this.db.transaction(() => {
+      this.billing.close(row.account, row.periodStart);
+      this.outbox.add(record);
+    })();
+  }
+
+  /**
+   * Takes up to `limit` unbatched records and turns them into one stored batch built by `build` (which signs it).
+   * Returns undefined when there is nothing to send.
+   */
+  createBatch(
+    limit: number,
+    now: number,
+    build: (seq: number, records: OutboxRecord[]) => { batchId: string; message: string; bodyDigest: string },
+  ): StoredBatch | undefined {
+    return this.db.transaction((): StoredBatch | undefined => {
+      const records = this.outbox.unbatched(limit);
+      if (records.length === 0) return undefined;
+      const seq = this.state.next('batch.seq');
+      const built = build(seq, records);
+      const batch = { ...built, seq, nextAttemptAt: now };
+      this.outbox.insertBatch(batch, now);
+      for (const r of records) this.outbox.assign(r.recordId, built.batchId);
+      return { ...batch, attempts: 0 };
+    })();
+  }
+
+  /**
+   * Applies an acknowledgement: deletes the batch, its records, the readings of its groups and its billing
+   * periods (invariants 5 and 6). Returns what happened, for counting.
+   */
+  ackBatch(batchId: string, bodyDigest: string): 'acked' | 'unknown' | 'digest-mismatch' {
+    return this.db.transaction(() => {
+      const batch = this.outbox.batch(batchId);
+      if (!batch) return 'unknown';
+      if (batch.bodyDigest !== bodyDigest) return 'digest-mismatch';
+      for (const record of this.outbox.recordsOf(batchId)) this.forget(record);
+      this.outbox.deleteBatch(batchId);
+      return 'acked';
+    })();
+  }
+
+  /** Applies the outbox limits; returns how many records were dropped. */
+  enforceLimits(now: number, maxAgeMs: number): number {
+    return this.db.transaction(() => {
+      const { records } = this.outbox.counts();
+      const excess = Math.max(0, records - this.limits.maxOutboxRecords);
+      let dropped = 0;
+      for (const r of this.outbox.droppable(Number.MAX_SAFE_INTEGER, excess)) {
+        this.drop(r);
+        dropped++;
+      }
+      for (const r of this.outbox.droppable(now - maxAgeMs, 1000)) {
+        this.drop(r);
+        dropped++;
+      }
+      return dropped;
+    })();
+  }
+
+  private drop(record: OutboxRecord): void {
+    this.forget(record);
+    this.outbox.deleteRecord(record.recordId);
+    this.metrics.inc(`buffer.outbox_dropped.${record.kind}`);
+  }
+
+  private forget(record: OutboxRecord): void {
+    if (record.group) this.readings.deleteGroup(record.group);
+    if (record.period) this.billing.delete(record.period.account, record.period.periodStart);
+  }
+}

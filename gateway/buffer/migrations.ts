@@ -1,0 +1,74 @@
+/**
+ * Schema migrations, applied in order inside one transaction each; `PRAGMA user_version` records the last one.
+ * Never edit a released migration: append a new one. Only ciphertexts and bookkeeping live here (invariant 1).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the buffer of the spine.
+  `
+  -- One Paillier ciphertext per meter and interval, awaiting its neighbourhood aggregation.
+  CREATE TABLE readings (
+    meter_id       TEXT    NOT NULL,
+    neighbourhood  TEXT    NOT NULL,
+    interval_start INTEGER NOT NULL,
+    ciphertext     BLOB    NOT NULL,
+    PRIMARY KEY (meter_id, interval_start)
+  ) WITHOUT ROWID;
+  CREATE INDEX readings_by_group ON readings (neighbourhood, interval_start);
+
+  -- The last interval accepted per meter: readings must move forward (duplicates are refused).
+  CREATE TABLE meter_cursors (
+    meter_id            TEXT    PRIMARY KEY,
+    last_interval_start INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Every (neighbourhood, interval) ever decided, so none is released twice (invariant 2).
+  CREATE TABLE decided_groups (
+    neighbourhood  TEXT    NOT NULL,
+    interval_start INTEGER NOT NULL,
+    outcome        TEXT    NOT NULL CHECK (outcome IN ('released', 'suppressed')),
+    decided_at     INTEGER NOT NULL,
+    PRIMARY KEY (neighbourhood, interval_start)
+  ) WITHOUT ROWID;
+
+  -- Running encrypted totals per billing account and period.
+  CREATE TABLE billing_periods (
+    account      TEXT    NOT NULL,
+    period_start INTEGER NOT NULL,
+    period_end   INTEGER NOT NULL,
+    ciphertext   BLOB    NOT NULL,
+    intervals    INTEGER NOT NULL,
+    closed       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, period_start)
+  ) WITHOUT ROWID;
+
+  -- Released records waiting for a batch and its acknowledgement.
+  CREATE TABLE outbox (
+    record_id    TEXT    PRIMARY KEY,
+    kind         TEXT    NOT NULL CHECK (kind IN ('aggregate', 'suppressed', 'bill')),
+    body         TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    batch_id     TEXT,
+    group_nb     TEXT,
+    group_start  INTEGER,
+    account      TEXT,
+    period_start INTEGER
+  );
+  CREATE INDEX outbox_by_batch ON outbox (batch_id, created_at);
+
+  -- Signed batch messages, kept byte for byte until acknowledged.
+  CREATE TABLE batches (
+    batch_id        TEXT    PRIMARY KEY,
+    seq             INTEGER NOT NULL UNIQUE,
+    message         TEXT    NOT NULL,
+    body_digest     TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,281 @@
+/**
+ * The composition root (STYLE.md §1): builds every part from the frozen config, starts them in data-flow order
+ * (keys → buffer → encrypt → aggregate → batch → uplink → drivers → schedules) and stops them in reverse.
+ */
+import { createPublicKey } from 'node:crypto';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import cron, { type ScheduledTask } from 'node-cron';
+import { ReplayDriver } from '../drivers/replay/replay-driver.ts';
+import type { Driver, DriverContext } from '../drivers/driver.ts';
+import { Intake } from './acquire/intake.ts';
+import { TariffBands } from './acquire/tariff.ts';
+import { BillingCloser } from './aggregate/billing-closer.ts';
+import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts';
+import { Batcher } from './batch/batcher.ts';
+import { BufferStore } from './buffer/buffer.ts';
+import type { Config } from './config/schema.ts';
+import { errorCode } from './errors.ts';
+import { createEngine } from './encrypt/engine.ts';
+import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
+import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
+import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
+import { loadPaillierPublic } from './keys/paillier-files.ts';
+import type { Logger } from './observe/log.ts';
+import { Metrics } from './observe/metrics.ts';
+import { systemClock, VirtualClock, type Clock } from './time/clock.ts';
+import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
+import { mqttOptions } from './uplink/mqtt-options.ts';
+import { Uplink, type MqttConnect } from './uplink/uplink.ts';
+
+const DAY_MS = 86_400_000;
+const TICK_MS = 1_000;
+const STATUS_EVERY_MS = 60_000;
+
+export interface GatewayDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  /** Real time, for back-off and schedules (injected in tests). */
+  wall?: Clock;
+  connect?: MqttConnect;
+}
+
+/** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
+export function packingLayout(config: Readonly<Config>, modulusBits: number): PackingLayout {
+  const perDay = 1440 / config.intervals.minutes;
+  const metersPerAccount = new Map<string, number>();
+  for (const m of config.meters) metersPerAccount.set(m.account, (metersPerAccount.get(m.account) ?? 0) + 1);
+  const maxMetersPerAccount = Math.max(...metersPerAccount.values());
+  // A bill holds its period's intervals plus late readings from as far back as the buffer accepts.
+  const billAddends =
+    maxMetersPerAccount *
+    perDay *
+    (maxPeriodDays(config.billing.period) + Math.ceil(config.buffer.maxReadingAgeDays));
+  return layoutFor({
+    maxWhPerReading: config.encryption.maxWhPerReading,
+    maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends),
+    bands: config.billing.bands.map((b) => b.name),
+    modulusBits,
+  });
+}
+
+export class Gateway {
+  readonly metrics = new Metrics();
+  private readonly log: Logger;
+  private buffer: BufferStore | undefined;
+  private uplink: Uplink | undefined;
+  private drivers: Driver[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private task: ScheduledTask | undefined;
+  private tick: (() => void) | undefined;
+  private flush: (() => void) | undefined;
+  clock: Clock = systemClock;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.log = deps.log.child({ component: 'gateway' });
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.deps;
+    const wall = this.deps.wall ?? systemClock;
+    const metrics = this.metrics;
+    const child = (component: string) => log.child({ component });
+    const intervalMs = config.intervals.minutes * 60_000;
+
+    this.log.info({ gateway: config.gateway.id }, 'starting');
+    const supplierKey = loadPaillierPublic(config.keys.supplierPublic);
+    const gatewayKey = loadPrivateKey(config.keys.gatewayPrivate, 'ed25519', 'gateway private key');
+    const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
+    const mdmsKey = loadPublicKey(config.keys.mdmsPublic, 'ed25519', 'MDMS public key');
+    const layout = packingLayout(config, supplierKey.bits);
+    this.log.info(
+      {
+        paillierBits: supplierKey.bits,
+        slotBits: layout.slotBits,
+        slots: layout.slots,
+        key: fingerprint(identity.publicKey),
+      },
+      'keys loaded',
+    );
+
+    const buffer = BufferStore.open(
+      path.join(config.gateway.dataDir, config.buffer.file),
+      { synchronous: config.buffer.synchronous },
+      supplierKey.n2,
+      config.buffer,
+      metrics,
+    );
+    this.buffer = buffer;
+    this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
+
+    const { clock, startedAt } = this.dataClock(buffer, wall);
+    this.clock = clock;
+    const period = (ms: number) => billingPeriodOf(ms, config.billing.period, config.gateway.timezone);
+    const bands = new TariffBands(config.billing.bands, config.gateway.timezone);
+    const engine = createEngine(config.encryption.engine, supplierKey);
+    const encryptor = new ReadingEncryptor(engine, layout, bands);
+    const maxReadingAgeMs = config.buffer.maxReadingAgeDays * DAY_MS;
+    const intake = new Intake(
+      {
+        meters: config.meters,
+        intervalMs,
+        maxWhPerReading: config.encryption.maxWhPerReading,
+        maxReadingAgeMs,
+        billingPeriodOf: period,
+        billingGraceMs: config.billing.graceMinutes * 60_000,
+      },
+      clock,
+      encryptor,
+      buffer,
+      metrics,
+      child('intake'),
+    );
+    this.log.info({ engine: engine.name }, 'encryption ready');
+
+    const aggregator = new NeighbourhoodAggregator(
+      { k: config.privacy.k, intervalMs, graceMs: config.intervals.graceMinutes * 60_000, layout },
+      supplierKey,
+      buffer,
+      metrics,
+      child('aggregate'),
+    );
+    const closer = new BillingCloser(
+      config.billing.graceMinutes * 60_000,
+      layout,
+      buffer,
+      metrics,
+      child('billing'),
+    );
+    const batcher = new Batcher(
+      { gatewayId: config.gateway.id, maxRecordsPerBatch: config.upstream.maxRecordsPerBatch },
+      identity,
+      buffer,
+      metrics,
+      child('batch'),
+    );
+
+    const uplink = new Uplink(
+      {
+        url: config.upstream.url,
+        clientOptions: mqttOptions(config.upstream, config.gateway.id),
+        prefix: config.upstream.topicPrefix,
+        gatewayId: config.gateway.id,
+        retryInitialMs: config.upstream.retryInitialSeconds * 1000,
+        retryMaxMs: config.upstream.retryMaxSeconds * 1000,
+      },
+      this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)),
+      buffer,
+      mdmsKey,
+      wall,
+      metrics,
+      child('uplink'),
+    );
+    this.uplink = uplink;
+    uplink.start();
+
+    const driverContext = (meters: Config['meters']): DriverContext => ({
+      meters,
+      sink: intake.accept,
+      clock,
+      startedAt,
+      intervalMs,
+      cursor: (id) => intake.cursor(id),
+      metrics,
+      log: child('driver'),
+    });
+    const replayMeters = config.meters.filter((m) => m.source.driver === 'replay');
+    if (replayMeters.length > 0 && config.drivers.replay) {
+      const r = config.drivers.replay;
+      this.drivers.push(
+        new ReplayDriver(
+          { file: r.file, timeZone: r.timezone ?? config.gateway.timezone, pollMs: r.pollMs },
+          driverContext(replayMeters),
+        ),
+      );
+    }
+    for (const driver of this.drivers) await driver.start();
+
+    this.tick = () =>
+      this.guard('tick', () => {
+        const now = clock.now();
+        aggregator.run(now);
+        closer.run(now);
+        const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
+        if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
+        buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
+        if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
+        uplink.sendDue();
+      });
+    this.flush = () =>
+      this.guard('flush', () => {
+        batcher.flush(wall.now());
+        uplink.sendDue();
+      });
+    this.timers.push(setInterval(this.tick, TICK_MS));
+    this.timers.push(
+      setInterval(() => {
+        uplink.publishStatus(true);
+        this.log.info({ counters: metrics.snapshot() }, 'status');
+      }, STATUS_EVERY_MS),
+    );
+    const cronLog = child('schedule');
+    this.task = cron.schedule(config.upstream.schedule, this.flush, {
+      name: 'upload',
+      noOverlap: true,
+      logger: {
+        info: (m) => cronLog.debug(m),
+        warn: (m) => cronLog.warn(m),
+        error: (m) => cronLog.error(String(m)),
+        debug: (m) => cronLog.debug(String(m)),
+      },
+    });
+    this.log.info(
+      { schedule: config.upstream.schedule, drivers: this.drivers.map((d) => d.name) },
+      'started',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.log.info('stopping');
+    await this.task?.destroy();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const driver of [...this.drivers].reverse()) await driver.stop();
+    this.drivers = [];
+    await this.uplink?.stop();
+    this.buffer?.close();
+    this.log.info('stopped');
+  }
+
+  /** Runs aggregation and an upload now, as the timers would (for tools and tests). */
+  runOnce(): void {
+    this.tick?.();
+    this.flush?.();
+  }
+
+  /** Drivers that have a natural end (replay) report whether they reached it. */
+  get driversFinished(): boolean {
+    return this.drivers.every((d) => !('finished' in d) || d.finished === true);
+  }
+
+  /** The data clock and the data time this run begins at; a virtual clock resumes where it was persisted. */
+  private dataClock(buffer: BufferStore, wall: Clock): { clock: Clock; startedAt: number } {
+    const c = this.deps.config.clock;
+    if (c.mode === 'system') return { clock: wall, startedAt: wall.now() };
+    const saved = Number(buffer.state.get('clock.virtual_now') ?? 'NaN');
+    const start = Math.max(Date.parse(c.start), Number.isFinite(saved) ? saved : 0);
+    this.log.info({ start: new Date(start).toISOString(), speed: c.speed }, 'virtual data clock');
+    return { clock: new VirtualClock(start, c.speed, wall), startedAt: start };
+  }
+
+  /** The boundary of the periodic work: an error (disk full, say) is counted and logged, and the next run retries. */
+  private guard(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      const code = errorCode(error);
+      this.metrics.inc(`errors.${what}.${code}`);
+      this.log.error({ code, reason: (error as Error).message }, `${what} failed; will retry`);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
+ * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config/load.ts';
+import { Gateway } from './gateway.ts';
+import { createLogger } from './observe/log.ts';
+import { runCli, UsageError } from '../scripts/lib/cli.ts';
+
+const HELP = `Usage: gateway [--config FILE] [--check]
+
+  -c, --config FILE   configuration file (default: config/gateway.yaml)
+      --check         validate the configuration and exit (0 valid, 2 invalid)
+  -h, --help          show this help`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c', default: 'config/gateway.yaml' },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  if (!values.config) throw new UsageError('--config is required', HELP);
+  const config = loadConfigFile(values.config);
+  if (values.check) {
+    process.stdout.write(
+      `${values.config}: valid (${config.meters.length} meters, ${config.neighbourhoods.length} neighbourhoods)\n`,
+    );
+    return;
+  }
+  const log = createLogger({
+    level: config.gateway.logLevel,
+    ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
+  });
+  const gateway = new Gateway({ config, log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'signal received');
+    gateway.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: (error as Error).message }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  await gateway.start();
+}
+
+runCli(main);

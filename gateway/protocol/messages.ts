@@ -1,0 +1,91 @@
+/**
+ * The payloads of contract version 1, typed and validated in one place (docs/protocol.md §Messages).
+ * Big integers travel as lower-case hex strings; instants as ISO 8601 UTC strings.
+ */
+import { z } from 'zod';
+
+const Hex = z.string().regex(/^[0-9a-f]{1,4096}$/, 'lower-case hex');
+const Iso = z.iso.datetime();
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
+
+export const Layout = z
+  .object({
+    slotBits: z.number().int().min(1).max(1024),
+    slots: z.array(Id).min(1).max(9),
+  })
+  .strict();
+
+export const AggregateRecord = z
+  .object({
+    kind: z.literal('aggregate'),
+    id: z.string().max(200),
+    neighbourhood: Id,
+    intervalStart: Iso,
+    intervalEnd: Iso,
+    /** Distinct meters whose readings are in the sum (always ≥ k). */
+    meters: z.number().int().min(2),
+    k: z.number().int().min(2),
+    layout: Layout,
+    ciphertext: Hex,
+  })
+  .strict();
+
+export const SuppressedRecord = z
+  .object({
+    kind: z.literal('suppressed'),
+    id: z.string().max(200),
+    neighbourhood: Id,
+    intervalStart: Iso,
+    intervalEnd: Iso,
+    reason: z.literal('below-k'),
+    k: z.number().int().min(2),
+  })
+  .strict();
+
+export const BillRecord = z
+  .object({
+    kind: z.literal('bill'),
+    id: z.string().max(200),
+    account: Id,
+    periodStart: Iso,
+    periodEnd: Iso,
+    /** Meter-intervals folded into the bill. */
+    intervals: z.number().int().min(1),
+    layout: Layout,
+    ciphertext: Hex,
+  })
+  .strict();
+
+export const UpRecord = z.discriminatedUnion('kind', [AggregateRecord, SuppressedRecord, BillRecord]);
+
+export const BatchBody = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('batch'),
+    gateway: Id,
+    batchId: z.string().max(128),
+    seq: z.number().int().min(1),
+    createdAt: Iso,
+    records: z.array(UpRecord).min(1).max(10_000),
+  })
+  .strict();
+
+export const AckBody = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('ack'),
+    gateway: Id,
+    batchId: z.string().max(128),
+    /** SHA-256 (hex) of the acknowledged batch's body text. */
+    bodyDigest: z.string().regex(/^[0-9a-f]{64}$/),
+    ackedAt: Iso,
+  })
+  .strict();
+
+export type LayoutMsg = z.infer<typeof Layout>;
+export type AggregateRecordMsg = z.infer<typeof AggregateRecord>;
+export type SuppressedRecordMsg = z.infer<typeof SuppressedRecord>;
+export type BillRecordMsg = z.infer<typeof BillRecord>;
+export type UpRecordMsg = z.infer<typeof UpRecord>;
+export type BatchBodyMsg = z.infer<typeof BatchBody>;
+export type AckBodyMsg = z.infer<typeof AckBody>;

@@ -1,0 +1,23 @@
+/**
+ * The MQTT topics of contract version 1 (docs/protocol.md §Topics). `prefix` defaults to "meterspace/v1".
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const topics = {
+  /** gateway → MDMS: signed batches of released records, QoS 1. */
+  batch: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/batch`,
+  /** MDMS → gateway: signed acknowledgements naming a batch id, QoS 1. */
+  ack: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/ack`,
+  /** gateway → anyone: retained online/offline status and counters (no readings, no meter ids). */
+  status: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/status`,
+  /** What an MDMS subscribes to for every gateway's batches. */
+  allBatches: (prefix: string) => `${prefix}/gw/+/batch`,
+};
+
+/** The gateway id in a batch topic, or undefined when the topic is not one. */
+export function gatewayOfBatchTopic(prefix: string, topic: string): string | undefined {
+  const head = `${prefix}/gw/`;
+  if (!topic.startsWith(head) || !topic.endsWith('/batch')) return undefined;
+  const id = topic.slice(head.length, -'/batch'.length);
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id) ? id : undefined;
+}

@@ -1,0 +1,162 @@
+/**
+ * The upstream MQTT link: publishes stored batches with QoS 1, re-sends each until the MDMS's signed
+ * acknowledgement names it (exponential back-off, everything due again after a reconnect), applies
+ * acknowledgements to the buffer, and keeps a retained status message (with a last will) on the broker.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { BufferStore } from '../buffer/buffer.ts';
+import type { StoredBatch } from '../buffer/outbox-store.ts';
+import { errorCode, GatewayError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import { openEnvelope } from '../protocol/envelope.ts';
+import { AckBody } from '../protocol/messages.ts';
+import { topics } from '../protocol/topics.ts';
+import type { Clock } from '../time/clock.ts';
+import { isoUtc } from '../time/zoned.ts';
+
+export type MqttConnect = (url: string, opts: IClientOptions) => MqttClient;
+
+export interface UplinkOptions {
+  url: string;
+  clientOptions: IClientOptions;
+  prefix: string;
+  gatewayId: string;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+export class Uplink {
+  private client: MqttClient | undefined;
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly opts: UplinkOptions,
+    private readonly connect: MqttConnect,
+    private readonly buffer: BufferStore,
+    private readonly mdmsKey: KeyObject,
+    private readonly wall: Clock,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const { prefix, gatewayId } = this.opts;
+    const statusTopic = topics.status(prefix, gatewayId);
+    const client = this.connect(this.opts.url, {
+      ...this.opts.clientOptions,
+      will: { topic: statusTopic, payload: Buffer.from(this.statusPayload(false)), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.metrics.inc('uplink.connects');
+      this.log.info({ url: this.opts.url }, 'connected to upstream broker');
+      client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err) => {
+        if (err) this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
+      });
+      this.publishStatus(true);
+      this.buffer.outbox.makeAllDue(this.wall.now());
+      this.sendDue();
+    });
+    client.on('close', () => {
+      // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
+      this.inFlight.clear();
+    });
+    client.on('offline', () => this.log.warn('upstream broker unreachable; batches stay buffered'));
+    client.on('error', (err) => {
+      this.metrics.inc('uplink.errors');
+      this.log.warn({ err: err.message }, 'upstream connection error');
+    });
+    client.on('message', (topic, payload) => this.onAck(payload));
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) this.publishStatus(false);
+    await client.endAsync(false);
+    this.client = undefined;
+  }
+
+  /** Publishes every batch whose next attempt is due; called on a timer and after each flush. */
+  sendDue(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    for (const batch of this.buffer.outbox.dueBatches(this.wall.now())) {
+      if (this.inFlight.has(batch.batchId)) continue;
+      this.publish(client, batch);
+    }
+  }
+
+  publishStatus(online: boolean): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    client.publish(
+      topics.status(this.opts.prefix, this.opts.gatewayId),
+      this.statusPayload(online),
+      { qos: 1, retain: true },
+      () => {},
+    );
+  }
+
+  private statusPayload(online: boolean): string {
+    return JSON.stringify({
+      v: 1,
+      type: 'status',
+      gateway: this.opts.gatewayId,
+      online,
+      at: isoUtc(this.wall.now()),
+      ...(online ? { counters: this.metrics.snapshot() } : {}),
+    });
+  }
+
+  private publish(client: MqttClient, batch: StoredBatch): void {
+    this.inFlight.add(batch.batchId);
+    const attempts = batch.attempts + 1;
+    // Schedule the next try before sending, so a crash mid-publish cannot make it re-send in a tight loop.
+    this.buffer.outbox.recordAttempt(batch.batchId, attempts, this.wall.now() + this.backoff(attempts));
+    client.publish(topics.batch(this.opts.prefix, this.opts.gatewayId), batch.message, { qos: 1 }, (err) => {
+      this.inFlight.delete(batch.batchId);
+      if (err) {
+        this.metrics.inc('batches.publish_failed');
+        this.log.warn({ batchId: batch.batchId, err: err.message }, 'batch publish failed; will retry');
+        return;
+      }
+      this.metrics.inc(attempts === 1 ? 'batches.sent' : 'batches.resent');
+      this.log.info({ batchId: batch.batchId, attempt: attempts }, 'batch published');
+    });
+  }
+
+  private backoff(attempts: number): number {
+    const { retryInitialMs, retryMaxMs } = this.opts;
+    const base = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempts - 1, 30));
+    // ±20 % jitter so that a fleet does not re-send in lock-step after an outage.
+    return Math.round(base * (0.8 + 0.4 * Math.random()));
+  }
+
+  private onAck(payload: Buffer): void {
+    try {
+      const { body } = openEnvelope(payload, this.mdmsKey);
+      const parsed = AckBody.safeParse(body);
+      if (!parsed.success)
+        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement body is not a v1 ack');
+      const ack = parsed.data;
+      if (ack.gateway !== this.opts.gatewayId) {
+        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement names another gateway');
+      }
+      const result = this.buffer.ackBatch(ack.batchId, ack.bodyDigest);
+      this.metrics.inc(`acks.${result}`);
+      if (result === 'acked') this.log.info({ batchId: ack.batchId }, 'batch acknowledged');
+      else this.log.warn({ batchId: ack.batchId, result }, 'acknowledgement not applied');
+    } catch (error) {
+      const code = errorCode(error);
+      this.metrics.inc(`acks.rejected.${code}`);
+      this.log.warn({ code, reason: (error as Error).message }, 'acknowledgement rejected');
+    }
+  }
+}
