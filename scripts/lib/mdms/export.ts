@@ -1,0 +1,83 @@
+/** CSV and table output of what the reference MDMS stored. */
+import type { AggregateRow, BillRow, SuppressedRow } from './store.ts';
+
+function csvCell(v: string | number): string {
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function bandNames(rows: { bands: string }[]): string[] {
+  const names = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(JSON.parse(r.bands) as object)) names.add(k);
+  return [...names];
+}
+
+export function aggregatesCsv(rows: AggregateRow[]): string {
+  const bands = bandNames(rows);
+  const head = [
+    'gateway',
+    'neighbourhood',
+    'interval_start',
+    'interval_end',
+    'meters',
+    'k',
+    'total_wh',
+    ...bands.map((b) => `${b}_wh`),
+  ];
+  const lines = rows.map((r) => {
+    const b = JSON.parse(r.bands) as Record<string, number>;
+    return [
+      r.gateway,
+      r.neighbourhood,
+      r.interval_start,
+      r.interval_end,
+      r.meters,
+      r.k,
+      r.total_wh,
+      ...bands.map((n) => b[n] ?? ''),
+    ];
+  });
+  return [head, ...lines].map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+export function billsCsv(rows: BillRow[], prices?: ReadonlyMap<string, number>): string {
+  const bands = bandNames(rows);
+  const head = [
+    'gateway',
+    'account',
+    'period_start',
+    'period_end',
+    'intervals',
+    'total_wh',
+    ...bands.map((b) => `${b}_wh`),
+  ];
+  if (prices) head.push('amount');
+  const lines = rows.map((r) => {
+    const b = JSON.parse(r.bands) as Record<string, number>;
+    const line: (string | number)[] = [
+      r.gateway,
+      r.account,
+      r.period_start,
+      r.period_end,
+      r.intervals,
+      r.total_wh,
+      ...bands.map((n) => b[n] ?? ''),
+    ];
+    if (prices) line.push(price(b, prices).toFixed(2));
+    return line;
+  });
+  return [head, ...lines].map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+export function suppressedCsv(rows: SuppressedRow[]): string {
+  const head = ['gateway', 'neighbourhood', 'interval_start', 'interval_end', 'k'];
+  const lines = rows.map((r) => [r.gateway, r.neighbourhood, r.interval_start, r.interval_end, r.k]);
+  return [head, ...lines].map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+/** Amount due: Σ band kWh × band price per kWh. */
+export function price(bandsWh: Record<string, number>, prices: ReadonlyMap<string, number>): number {
+  let amount = 0;
+  for (const [band, wh] of Object.entries(bandsWh)) amount += (wh / 1000) * (prices.get(band) ?? 0);
+  return amount;
+}

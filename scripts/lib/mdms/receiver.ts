@@ -1,0 +1,167 @@
+/**
+ * The reference MDMS receiver: subscribes to every gateway's batches, verifies each against the key trusted for
+ * that gateway id, de-duplicates by batch id and record id, decrypts aggregates and bills with the supplier's
+ * Paillier private key, stores them, and only then publishes a signed acknowledgement naming the batch.
+ */
+import type { KeyObject } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { GatewayError, errorCode } from '../../../gateway/errors.ts';
+import { fromHex } from '../../../gateway/encrypt/bigint.ts';
+import { unpack } from '../../../gateway/encrypt/packing.ts';
+import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
+import type { Logger } from '../../../gateway/observe/log.ts';
+import { Metrics } from '../../../gateway/observe/metrics.ts';
+import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
+import { BatchBody, type AckBodyMsg, type LayoutMsg } from '../../../gateway/protocol/messages.ts';
+import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
+import { isoUtc } from '../../../gateway/time/zoned.ts';
+import { decrypt } from './decrypt.ts';
+import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
+
+export interface MdmsOptions {
+  url: string;
+  clientOptions?: IClientOptions;
+  prefix: string;
+  /** Gateway id → the Ed25519 public key that must have signed its batches. */
+  trust: ReadonlyMap<string, KeyObject>;
+  supplierKey: PaillierPrivateKey;
+  signing: { privateKey: KeyObject; publicKey: KeyObject };
+  store: MdmsStore;
+  log: Logger;
+}
+
+export class MdmsReceiver {
+  readonly metrics = new Metrics();
+  private client: MqttClient | undefined;
+  /** Serialises message handling: each message is handled after the previous one. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: MdmsOptions) {}
+
+  async start(): Promise<void> {
+    const { log, prefix } = this.opts;
+    const client = mqtt.connect(this.opts.url, {
+      clientId: `mdms-${process.pid}`,
+      clean: true,
+      reconnectPeriod: 1_000,
+      ...this.opts.clientOptions,
+    });
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      // Messages are handled one at a time, in arrival order.
+      this.queue = this.queue.then(() => this.handle(client, topic, payload));
+    });
+    client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    // mqtt.js re-subscribes by itself after a reconnect.
+    await client.subscribeAsync(topics.allBatches(prefix), { qos: 1 });
+    log.info({ url: this.opts.url, topic: topics.allBatches(prefix) }, 'MDMS listening');
+  }
+
+  async stop(): Promise<void> {
+    await this.queue;
+    await this.client?.endAsync();
+    this.client = undefined;
+  }
+
+  private handle(client: MqttClient, topic: string, payload: Buffer): void {
+    const { log, store, prefix } = this.opts;
+    try {
+      const gateway = gatewayOfBatchTopic(prefix, topic);
+      if (!gateway) throw new GatewayError('MESSAGE_MALFORMED', `not a batch topic: ${topic}`);
+      const key = this.opts.trust.get(gateway);
+      if (!key) throw new GatewayError('UNKNOWN_SENDER', `no trusted key for gateway "${gateway}"`);
+      const { body, bodyDigest } = openEnvelope(payload, key);
+      const parsed = BatchBody.safeParse(body);
+      if (!parsed.success) throw new GatewayError('MESSAGE_MALFORMED', 'body is not a v1 batch');
+      const batch = parsed.data;
+      if (batch.gateway !== gateway)
+        throw new GatewayError('MESSAGE_MALFORMED', 'batch names another gateway');
+
+      if (store.hasBatch(batch.batchId)) {
+        this.metrics.inc('batches.duplicate');
+      } else {
+        const rows = this.decryptRecords(gateway, batch.records);
+        const result = store.saveBatch(
+          { batchId: batch.batchId, gateway, seq: batch.seq, bodyDigest, receivedAt: Date.now() },
+          ...rows,
+        );
+        this.metrics.inc('batches.stored');
+        this.metrics.inc('records.stored', result.inserted);
+        this.metrics.inc('records.duplicate', result.duplicates);
+        log.info({ batchId: batch.batchId, ...result }, 'batch stored');
+      }
+      const ack: AckBodyMsg = {
+        v: 1,
+        type: 'ack',
+        gateway,
+        batchId: batch.batchId,
+        bodyDigest,
+        ackedAt: isoUtc(Date.now()),
+      };
+      const sealed = signEnvelope(ack, this.opts.signing.privateKey, this.opts.signing.publicKey);
+      client.publish(topics.ack(prefix, gateway), sealed.message, { qos: 1 }, () => {});
+    } catch (error) {
+      const code = errorCode(error);
+      this.metrics.inc(`batches.rejected.${code}`);
+      log.warn({ topic, code, reason: (error as Error).message }, 'batch rejected');
+    }
+  }
+
+  private decryptRecords(gateway: string, records: typeof BatchBody._output.records) {
+    const aggregates: AggregateRow[] = [];
+    const suppressed: SuppressedRow[] = [];
+    const bills: BillRow[] = [];
+    const open = (hex: string, layout: LayoutMsg) => {
+      const c = fromHex(hex);
+      if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
+      const values = unpack(layout, decrypt(this.opts.supplierKey, c));
+      const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
+      const total = Number(values[0]);
+      if (Object.values(bands).reduce((a, b) => a + b, 0) !== total) {
+        throw new GatewayError('CIPHERTEXT_INVALID', 'band slots do not add up to the total slot');
+      }
+      return { total, bands: JSON.stringify(bands) };
+    };
+    for (const r of records) {
+      if (r.kind === 'aggregate') {
+        if (r.meters < r.k)
+          throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
+        const { total, bands } = open(r.ciphertext, r.layout);
+        aggregates.push({
+          record_id: r.id,
+          gateway,
+          neighbourhood: r.neighbourhood,
+          interval_start: r.intervalStart,
+          interval_end: r.intervalEnd,
+          meters: r.meters,
+          k: r.k,
+          total_wh: total,
+          bands,
+        });
+      } else if (r.kind === 'suppressed') {
+        suppressed.push({
+          record_id: r.id,
+          gateway,
+          neighbourhood: r.neighbourhood,
+          interval_start: r.intervalStart,
+          interval_end: r.intervalEnd,
+          k: r.k,
+        });
+      } else {
+        const { total, bands } = open(r.ciphertext, r.layout);
+        bills.push({
+          record_id: r.id,
+          gateway,
+          account: r.account,
+          period_start: r.periodStart,
+          period_end: r.periodEnd,
+          intervals: r.intervals,
+          total_wh: total,
+          bands,
+        });
+      }
+    }
+    return [aggregates, suppressed, bills] as const;
+  }
+}

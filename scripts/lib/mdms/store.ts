@@ -1,0 +1,148 @@
+/** The reference MDMS's own SQLite file: what it received, decrypted, exactly once per record. */
+import { openDatabase, type Db } from '../../../gateway/buffer/database.ts';
+
+const MDMS_MIGRATIONS = [
+  `
+  CREATE TABLE batches (
+    batch_id    TEXT PRIMARY KEY,
+    gateway     TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    body_digest TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+  );
+  CREATE TABLE aggregates (
+    record_id      TEXT PRIMARY KEY,
+    gateway        TEXT NOT NULL,
+    neighbourhood  TEXT NOT NULL,
+    interval_start TEXT NOT NULL,
+    interval_end   TEXT NOT NULL,
+    meters         INTEGER NOT NULL,
+    k              INTEGER NOT NULL,
+    total_wh       INTEGER NOT NULL,
+    bands          TEXT NOT NULL
+  );
+  CREATE TABLE suppressed (
+    record_id      TEXT PRIMARY KEY,
+    gateway        TEXT NOT NULL,
+    neighbourhood  TEXT NOT NULL,
+    interval_start TEXT NOT NULL,
+    interval_end   TEXT NOT NULL,
+    k              INTEGER NOT NULL
+  );
+  CREATE TABLE bills (
+    record_id    TEXT PRIMARY KEY,
+    gateway      TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    intervals    INTEGER NOT NULL,
+    total_wh     INTEGER NOT NULL,
+    bands        TEXT NOT NULL
+  );
+  `,
+];
+
+export interface AggregateRow {
+  record_id: string;
+  gateway: string;
+  neighbourhood: string;
+  interval_start: string;
+  interval_end: string;
+  meters: number;
+  k: number;
+  total_wh: number;
+  /** JSON object band name → Wh. */
+  bands: string;
+}
+
+export interface SuppressedRow {
+  record_id: string;
+  gateway: string;
+  neighbourhood: string;
+  interval_start: string;
+  interval_end: string;
+  k: number;
+}
+
+export interface BillRow {
+  record_id: string;
+  gateway: string;
+  account: string;
+  period_start: string;
+  period_end: string;
+  intervals: number;
+  total_wh: number;
+  bands: string;
+}
+
+export function openMdmsDb(file: string): Db {
+  return openDatabase(file, { synchronous: 'FULL' }, MDMS_MIGRATIONS);
+}
+
+export class MdmsStore {
+  constructor(readonly db: Db) {}
+
+  hasBatch(batchId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM batches WHERE batch_id = ?').get(batchId) !== undefined;
+  }
+
+  /** Stores a batch and its records in one transaction; records already stored are ignored (idempotent). */
+  saveBatch(
+    batch: { batchId: string; gateway: string; seq: number; bodyDigest: string; receivedAt: number },
+    aggregates: AggregateRow[],
+    suppressed: SuppressedRow[],
+    bills: BillRow[],
+  ): { inserted: number; duplicates: number } {
+    const db = this.db;
+    let inserted = 0;
+    let duplicates = 0;
+    const count = (changes: number) => (changes > 0 ? inserted++ : duplicates++);
+    db.transaction(() => {
+      db.prepare(
+        'INSERT OR IGNORE INTO batches (batch_id, gateway, seq, body_digest, received_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(batch.batchId, batch.gateway, batch.seq, batch.bodyDigest, batch.receivedAt);
+      const a = db.prepare(
+        `INSERT OR IGNORE INTO aggregates VALUES
+         (@record_id, @gateway, @neighbourhood, @interval_start, @interval_end, @meters, @k, @total_wh, @bands)`,
+      );
+      for (const row of aggregates) count(a.run(row).changes);
+      const s = db.prepare(
+        `INSERT OR IGNORE INTO suppressed VALUES
+         (@record_id, @gateway, @neighbourhood, @interval_start, @interval_end, @k)`,
+      );
+      for (const row of suppressed) count(s.run(row).changes);
+      const b = db.prepare(
+        `INSERT OR IGNORE INTO bills VALUES
+         (@record_id, @gateway, @account, @period_start, @period_end, @intervals, @total_wh, @bands)`,
+      );
+      for (const row of bills) count(b.run(row).changes);
+    })();
+    return { inserted, duplicates };
+  }
+
+  aggregates(): AggregateRow[] {
+    return this.db
+      .prepare('SELECT * FROM aggregates ORDER BY interval_start, neighbourhood')
+      .all() as AggregateRow[];
+  }
+
+  suppressed(): SuppressedRow[] {
+    return this.db
+      .prepare('SELECT * FROM suppressed ORDER BY interval_start, neighbourhood')
+      .all() as SuppressedRow[];
+  }
+
+  bills(): BillRow[] {
+    return this.db.prepare('SELECT * FROM bills ORDER BY period_start, account').all() as BillRow[];
+  }
+
+  counts(): { batches: number; aggregates: number; suppressed: number; bills: number } {
+    const n = (t: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+    return {
+      batches: n('batches'),
+      aggregates: n('aggregates'),
+      suppressed: n('suppressed'),
+      bills: n('bills'),
+    };
+  }
+}

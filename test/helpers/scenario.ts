@@ -1,0 +1,184 @@
+/**
+ * An end-to-end scenario: keys, a slice of the real data, a gateway config file, the gateway as a child process
+ * (scripts/gateway, exactly as a technician runs it) and the reference MDMS in-process on a real SQLite file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { silentLogger } from '../../gateway/observe/log.ts';
+import { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
+import { MdmsStore, openMdmsDb } from '../../scripts/lib/mdms/store.ts';
+import {
+  expectedOutcome,
+  readFixture,
+  writeSlice,
+  type Expected,
+  type Row,
+  type TestMeter,
+} from './consumption.ts';
+import type { KeySet } from './keys.ts';
+
+export const GATEWAY_BIN = path.resolve(import.meta.dirname, '../../scripts/gateway');
+export const GATEWAY_ID = 'gw-test';
+
+/** 12 households: north (5), east (5), tiny (2, always below k = 5). */
+export const TEST_METERS: TestMeter[] = [
+  ['10006414', 'north'],
+  ['10006572', 'north'],
+  ['10006630', 'north'],
+  ['10006664', 'north'],
+  ['10006674', 'north'],
+  ['10006684', 'east'],
+  ['10006694', 'east'],
+  ['10006704', 'east'],
+  ['10017458', 'east'],
+  ['10017462', 'east'],
+  ['10017472', 'tiny'],
+  ['10017476', 'tiny'],
+].map(([household, neighbourhood], i) => ({
+  id: `m${String(i + 1).padStart(2, '0')}`,
+  household: household!,
+  neighbourhood: neighbourhood!,
+  account: `ACC-${String(i + 1).padStart(3, '0')}`,
+}));
+
+export interface ScenarioOptions {
+  keys: KeySet;
+  brokerUrl: string;
+  /** Data window [from, to) as ISO instants (UTC). */
+  from: string;
+  to: string;
+  speed: number;
+  k?: number;
+  meters?: TestMeter[];
+  upstream?: Record<string, unknown>;
+}
+
+export interface Scenario {
+  dir: string;
+  configFile: string;
+  logFile: string;
+  dbFile: string;
+  rows: Row[];
+  expected: Expected;
+}
+
+export function makeScenario(o: ScenarioOptions): Scenario {
+  const dir = mkdtempSync(path.join(tmpdir(), 'scenario-'));
+  const meters = o.meters ?? TEST_METERS;
+  const k = o.k ?? 5;
+  const csv = path.join(dir, 'slice.csv');
+  const rows = writeSlice(
+    readFixture(),
+    meters.map((m) => m.household),
+    Date.parse(o.from),
+    Date.parse(o.to),
+    csv,
+  );
+  const config = {
+    gateway: {
+      id: GATEWAY_ID,
+      dataDir: path.join(dir, 'var'),
+      logLevel: 'debug',
+      logFile: path.join(dir, 'gateway.log'),
+    },
+    clock: { mode: 'virtual', start: o.from, speed: o.speed },
+    privacy: { k, kFloor: 2 },
+    intervals: { minutes: 30, graceMinutes: 120 },
+    billing: {
+      period: 'daily',
+      graceMinutes: 180,
+      bands: [
+        { name: 'peak', windows: ['07:00-23:00'] },
+        { name: 'offpeak', windows: ['23:00-07:00'] },
+      ],
+    },
+    encryption: { engine: 'native', maxWhPerReading: 20000, maxMetersPerNeighbourhood: 1000 },
+    keys: {
+      supplierPublic: o.keys.files.supplierPublic,
+      gatewayPrivate: o.keys.files.gatewayPrivate,
+      mdmsPublic: o.keys.files.mdmsPublic,
+    },
+    upstream: {
+      url: o.brokerUrl,
+      schedule: '* * * * * *',
+      retryInitialSeconds: 1,
+      retryMaxSeconds: 3,
+      ...o.upstream,
+    },
+    drivers: { replay: { file: csv, pollMs: 50 } },
+    neighbourhoods: [...new Set(meters.map((m) => m.neighbourhood))].map((id) => ({ id })),
+    meters: meters.map((m) => ({
+      id: m.id,
+      neighbourhood: m.neighbourhood,
+      account: m.account,
+      source: { driver: 'replay', household: m.household },
+    })),
+  };
+  const configFile = path.join(dir, 'gateway.yaml');
+  writeFileSync(configFile, stringify(config));
+  return {
+    dir,
+    configFile,
+    logFile: config.gateway.logFile,
+    dbFile: path.join(config.gateway.dataDir, 'buffer.sqlite'),
+    rows,
+    expected: expectedOutcome(rows, meters, k),
+  };
+}
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export function spawnGateway(configFile: string): GatewayProcess {
+  const child = spawn(GATEWAY_BIN, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+export async function startMdms(url: string, keys: KeySet, dbFile: string) {
+  const store = new MdmsStore(openMdmsDb(dbFile));
+  const receiver = new MdmsReceiver({
+    url,
+    prefix: 'meterspace/v1',
+    trust: new Map([[GATEWAY_ID, keys.gatewayPublicKey]]),
+    supplierKey: keys.supplier,
+    signing: keys.mdmsSigning,
+    store,
+    log: silentLogger(),
+  });
+  await receiver.start();
+  return { store, receiver };
+}
+
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs: number,
+  what: string,
+  diag?: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${diag ? `\n${diag()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True when the MDMS holds every expected group decision and bill. */
+export function mdmsComplete(store: MdmsStore, expected: Expected): boolean {
+  const c = store.counts();
+  return (
+    c.aggregates >= expected.aggregates.size &&
+    c.suppressed >= expected.suppressed.size &&
+    c.bills >= expected.bills.size
+  );
+}
