@@ -97,7 +97,7 @@ export function parseWallClock(text: string, timeZone: string): number | undefin
   );
 }
 
-/** ISO 8601 in UTC without milliseconds, the form used in ids and on the wire. */
+/** ISO 8601 in UTC truncated to whole seconds, the form used in ids and on the wire. */
 export function isoUtc(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace('.000Z', 'Z');
+  return new Date(Math.floor(epochMs / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
