@@ -11,9 +11,13 @@ export function readKeyFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new GatewayError('KEY_FILE_MISSING', `cannot read ${what} ${file} (create it with scripts/keygen)`, {
-      cause,
-    });
+    throw new GatewayError(
+      'KEY_FILE_MISSING',
+      `cannot read ${what} ${file} (create it with scripts/keygen)`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -54,7 +58,10 @@ export function loadPrivateKey(file: string, type: 'ed25519' | 'x25519', what: s
     throw new GatewayError('KEY_FILE_INVALID', `${what} ${file} is not a PKCS#8 PEM private key`, { cause });
   }
   if (key.asymmetricKeyType !== type) {
-    throw new GatewayError('KEY_FILE_INVALID', `${what} ${file} is a ${key.asymmetricKeyType} key, not ${type}`);
+    throw new GatewayError(
+      'KEY_FILE_INVALID',
+      `${what} ${file} is a ${key.asymmetricKeyType} key, not ${type}`,
+    );
   }
   return key;
 }

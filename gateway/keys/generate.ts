@@ -16,8 +16,12 @@ export type Progress = (message: string) => void;
  * A Paillier key pair with g = n + 1: two distinct primes of bits/2 bits whose product has exactly `bits` bits,
  * λ = lcm(p−1, q−1) and μ = λ⁻¹ mod n (for g = n+1, L(g^λ mod n²) = λ mod n).
  */
-export async function generatePaillier(bits: number, progress: Progress = () => {}): Promise<PaillierPrivateKey> {
-  if (bits < 2048 || bits % 2 !== 0) throw new RangeError('Paillier modulus must be an even number ≥ 2048 bits');
+export async function generatePaillier(
+  bits: number,
+  progress: Progress = () => {},
+): Promise<PaillierPrivateKey> {
+  if (bits < 2048 || bits % 2 !== 0)
+    throw new RangeError('Paillier modulus must be an even number ≥ 2048 bits');
   for (let attempt = 1; ; attempt++) {
     const started = Date.now();
     progress(`searching a ${bits / 2}-bit prime p...`);

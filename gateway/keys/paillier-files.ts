@@ -42,7 +42,8 @@ export function paillierPrivateJson(key: PaillierPrivateKey): string {
 function field(obj: Record<string, unknown>, name: string, where: string): bigint {
   const v = obj[name];
   const parsed = typeof v === 'string' ? fromHex(v) : undefined;
-  if (parsed === undefined) throw new GatewayError('KEY_FILE_INVALID', `${where}: "${name}" must be a hex string`);
+  if (parsed === undefined)
+    throw new GatewayError('KEY_FILE_INVALID', `${where}: "${name}" must be a hex string`);
   return parsed;
 }
 
