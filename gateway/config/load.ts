@@ -28,7 +28,10 @@ export function validateConfig(raw: unknown, source = 'config'): Readonly<Config
   if (!parsed.success) {
     throw new ConfigError(
       source,
-      parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      parsed.error.issues.map((i) => ({
+        path: i.path.map(String).join('.'),
+        message: i.code === 'invalid_type' && /received undefined$/.test(i.message) ? 'is required' : i.message,
+      })),
     );
   }
   const issues = crossFieldIssues(parsed.data);

@@ -47,7 +47,21 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
   });
   c.neighbourhoods.forEach((n, i) => {
     if (!used.has(n.id)) add(`neighbourhoods.${i}`, `neighbourhood "${n.id}" has no meters`);
+    const size = c.meters.filter((m) => m.neighbourhood === n.id).length;
+    if (size > c.encryption.maxMetersPerNeighbourhood) {
+      add(`neighbourhoods.${i}`, `has ${size} meters, more than encryption.maxMetersPerNeighbourhood`);
+    }
   });
+
+  // An interval is billed in the band its start falls in, so band edges must be interval edges.
+  c.billing.bands.forEach((band, i) =>
+    band.windows.forEach((w, j) => {
+      const edges = w.split('-').map((t) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3)));
+      if (edges.some((minute) => minute % c.intervals.minutes !== 0)) {
+        add(`billing.bands.${i}.windows.${j}`, `must start and end on a ${c.intervals.minutes}-minute interval edge`);
+      }
+    }),
+  );
 
   issues.push(...bandIssues(c));
   return issues;

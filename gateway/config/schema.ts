@@ -85,7 +85,8 @@ export const ConfigSchema = z
           .describe('pino log level'),
         logFile: z.string().optional().describe('Write logs to this file instead of stdout'),
       })
-      .strict(),
+      .strict()
+      .describe('This gateway'),
     clock: z
       .discriminatedUnion('mode', [
         z.object({ mode: z.literal('system') }).strict(),
@@ -110,11 +111,13 @@ export const ConfigSchema = z
         k: z
           .number()
           .int()
+          .min(K_ABSOLUTE_FLOOR)
           .default(5)
           .describe('Minimum distinct meters in a released neighbourhood aggregate'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('k-anonymity of neighbourhood aggregates (privacy invariant 2)'),
     intervals: z
       .object({
         minutes: z
@@ -122,7 +125,7 @@ export const ConfigSchema = z
           .int()
           .refine((m) => m > 0 && 1440 % m === 0, 'must divide a day (e.g. 5, 15, 30, 60)')
           .default(15)
-          .describe('Aggregation interval length'),
+          .describe('Aggregation interval length in minutes; must divide 1440'),
         graceMinutes: z
           .number()
           .int()
@@ -132,7 +135,8 @@ export const ConfigSchema = z
           .describe('Wait after an interval closes before aggregating it; later readings go to billing only'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Aggregation intervals'),
     billing: z
       .object({
         period: z.enum(['daily', 'weekly', 'monthly']).default('monthly').describe('Billing period length'),
@@ -150,7 +154,8 @@ export const ConfigSchema = z
           .describe('Time-of-day tariff bands'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Billing periods and time-of-day tariff bands'),
     encryption: z
       .object({
         engine: z
@@ -172,32 +177,42 @@ export const ConfigSchema = z
           .describe('Bound used to size slots so no neighbourhood sum can overflow'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('Paillier encryption at capture and the bounds that size the packed slots'),
     keys: z
       .object({
         supplierPublic: z.string().describe('Supplier Paillier public key (JSON, see docs/protocol.md)'),
         gatewayPrivate: z.string().describe('Gateway Ed25519 private key (PKCS#8 PEM, mode 0600)'),
         mdmsPublic: z.string().describe('MDMS Ed25519 public key (SPKI PEM) that signs acknowledgements'),
       })
-      .strict(),
+      .strict()
+      .describe('Key files made by scripts/keygen'),
     upstream: z
       .object({
         url: z
           .string()
           .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
           .describe('Upstream MQTT broker'),
-        username: z.string().optional(),
+        username: z.string().optional().describe('Broker user name'),
         password: z.string().optional().describe('Prefer passwordFile in production'),
         passwordFile: z.string().optional().describe('File holding the broker password'),
         clientId: z.string().optional().describe('Defaults to "gw-<gateway.id>"'),
         topicPrefix: z.string().default('meterspace/v1').describe('Prefix of every topic'),
-        tls: Tls.optional(),
+        tls: Tls.optional().describe(
+          'TLS settings for mqtts:// and wss:// (server verification, client certificate)',
+        ),
         schedule: z
           .string()
           .refine((s) => cron.validate(s), 'is not a valid cron expression')
           .default('*/15 * * * *')
           .describe('When released records are batched and published (node-cron, seconds field allowed)'),
-        maxRecordsPerBatch: z.number().int().min(1).max(10_000).default(500),
+        maxRecordsPerBatch: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(500)
+          .describe('Records per signed batch'),
         retryInitialSeconds: z
           .number()
           .min(0.1)
@@ -205,7 +220,8 @@ export const ConfigSchema = z
           .describe('First re-send delay of an unacked batch'),
         retryMaxSeconds: z.number().min(1).default(600).describe('Longest re-send delay'),
       })
-      .strict(),
+      .strict()
+      .describe('The upstream MQTT broker, schedule and re-sends'),
     buffer: z
       .object({
         file: z.string().default('buffer.sqlite').describe('SQLite file, relative to gateway.dataDir'),
@@ -232,7 +248,8 @@ export const ConfigSchema = z
           .describe('Readings older than this are rejected; unacked aggregates older than this are dropped'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('The SQLite buffer and its limits (policy when full: docs/buffer.md)'),
     drivers: z
       .object({
         replay: z
@@ -244,12 +261,20 @@ export const ConfigSchema = z
             pollMs: z.number().int().min(10).default(250).describe('How often due rows are emitted'),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe('Emulated meters replaying a consumption CSV (docs/drivers/replay.md)'),
       })
       .strict()
-      .prefault({}),
-    neighbourhoods: z.array(Neighbourhood).min(1),
-    meters: z.array(Meter).min(1),
+      .prefault({})
+      .describe('Settings shared by all meters of a driver'),
+    neighbourhoods: z
+      .array(Neighbourhood)
+      .min(1)
+      .describe('Neighbourhoods; aggregates are released per neighbourhood'),
+    meters: z
+      .array(Meter)
+      .min(1)
+      .describe('Meters; each in exactly one neighbourhood, billed to one account'),
   })
   .strict();
 
