@@ -10,7 +10,8 @@ import { runCli } from './lib/cli.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 export const OUTPUTS = {
   [path.join(ROOT, 'docs', 'configuration.md')]: () => configReferenceMarkdown(),
-  [path.join(ROOT, 'config', 'gateway.schema.json')]: () => `${JSON.stringify(configJsonSchema(), null, 2)}\n`,
+  [path.join(ROOT, 'config', 'gateway.schema.json')]: () =>
+    `${JSON.stringify(configJsonSchema(), null, 2)}\n`,
 };
 
 async function main(argv: string[]): Promise<void> {

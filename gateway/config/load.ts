@@ -30,7 +30,8 @@ export function validateConfig(raw: unknown, source = 'config'): Readonly<Config
       source,
       parsed.error.issues.map((i) => ({
         path: i.path.map(String).join('.'),
-        message: i.code === 'invalid_type' && /received undefined$/.test(i.message) ? 'is required' : i.message,
+        message:
+          i.code === 'invalid_type' && /received undefined$/.test(i.message) ? 'is required' : i.message,
       })),
     );
   }

@@ -58,7 +58,10 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
     band.windows.forEach((w, j) => {
       const edges = w.split('-').map((t) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3)));
       if (edges.some((minute) => minute % c.intervals.minutes !== 0)) {
-        add(`billing.bands.${i}.windows.${j}`, `must start and end on a ${c.intervals.minutes}-minute interval edge`);
+        add(
+          `billing.bands.${i}.windows.${j}`,
+          `must start and end on a ${c.intervals.minutes}-minute interval edge`,
+        );
       }
     }),
   );

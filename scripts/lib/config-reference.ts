@@ -51,13 +51,15 @@ function bounds(s: JsonSchema): string {
 function rows(s: JsonSchema, path: string, required: boolean, out: string[]): void {
   const cell = (v: string) => v.replaceAll('|', '\\|');
   if (path) {
-    const def = s.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(s.default)}\``;
+    const def =
+      s.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(s.default)}\``;
     out.push(`| \`${path}\` | ${typeOf(s)} | ${def} | ${cell(bounds(s))} | ${cell(s.description ?? '')} |`);
   }
   for (const [name, child] of Object.entries(s.properties ?? {})) {
     rows(child, path ? `${path}.${name}` : name, (s.required ?? []).includes(name), out);
   }
-  if (s.type === 'array' && s.items?.properties) rows({ ...s.items, description: 'each item' }, `${path}[]`, false, out);
+  if (s.type === 'array' && s.items?.properties)
+    rows({ ...s.items, description: 'each item' }, `${path}[]`, false, out);
   for (const [i, form] of (s.oneOf ?? s.anyOf ?? []).entries()) {
     const tag = Object.entries(form.properties ?? {}).find(([, p]) => p.const !== undefined);
     const label = tag ? `${tag[0]}=${String(tag[1].const)}` : `form ${i + 1}`;
@@ -70,7 +72,7 @@ function rows(s: JsonSchema, path: string, required: boolean, out: string[]): vo
 
 export function configReferenceMarkdown(): string {
   const out: string[] = [];
-  rows(configJsonSchema() as JsonSchema, '', true, out);
+  rows(configJsonSchema(), '', true, out);
   return [
     '# Configuration reference',
     '',
