@@ -86,10 +86,10 @@ export function makeScenario(o: ScenarioOptions): Scenario {
     },
     clock: { mode: 'virtual', start: o.from, speed: o.speed },
     privacy: { k, kFloor: 2 },
-    intervals: { minutes: 30, graceMinutes: 120 },
+    intervals: { minutes: 30, graceMinutes: 240 },
     billing: {
       period: 'daily',
-      graceMinutes: 180,
+      graceMinutes: 300,
       bands: [
         { name: 'peak', windows: ['07:00-23:00'] },
         { name: 'offpeak', windows: ['23:00-07:00'] },
