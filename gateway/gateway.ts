@@ -204,7 +204,6 @@ export class Gateway {
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
         if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
-        uplink.sendDue();
       });
     this.flush = () =>
       this.guard('flush', () => {

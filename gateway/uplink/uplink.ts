@@ -30,6 +30,7 @@ export interface UplinkOptions {
 export class Uplink {
   private client: MqttClient | undefined;
   private readonly inFlight = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -73,9 +74,12 @@ export class Uplink {
       this.log.warn({ err: err.message }, 'upstream connection error');
     });
     client.on('message', (topic, payload) => this.onAck(payload));
+    // Re-sends are checked often; each batch's own back-off decides whether it is due.
+    this.timer = setInterval(() => this.sendDue(), Math.min(1000, this.opts.retryInitialMs));
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.timer);
     const client = this.client;
     if (!client) return;
     if (client.connected) this.publishStatus(false);
@@ -83,7 +87,7 @@ export class Uplink {
     this.client = undefined;
   }
 
-  /** Publishes every batch whose next attempt is due; called on a timer and after each flush. */
+  /** Publishes every batch whose next attempt is due; runs on a timer and after each flush. */
   sendDue(): void {
     const client = this.client;
     if (!client?.connected) return;

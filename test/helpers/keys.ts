@@ -25,6 +25,7 @@ export interface KeySet {
   };
   mdmsSigning: { privateKey: KeyObject; publicKey: KeyObject };
   gatewayPublicKey: KeyObject;
+  gatewayPrivateKey: KeyObject;
 }
 
 export async function makeKeySet(bits = 2048): Promise<KeySet> {
@@ -53,5 +54,6 @@ export async function makeKeySet(bits = 2048): Promise<KeySet> {
     files,
     mdmsSigning: { privateKey: mdmsPrivate, publicKey: createPublicKey(mdmsPrivate) },
     gatewayPublicKey: gw.publicKey,
+    gatewayPrivateKey: loadPrivateKey(files.gatewayPrivate, 'ed25519', 'gateway key'),
   };
 }

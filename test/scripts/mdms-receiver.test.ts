@@ -1,0 +1,150 @@
+/**
+ * The reference MDMS against a real Mosquitto: it stores and acknowledges genuine batches exactly once and
+ * refuses, without acknowledging, anything forged, unknown, malformed or undecryptable.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NativeEngine } from '../../gateway/encrypt/engine.ts';
+import { toHex } from '../../gateway/encrypt/bigint.ts';
+import { pack } from '../../gateway/encrypt/packing.ts';
+import { openEnvelope, signEnvelope } from '../../gateway/protocol/envelope.ts';
+import { AckBody, type BatchBodyMsg } from '../../gateway/protocol/messages.ts';
+import { topics } from '../../gateway/protocol/topics.ts';
+import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
+import type { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
+import { makeKeySet, type KeySet } from '../helpers/keys.ts';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { GATEWAY_ID, startMdms, waitFor } from '../helpers/scenario.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const PREFIX = 'meterspace/v1';
+const layout = { slotBits: 30, slots: ['total', 'peak', 'offpeak'] };
+
+describe('reference MDMS receiver', () => {
+  let broker: Mosquitto;
+  let keys: KeySet;
+  let store: MdmsStore;
+  let receiver: MdmsReceiver;
+  let gateway: mqtt.MqttClient;
+  const acks: Buffer[] = [];
+  const gatewayKey = () => ({ privateKey: keys.gatewayPrivateKey, publicKey: keys.gatewayPublicKey });
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    keys = await makeKeySet();
+    const mdms = await startMdms(
+      broker.url,
+      keys,
+      path.join(mkdtempSync(path.join(tmpdir(), 'mdms-')), 'mdms.sqlite'),
+    );
+    store = mdms.store;
+    receiver = mdms.receiver;
+    gateway = await mqtt.connectAsync(broker.url);
+    await gateway.subscribeAsync(topics.ack(PREFIX, GATEWAY_ID), { qos: 1 });
+    gateway.on('message', (_t, p) => acks.push(Buffer.from(p)));
+  });
+
+  afterAll(async () => {
+    await gateway?.endAsync();
+    await receiver?.stop();
+    await broker?.stop();
+  });
+
+  let seq = 0;
+  function batch(records: BatchBodyMsg['records']): BatchBodyMsg {
+    seq++;
+    return {
+      v: 1,
+      type: 'batch',
+      gateway: GATEWAY_ID,
+      batchId: `${GATEWAY_ID}-${seq}`,
+      seq,
+      createdAt: '2026-01-01T00:00:00Z',
+      records,
+    };
+  }
+  function aggregate(id: string, meters: number, peak: number, offpeak: number) {
+    const engine = new NativeEngine(keys.supplier.publicKey);
+    const c = engine.encrypt(pack(layout, [BigInt(peak + offpeak), BigInt(peak), BigInt(offpeak)]));
+    return {
+      kind: 'aggregate' as const,
+      id,
+      neighbourhood: 'north',
+      intervalStart: '2012-10-10T00:00:00Z',
+      intervalEnd: '2012-10-10T00:30:00Z',
+      meters,
+      k: 5,
+      layout,
+      ciphertext: toHex(c),
+    };
+  }
+  const send = (topicGateway: string, message: string) =>
+    gateway.publishAsync(topics.batch(PREFIX, topicGateway), message, { qos: 1 });
+
+  it('stores a genuine batch, acknowledges it with the body digest, and ignores its re-send', async () => {
+    const sealed = signEnvelope(
+      batch([aggregate('agg:north:1', 6, 1200, 34)]),
+      gatewayKey().privateKey,
+      gatewayKey().publicKey,
+    );
+    await send(GATEWAY_ID, sealed.message);
+    await waitFor(() => acks.length === 1, 10_000, 'the ack');
+    const { body } = openEnvelope(acks[0]!, keys.mdmsSigning.publicKey);
+    const ack = AckBody.parse(body);
+    expect(ack.bodyDigest).toBe(sealed.bodyDigest);
+    const [row] = store.aggregates();
+    expect(row).toMatchObject({ record_id: 'agg:north:1', meters: 6, total_wh: 1234 });
+    expect(JSON.parse(row!.bands)).toEqual({ peak: 1200, offpeak: 34 });
+
+    await send(GATEWAY_ID, sealed.message);
+    await waitFor(() => acks.length === 2, 10_000, 'the second ack');
+    expect(store.counts()).toMatchObject({ batches: 1, aggregates: 1 });
+    expect(receiver.metrics.get('batches.duplicate')).toBe(1);
+  });
+
+  it('refuses forged, unknown, malformed and undecryptable batches without acknowledging them', async () => {
+    const before = { acks: acks.length, counts: store.counts() };
+    const stranger = generateKeyPairSync('ed25519');
+    await send(
+      GATEWAY_ID,
+      signEnvelope(batch([aggregate('agg:north:2', 6, 1, 1)]), stranger.privateKey, stranger.publicKey)
+        .message,
+    );
+    await send(
+      'gw-unknown',
+      signEnvelope(
+        { ...batch([aggregate('agg:north:3', 6, 1, 1)]), gateway: 'gw-unknown' },
+        gatewayKey().privateKey,
+        gatewayKey().publicKey,
+      ).message,
+    );
+    await send(GATEWAY_ID, '{"v":1,');
+    await send(
+      GATEWAY_ID,
+      signEnvelope(
+        batch([aggregate('agg:north:4', 3, 1, 1)]),
+        gatewayKey().privateKey,
+        gatewayKey().publicKey,
+      ).message,
+    );
+    const bad = { ...aggregate('agg:north:5', 6, 1, 1), ciphertext: toHex(keys.supplier.publicKey.n2 + 5n) };
+    await send(
+      GATEWAY_ID,
+      signEnvelope(batch([bad]), gatewayKey().privateKey, gatewayKey().publicKey).message,
+    );
+    await waitFor(
+      () => receiver.metrics.get('batches.rejected.CIPHERTEXT_INVALID') === 1,
+      10_000,
+      'all five handled',
+    );
+    expect(receiver.metrics.get('batches.rejected.SIGNATURE_INVALID')).toBe(1);
+    expect(receiver.metrics.get('batches.rejected.UNKNOWN_SENDER')).toBe(1);
+    expect(receiver.metrics.get('batches.rejected.MESSAGE_MALFORMED')).toBe(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(acks.length).toBe(before.acks);
+    expect(store.counts()).toEqual(before.counts);
+  });
+});
