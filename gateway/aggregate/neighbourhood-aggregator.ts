@@ -50,44 +50,31 @@ export class NeighbourhoodAggregator {
       intervalEnd: isoUtc(group.intervalStart + intervalMs),
       k,
     };
-    if (meters >= k) {
-      const sum = addCiphertexts(
-        this.key,
-        rows.map((r) => fromBytes(r.ciphertext)),
-      );
-      const record: AggregateRecordMsg = {
-        kind: 'aggregate',
-        ...common,
-        meters,
-        layout: { slotBits: layout.slotBits, slots: [...layout.slots] },
-        ciphertext: toHex(sum),
-      };
-      this.buffer.decideGroup(group, 'released', {
-        recordId: id,
-        kind: 'aggregate',
-        body: JSON.stringify(record),
-        createdAt: now,
-        group,
-      });
-      this.metrics.inc('aggregates.released');
-      this.log.debug(
-        { neighbourhood: group.neighbourhood, intervalStart: common.intervalStart, meters },
-        'released',
-      );
-    } else {
-      const record: SuppressedRecordMsg = { kind: 'suppressed', ...common, reason: 'below-k' };
-      this.buffer.decideGroup(group, 'suppressed', {
-        recordId: id,
-        kind: 'suppressed',
-        body: JSON.stringify(record),
-        createdAt: now,
-        group,
-      });
-      this.metrics.inc('aggregates.suppressed');
-      this.log.info(
-        { neighbourhood: group.neighbourhood, intervalStart: common.intervalStart, k },
-        'aggregate suppressed: fewer than k meters reported',
-      );
-    }
+    const released = meters >= k;
+    const record: AggregateRecordMsg | SuppressedRecordMsg = released
+      ? {
+          kind: 'aggregate',
+          ...common,
+          meters,
+          layout: { slotBits: layout.slotBits, slots: [...layout.slots] },
+          ciphertext: toHex(
+            addCiphertexts(
+              this.key,
+              rows.map((r) => fromBytes(r.ciphertext)),
+            ),
+          ),
+        }
+      : { kind: 'suppressed', ...common, reason: 'below-k' };
+    this.buffer.decideGroup(group, released ? 'released' : 'suppressed', {
+      recordId: id,
+      kind: record.kind,
+      body: JSON.stringify(record),
+      createdAt: now,
+      group,
+    });
+    this.metrics.inc(released ? 'aggregates.released' : 'aggregates.suppressed');
+    const where = { neighbourhood: group.neighbourhood, intervalStart: common.intervalStart };
+    if (released) this.log.debug({ ...where, meters }, 'released');
+    else this.log.info({ ...where, k }, 'aggregate suppressed: fewer than k meters reported');
   }
 }

@@ -70,36 +70,45 @@ const isPeak = (start: number) => {
   return h >= 7 && h < 23;
 };
 
+interface Sums {
+  count: number;
+  totalWh: number;
+  peakWh: number;
+  offpeakWh: number;
+}
+
+function addTo(map: Map<string, Sums>, key: string, wh: number, peak: boolean): void {
+  const v = map.get(key) ?? { count: 0, totalWh: 0, peakWh: 0, offpeakWh: 0 };
+  v.count++;
+  v.totalWh += wh;
+  if (peak) v.peakWh += wh;
+  else v.offpeakWh += wh;
+  map.set(key, v);
+}
+
 export function expectedOutcome(rows: Row[], meters: TestMeter[], k: number): Expected {
   const byHousehold = new Map(meters.map((m) => [m.household, m]));
-  const groups = new Map<string, { meters: number; totalWh: number; peakWh: number; offpeakWh: number }>();
-  const bills = new Map<string, { intervals: number; totalWh: number; peakWh: number; offpeakWh: number }>();
+  const groups = new Map<string, Sums>();
+  const billSums = new Map<string, Sums>();
   for (const r of rows) {
     const m = byHousehold.get(r.household);
     if (!m) continue;
     const start = r.end - HALF_HOUR;
-    const peak = isPeak(start);
-    const g = `${m.neighbourhood} ${iso(start)}`;
-    const gv = groups.get(g) ?? { meters: 0, totalWh: 0, peakWh: 0, offpeakWh: 0 };
-    gv.meters++;
-    gv.totalWh += r.wh;
-    if (peak) gv.peakWh += r.wh;
-    else gv.offpeakWh += r.wh;
-    groups.set(g, gv);
-    const day = Date.UTC(
-      new Date(start).getUTCFullYear(),
-      new Date(start).getUTCMonth(),
-      new Date(start).getUTCDate(),
+    const d = new Date(start);
+    addTo(groups, `${m.neighbourhood} ${iso(start)}`, r.wh, isPeak(start));
+    addTo(
+      billSums,
+      `${m.account} ${iso(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()))}`,
+      r.wh,
+      isPeak(start),
     );
-    const b = `${m.account} ${iso(day)}`;
-    const bv = bills.get(b) ?? { intervals: 0, totalWh: 0, peakWh: 0, offpeakWh: 0 };
-    bv.intervals++;
-    bv.totalWh += r.wh;
-    if (peak) bv.peakWh += r.wh;
-    else bv.offpeakWh += r.wh;
-    bills.set(b, bv);
   }
-  const aggregates = new Map([...groups].filter(([, v]) => v.meters >= k));
-  const suppressed = new Set([...groups].filter(([, v]) => v.meters < k).map(([key]) => key));
+  const bills = new Map([...billSums].map(([key, { count, ...v }]) => [key, { ...v, intervals: count }]));
+  const aggregates = new Map(
+    [...groups]
+      .filter(([, v]) => v.count >= k)
+      .map(([key, { count, ...v }]) => [key, { ...v, meters: count }]),
+  );
+  const suppressed = new Set([...groups].filter(([, v]) => v.count < k).map(([key]) => key));
   return { aggregates, suppressed, bills };
 }
