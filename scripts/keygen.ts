@@ -32,7 +32,7 @@ Kinds:
 
 Options:
   --out DIR     directory to write to (default: ./keys)
-  --bits N      Paillier modulus size: 3072 (default) or 2048 (acceptable only through 2030, NIST SP 800-57)
+  --bits N      Paillier modulus size: 3072 (default), 4096, or 2048 (acceptable only through 2030, NIST SP 800-57)
   --name NAME   customer key name (default: household)
   --force       replace existing files
   -h, --help    show this help

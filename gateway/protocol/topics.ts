@@ -1,8 +1,6 @@
 /**
  * The MQTT topics of contract version 1 (docs/protocol.md §Topics). `prefix` defaults to "meterspace/v1".
  */
-export const PROTOCOL_VERSION = 1;
-
 export const topics = {
   /** gateway → MDMS: signed batches of released records, QoS 1. */
   batch: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/batch`,

@@ -105,6 +105,23 @@ describe('reference MDMS receiver', () => {
     expect(receiver.metrics.get('batches.duplicate')).toBe(1);
   });
 
+  it('takes a known batch id with other content (a gateway whose buffer was replaced) as new content', async () => {
+    const before = store.counts();
+    const reused = {
+      ...batch([aggregate('agg:north:reused', 7, 10, 20)]),
+      batchId: `${GATEWAY_ID}-1`,
+      seq: 1,
+    };
+    const sealed = signEnvelope(reused, gatewayKey().privateKey, gatewayKey().publicKey);
+    const acksBefore = acks.length;
+    await send(GATEWAY_ID, sealed.message);
+    await waitFor(() => acks.length === acksBefore + 1, 10_000, 'the ack');
+    const ack = AckBody.parse(openEnvelope(acks.at(-1)!, keys.mdmsSigning.publicKey).body);
+    expect(ack.bodyDigest).toBe(sealed.bodyDigest);
+    expect(store.counts()).toMatchObject({ batches: before.batches + 1, aggregates: before.aggregates + 1 });
+    expect(store.aggregates().find((a) => a.record_id === 'agg:north:reused')?.total_wh).toBe(30);
+  });
+
   it('refuses forged, unknown, malformed and undecryptable batches without acknowledging them', async () => {
     const before = { acks: acks.length, counts: store.counts() };
     const stranger = generateKeyPairSync('ed25519');

@@ -78,7 +78,7 @@ export class MdmsReceiver {
       if (batch.gateway !== gateway)
         throw new GatewayError('MESSAGE_MALFORMED', 'batch names another gateway');
 
-      if (store.hasBatch(batch.batchId)) {
+      if (store.hasBatch(gateway, batch.batchId, bodyDigest)) {
         this.metrics.inc('batches.duplicate');
       } else {
         const rows = this.decryptRecords(gateway, batch.records);
@@ -117,6 +117,12 @@ export class MdmsReceiver {
       if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
       const values = unpack(layout, decrypt(this.opts.supplierKey, c));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
+      if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
+        throw new GatewayError(
+          'CIPHERTEXT_INVALID',
+          'a slot exceeds what this MDMS stores exactly (2^53 − 1)',
+        );
+      }
       const total = Number(values[0]);
       if (Object.values(bands).reduce((a, b) => a + b, 0) !== total) {
         throw new GatewayError('CIPHERTEXT_INVALID', 'band slots do not add up to the total slot');

@@ -3,15 +3,19 @@ import { openDatabase, type Db } from '../../../gateway/buffer/database.ts';
 
 const MDMS_MIGRATIONS = [
   `
+  -- A batch is identified by its gateway, id and body digest: an id that comes back with other content (a
+  -- gateway whose buffer was replaced or rolled back) is new content, not a duplicate.
   CREATE TABLE batches (
-    batch_id    TEXT PRIMARY KEY,
     gateway     TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
+    batch_id    TEXT NOT NULL,
     body_digest TEXT NOT NULL,
-    received_at INTEGER NOT NULL
+    seq         INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (gateway, batch_id, body_digest)
   );
+  -- Record ids are unique per gateway.
   CREATE TABLE aggregates (
-    record_id      TEXT PRIMARY KEY,
+    record_id      TEXT NOT NULL,
     gateway        TEXT NOT NULL,
     neighbourhood  TEXT NOT NULL,
     interval_start TEXT NOT NULL,
@@ -19,25 +23,28 @@ const MDMS_MIGRATIONS = [
     meters         INTEGER NOT NULL,
     k              INTEGER NOT NULL,
     total_wh       INTEGER NOT NULL,
-    bands          TEXT NOT NULL
+    bands          TEXT NOT NULL,
+    PRIMARY KEY (gateway, record_id)
   );
   CREATE TABLE suppressed (
-    record_id      TEXT PRIMARY KEY,
+    record_id      TEXT NOT NULL,
     gateway        TEXT NOT NULL,
     neighbourhood  TEXT NOT NULL,
     interval_start TEXT NOT NULL,
     interval_end   TEXT NOT NULL,
-    k              INTEGER NOT NULL
+    k              INTEGER NOT NULL,
+    PRIMARY KEY (gateway, record_id)
   );
   CREATE TABLE bills (
-    record_id    TEXT PRIMARY KEY,
+    record_id    TEXT NOT NULL,
     gateway      TEXT NOT NULL,
     account      TEXT NOT NULL,
     period_start TEXT NOT NULL,
     period_end   TEXT NOT NULL,
     intervals    INTEGER NOT NULL,
     total_wh     INTEGER NOT NULL,
-    bands        TEXT NOT NULL
+    bands        TEXT NOT NULL,
+    PRIMARY KEY (gateway, record_id)
   );
   `,
 ];
@@ -82,8 +89,12 @@ export function openMdmsDb(file: string): Db {
 export class MdmsStore {
   constructor(readonly db: Db) {}
 
-  hasBatch(batchId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM batches WHERE batch_id = ?').get(batchId) !== undefined;
+  hasBatch(gateway: string, batchId: string, bodyDigest: string): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM batches WHERE gateway = ? AND batch_id = ? AND body_digest = ?')
+        .get(gateway, batchId, bodyDigest) !== undefined
+    );
   }
 
   /** Stores a batch and its records in one transaction; records already stored are ignored (idempotent). */
@@ -99,8 +110,8 @@ export class MdmsStore {
     const count = (changes: number) => (changes > 0 ? inserted++ : duplicates++);
     db.transaction(() => {
       db.prepare(
-        'INSERT OR IGNORE INTO batches (batch_id, gateway, seq, body_digest, received_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(batch.batchId, batch.gateway, batch.seq, batch.bodyDigest, batch.receivedAt);
+        'INSERT OR IGNORE INTO batches (gateway, batch_id, body_digest, seq, received_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(batch.gateway, batch.batchId, batch.bodyDigest, batch.seq, batch.receivedAt);
       const a = db.prepare(
         `INSERT OR IGNORE INTO aggregates VALUES
          (@record_id, @gateway, @neighbourhood, @interval_start, @interval_end, @meters, @k, @total_wh, @bands)`,
