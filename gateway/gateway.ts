@@ -16,7 +16,7 @@ import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
 import type { Config } from './config/schema.ts';
 import { errorCode } from './errors.ts';
-import { createEngine } from './encrypt/engine.ts';
+import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
@@ -50,7 +50,8 @@ export function packingLayout(config: Readonly<Config>, modulusBits: number): Pa
   const billAddends =
     maxMetersPerAccount *
     perDay *
-    (maxPeriodDays(config.billing.period) + Math.ceil(config.buffer.maxReadingAgeDays));
+    // +1 day: a period containing a daylight-saving fall-back is an hour longer than its days.
+    (maxPeriodDays(config.billing.period) + 1 + Math.ceil(config.buffer.maxReadingAgeDays));
   return layoutFor({
     maxWhPerReading: config.encryption.maxWhPerReading,
     maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends),
@@ -63,6 +64,7 @@ export class Gateway {
   readonly metrics = new Metrics();
   private readonly log: Logger;
   private buffer: BufferStore | undefined;
+  private engine: EngineHandle | undefined;
   private uplink: Uplink | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -112,8 +114,9 @@ export class Gateway {
     this.clock = clock;
     const period = (ms: number) => billingPeriodOf(ms, config.billing.period, config.gateway.timezone);
     const bands = new TariffBands(config.billing.bands, config.gateway.timezone);
-    const engine = createEngine(config.encryption.engine, supplierKey);
-    const encryptor = new ReadingEncryptor(engine, layout, bands);
+    const engine = await startEngine(config.encryption, supplierKey);
+    this.engine = engine;
+    const encryptor = new ReadingEncryptor(engine.engine, layout, bands);
     const maxReadingAgeMs = config.buffer.maxReadingAgeDays * DAY_MS;
     const intake = new Intake(
       {
@@ -130,7 +133,7 @@ export class Gateway {
       metrics,
       child('intake'),
     );
-    this.log.info({ engine: engine.name }, 'encryption ready');
+    this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
       { k: config.privacy.k, intervalMs, graceMs: config.intervals.graceMinutes * 60_000, layout },
@@ -242,6 +245,7 @@ export class Gateway {
     for (const driver of [...this.drivers].reverse()) await driver.stop();
     this.drivers = [];
     await this.uplink?.stop();
+    await this.engine?.stop();
     this.buffer?.close();
     this.log.info('stopped');
   }
