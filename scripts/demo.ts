@@ -25,8 +25,8 @@ import { expectedOutcome, readFixture, writeSlice } from './lib/reference-sums.t
 const ROOT = path.resolve(import.meta.dirname, '..');
 const HELP = `Usage: npm run demo [-- options]
 
-  --bits N      Paillier modulus for the demo keys: 2048 (default, fits the two-minute demo) or 3072
-  --speed N     virtual seconds per real second (default 1800: a day in 48 s; lower it on a slow machine)
+  --bits N      Paillier modulus for the demo keys: 3072 (default, as in production) or 2048
+  --speed N     virtual seconds per real second (default 2400: a day in 36 s; lower it on a slow machine)
   --timeout S   give up after S seconds (default 170)
   -h, --help    show this help
 
@@ -40,8 +40,8 @@ async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      bits: { type: 'string', default: '2048' },
-      speed: { type: 'string', default: '1800' },
+      bits: { type: 'string', default: '3072' },
+      speed: { type: 'string', default: '2400' },
       timeout: { type: 'string', default: '170' },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -159,9 +159,37 @@ export const ConfigSchema = z
     encryption: z
       .object({
         engine: z
-          .enum(['native', 'paillier-bigint'])
-          .default('native')
-          .describe('Paillier encryption engine; both produce standard g = n+1 ciphertexts'),
+          .enum(['djn', 'native', 'paillier-bigint'])
+          .default('djn')
+          .describe(
+            'djn: short-exponent randomizers from a fixed-base table (fast; DJN assumption, docs/performance.md); ' +
+              'native: full-length r^n by OpenSSL; paillier-bigint: the reference library (slow baseline)',
+          ),
+        exponentBits: z
+          .number()
+          .int()
+          .min(224)
+          .max(4096)
+          .optional()
+          .describe(
+            'djn: random exponent length; default twice the key security level (224 at 2048, 256 at 3072)',
+          ),
+        windowBits: z
+          .number()
+          .int()
+          .min(1)
+          .max(12)
+          .default(8)
+          .describe(
+            'djn: fixed-base table window; memory ⌈exponentBits/w⌉·2^w·|n²|, e.g. 6.3 MB at 3072 bits, w = 8',
+          ),
+        poolSize: z
+          .number()
+          .int()
+          .min(0)
+          .max(1_000_000)
+          .default(1024)
+          .describe('Randomizers precomputed by a worker thread, in memory only; 0 computes them at intake'),
         maxWhPerReading: z
           .number()
           .int()

@@ -1,10 +1,16 @@
 /**
  * One interface for Paillier encryption, chosen in the config (`encryption.engine`). Every engine produces standard
- * g = n+1 ciphertexts that `paillier-bigint`'s private key decrypts.
+ * g = n+1 ciphertexts that `paillier-bigint`'s private key decrypts:
+ * - `paillier-bigint`: the library's own encryption, the baseline;
+ * - `native`: g^m as 1 + m·n and a full-length r^n by OpenSSL;
+ * - `djn`: g^m as 1 + m·n and a short-exponent DJN randomizer from a fixed-base table (randomizers.ts).
+ * The last two take their randomizers from a pool filled by a worker thread (engine-factory.ts).
  */
 import { PublicKey as BigintPublicKey } from 'paillier-bigint';
-import { modPowNative, randomUnit } from './bigint.ts';
 import { gPow, type PaillierPublicKey } from './paillier.ts';
+import { FullRandomizer, type RandomizerSource } from './randomizers.ts';
+
+export type EngineName = 'djn' | 'native' | 'paillier-bigint';
 
 export interface EncryptionEngine {
   readonly name: string;
@@ -25,20 +31,27 @@ export class BigintEngine implements EncryptionEngine {
   }
 }
 
-/** g^m as 1 + m·n (no exponentiation) and a full-length random r^n by OpenSSL's modexp. */
-export class NativeEngine implements EncryptionEngine {
-  readonly name = 'native';
-
-  constructor(private readonly key: PaillierPublicKey) {}
+/** E(m) = (1 + m·n) · randomizer mod n²: one multiplication once the randomizer is at hand. */
+export class RandomizedEngine implements EncryptionEngine {
+  constructor(
+    readonly name: string,
+    private readonly key: PaillierPublicKey,
+    private readonly randomizers: RandomizerSource,
+  ) {}
 
   encrypt(m: bigint): bigint {
-    const rn = modPowNative(randomUnit(this.key.n), this.key.n, this.key.n2);
-    return (gPow(this.key, m) * rn) % this.key.n2;
+    return (gPow(this.key, m) * this.randomizers.next()) % this.key.n2;
   }
 }
 
-export type EngineName = 'native' | 'paillier-bigint';
+/** Full-length r^n computed on the spot by OpenSSL (no pool). */
+export class NativeEngine extends RandomizedEngine {
+  constructor(key: PaillierPublicKey) {
+    super('native', key, new FullRandomizer(key));
+  }
+}
 
-export function createEngine(name: EngineName, key: PaillierPublicKey): EncryptionEngine {
+/** The engines that need no set-up; `startEngine` (engine-factory.ts) builds every engine from the config. */
+export function createEngine(name: 'native' | 'paillier-bigint', key: PaillierPublicKey): EncryptionEngine {
   return name === 'native' ? new NativeEngine(key) : new BigintEngine(key);
 }
