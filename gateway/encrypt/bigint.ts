@@ -66,7 +66,10 @@ export function randomUnit(n: bigint, random: (size: number) => Buffer = randomB
  */
 export function modPowNative(base: bigint, exp: bigint, m: bigint): bigint {
   if (exp === 0n) return 1n % m;
-  const dh = createDiffieHellman(toBytes(m), toBytes(mod(base, m)));
+  const b = mod(base, m);
+  // OpenSSL refuses 0 and 1 as Diffie-Hellman generators; their powers are themselves.
+  if (b <= 1n) return b;
+  const dh = createDiffieHellman(toBytes(m), toBytes(b));
   dh.setPrivateKey(toBytes(exp));
   return fromBytes(dh.generateKeys());
 }

@@ -75,14 +75,15 @@ export function parsePaillierPrivate(text: string, where: string): PaillierPriva
   const n = field(obj, 'n', where);
   const p = field(obj, 'p', where);
   const q = field(obj, 'q', where);
+  if (field(obj, 'g', where) !== n + 1n) {
+    throw new GatewayError('KEY_FILE_INVALID', `${where}: only g = n + 1 is supported`);
+  }
   if (p * q !== n) throw new GatewayError('KEY_FILE_INVALID', `${where}: p·q ≠ n`);
-  return {
-    publicKey: publicKeyFromN(n),
-    lambda: field(obj, 'lambda', where),
-    mu: field(obj, 'mu', where),
-    p,
-    q,
-  };
+  const lambda = field(obj, 'lambda', where);
+  const mu = field(obj, 'mu', where);
+  // With g = n + 1, μ is λ⁻¹ mod n; anything else decrypts to wrong values without an error.
+  if ((lambda * mu) % n !== 1n) throw new GatewayError('KEY_FILE_INVALID', `${where}: λ·μ ≢ 1 (mod n)`);
+  return { publicKey: publicKeyFromN(n), lambda, mu, p, q };
 }
 
 export function loadPaillierPublic(file: string): PaillierPublicKey {

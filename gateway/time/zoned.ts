@@ -63,22 +63,26 @@ export function minuteOfDay(epochMs: number, timeZone: string): number {
   return p.hour * 60 + p.minute;
 }
 
+/** Local time minus UTC at an instant, in ms. */
+function offsetAt(epochMs: number, timeZone: string): number {
+  const p = wallParts(epochMs, timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(epochMs / 1000) * 1000;
+}
+
 /**
- * The epoch milliseconds of a local wall-clock time. In a DST gap the result is shifted forward by the gap; in a
- * DST overlap the earlier instant is returned.
+ * The epoch milliseconds of a local wall-clock time. In a DST gap (a wall time that does not exist) the result
+ * is shifted forward by the gap; in a DST overlap (a wall time that happens twice) the earlier instant is returned.
  */
 export function zonedToEpoch(w: Omit<WallParts, 'second'> & { second?: number }, timeZone: string): number {
   const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second ?? 0);
-  let guess = asUtc;
-  // Two rounds settle the offset, a third handles a DST transition between guess and answer.
-  for (let i = 0; i < 3; i++) {
-    const p = wallParts(guess, timeZone);
-    const seen = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-    const next = guess + (asUtc - seen);
-    if (next === guess) break;
-    guess = next;
-  }
-  return guess;
+  const DAY = 86_400_000;
+  // The offsets in force a day before and a day after: at most one transition lies between them.
+  const before = offsetAt(asUtc - DAY, timeZone);
+  const after = offsetAt(asUtc + DAY, timeZone);
+  const candidates = [asUtc - before, asUtc - after].filter((t) => offsetAt(t, timeZone) === asUtc - t);
+  if (candidates.length > 0) return Math.min(...candidates);
+  // In the gap: read the wall time with the offset from before the change, which moves it forward by the gap.
+  return asUtc - before;
 }
 
 const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -91,8 +95,10 @@ export function parseWallClock(text: string, timeZone: string): number | undefin
   if (month! < 1 || month! > 12 || day! < 1 || day! > 31 || hour! > 23 || minute! > 59 || second! > 59) {
     return undefined;
   }
+  // Date.UTC rolls 2012-02-30 over into March: a day that does not exist is malformed, not another day.
+  if (new Date(Date.UTC(year!, month! - 1, day)).getUTCDate() !== day) return undefined;
   return zonedToEpoch(
-    { year: year!, month: month!, day: day!, hour: hour!, minute: minute!, second: second! },
+    { year: year!, month: month!, day: day, hour: hour!, minute: minute!, second: second! },
     timeZone,
   );
 }
