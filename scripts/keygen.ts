@@ -8,7 +8,9 @@
  *   scripts/keygen customer  --out keys --name NAME     household X25519 pair
  *   scripts/keygen all       --out keys                 all of the above, one customer named "household"
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { GatewayError } from '../gateway/errors.ts';
 import { parseArgs } from 'node:util';
 import { fingerprint, writeKeyFile } from '../gateway/keys/files.ts';
 import { generatePaillier, generateSigningPair } from '../gateway/keys/generate.ts';
@@ -70,29 +72,37 @@ async function main(argv: string[]): Promise<void> {
   const out = path.resolve(values.out);
   const force = values.force;
   const kinds: Kind[] = kind === 'all' ? ['supplier', 'gateway', 'mdms', 'operator', 'customer'] : [kind];
+  const base = (k: Kind) =>
+    k === 'supplier'
+      ? 'supplier.paillier'
+      : k === 'customer'
+        ? `customer-${values.name}.x25519`
+        : `${k}.ed25519`;
+  const ext = (k: Kind) => (k === 'supplier' ? 'json' : 'pem');
+  const files = (k: Kind) => [
+    path.join(out, `${base(k)}.key.${ext(k)}`),
+    path.join(out, `${base(k)}.pub.${ext(k)}`),
+  ];
+  // Refuse before generating anything, so that no half-written pair is ever left behind.
+  const existing = force ? [] : kinds.flatMap(files).filter((f) => existsSync(f));
+  if (existing.length > 0) {
+    throw new GatewayError('KEY_FILE_EXISTS', `${existing.join(', ')} exist(s); pass --force to replace`);
+  }
 
   for (const k of kinds) {
+    const [privateFile, publicFile] = files(k) as [string, string];
     if (k === 'supplier') {
       console.log(`supplier: generating a ${bits}-bit Paillier key pair`);
       const key = await generatePaillier(bits, (m) => console.log(`  ${m}`));
-      writeKeyFile(path.join(out, 'supplier.paillier.key.json'), paillierPrivateJson(key), {
-        secret: true,
-        force,
-      });
-      writeKeyFile(path.join(out, 'supplier.paillier.pub.json'), paillierPublicJson(key.publicKey), {
-        secret: false,
-        force,
-      });
-      console.log(`  wrote ${path.join(out, 'supplier.paillier.{key,pub}.json')}`);
+      writeKeyFile(privateFile, paillierPrivateJson(key), { secret: true, force });
+      writeKeyFile(publicFile, paillierPublicJson(key.publicKey), { secret: false, force });
+      console.log(`  wrote ${privateFile} and ${publicFile}`);
       continue;
     }
-    const base = k === 'customer' ? `customer-${values.name}.x25519` : `${k}.ed25519`;
     const pair = generateSigningPair(k === 'customer' ? 'x25519' : 'ed25519');
-    writeKeyFile(path.join(out, `${base}.key.pem`), pair.privatePem, { secret: true, force });
-    writeKeyFile(path.join(out, `${base}.pub.pem`), pair.publicPem, { secret: false, force });
-    console.log(
-      `${k}: wrote ${path.join(out, `${base}.{key,pub}.pem`)}  fingerprint ${fingerprint(pair.publicKey)}`,
-    );
+    writeKeyFile(privateFile, pair.privatePem, { secret: true, force });
+    writeKeyFile(publicFile, pair.publicPem, { secret: false, force });
+    console.log(`${k}: wrote ${privateFile} and ${publicFile}, fingerprint ${fingerprint(pair.publicKey)}`);
   }
 }
 
