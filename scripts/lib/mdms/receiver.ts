@@ -15,7 +15,7 @@ import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.t
 import { BatchBody, type AckBodyMsg, type LayoutMsg } from '../../../gateway/protocol/messages.ts';
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
-import { decrypt } from './decrypt.ts';
+import { CrtDecryptor } from './decrypt.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
 
 export interface MdmsOptions {
@@ -35,8 +35,11 @@ export class MdmsReceiver {
   private client: MqttClient | undefined;
   /** Serialises message handling: each message is handled after the previous one. */
   private queue: Promise<void> = Promise.resolve();
+  private readonly decryptor: CrtDecryptor;
 
-  constructor(private readonly opts: MdmsOptions) {}
+  constructor(private readonly opts: MdmsOptions) {
+    this.decryptor = new CrtDecryptor(opts.supplierKey);
+  }
 
   async start(): Promise<void> {
     const { log, prefix } = this.opts;
@@ -115,7 +118,7 @@ export class MdmsReceiver {
     const open = (hex: string, layout: LayoutMsg) => {
       const c = fromHex(hex);
       if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
-      const values = unpack(layout, decrypt(this.opts.supplierKey, c));
+      const values = unpack(layout, this.decryptor.decrypt(c));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
       if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
         throw new GatewayError(

@@ -17,7 +17,7 @@ import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
 
 type EncryptionConfig = ReturnType<typeof ConfigSchema.parse>['encryption'];
 const encryption = (over: Partial<EncryptionConfig>): EncryptionConfig =>
-  ConfigSchema.shape.encryption.parse(over) as EncryptionConfig;
+  ConfigSchema.shape.encryption.parse(over);
 
 let key: PaillierPrivateKey;
 let reference: PrivateKey;
@@ -108,5 +108,23 @@ describe('randomizer pool', () => {
     } finally {
       await handle.stop();
     }
+  });
+});
+
+describe('CRT decryption (MDMS)', () => {
+  it('agrees with paillier-bigint and the definition on random and extreme plaintexts', async () => {
+    const { CrtDecryptor } = await import('../../../scripts/lib/mdms/decrypt.ts');
+    const crt = new CrtDecryptor(key);
+    const handle = await startEngine(encryption({ engine: 'native', poolSize: 0 }), key.publicKey);
+    const n = key.publicKey.n;
+    for (const m of [0n, 1n, n - 1n, n / 2n, ...Array.from({ length: 20 }, () => randomExponent(2000))]) {
+      const c = handle.engine.encrypt(m);
+      expect(crt.decrypt(c)).toBe(m);
+      expect(crt.decrypt(c)).toBe(reference.decrypt(c));
+      expect(crt.decrypt(c)).toBe(decrypt(key, c));
+    }
+    expect(() => crt.decrypt(key.publicKey.n2)).toThrow(/out of range/);
+    expect(() => crt.decrypt(key.p * 7n)).toThrow(/coprime/);
+    await handle.stop();
   });
 });
