@@ -27,4 +27,6 @@ export interface Driver {
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Emits what is due now; drivers that poll on a timer expose it for manual driving (benchmark). */
+  poll?(): void;
 }

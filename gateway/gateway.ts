@@ -38,6 +38,13 @@ export interface GatewayDeps {
   /** Real time, for back-off and schedules (injected in tests). */
   wall?: Clock;
   connect?: MqttConnect;
+  /** Overrides the configured data clock (the benchmark drives a ManualClock). */
+  clock?: Clock;
+  /**
+   * No timers, no schedule, no driver polling: the caller drives the pipeline with `pollDrivers()` and
+   * `runOnce()` (the benchmark runs the real pipeline as fast as the CPU allows this way).
+   */
+  manual?: boolean;
 }
 
 /** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
@@ -95,7 +102,7 @@ export class Gateway {
         paillierBits: supplierKey.bits,
         slotBits: layout.slotBits,
         slots: layout.slots,
-        key: fingerprint(identity.publicKey),
+        gatewayFingerprint: fingerprint(identity.publicKey),
       },
       'keys loaded',
     );
@@ -110,7 +117,9 @@ export class Gateway {
     this.buffer = buffer;
     this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
 
-    const { clock, startedAt } = this.dataClock(buffer, wall);
+    const { clock, startedAt } = this.deps.clock
+      ? { clock: this.deps.clock, startedAt: this.deps.clock.now() }
+      : this.dataClock(buffer, wall);
     this.clock = clock;
     const period = (ms: number) => billingPeriodOf(ms, config.billing.period, config.gateway.timezone);
     const bands = new TariffBands(config.billing.bands, config.gateway.timezone);
@@ -191,7 +200,11 @@ export class Gateway {
       const r = config.drivers.replay;
       this.drivers.push(
         new ReplayDriver(
-          { file: r.file, timeZone: r.timezone ?? config.gateway.timezone, pollMs: r.pollMs },
+          {
+            file: r.file,
+            timeZone: r.timezone ?? config.gateway.timezone,
+            pollMs: this.deps.manual ? 0 : r.pollMs,
+          },
           driverContext(replayMeters),
         ),
       );
@@ -213,6 +226,10 @@ export class Gateway {
         batcher.flush(wall.now());
         uplink.sendDue();
       });
+    if (this.deps.manual) {
+      this.log.info('started in manual mode (no timers)');
+      return;
+    }
     this.timers.push(setInterval(this.tick, TICK_MS));
     this.timers.push(
       setInterval(() => {
@@ -254,6 +271,26 @@ export class Gateway {
   runOnce(): void {
     this.tick?.();
     this.flush?.();
+  }
+
+  /** Lets every driver emit what is due now (manual mode). */
+  pollDrivers(): void {
+    for (const d of this.drivers) d.poll?.();
+  }
+
+  /** The engine's pool statistics and table size, for the benchmark. */
+  engineDetails() {
+    return { ...this.engine?.details, pool: this.engine?.poolStats() };
+  }
+
+  /** Waits until the randomizer pool holds `count` values (benchmark warm-up). */
+  warmEngine(count: number): Promise<void> {
+    return this.engine?.warm(count) ?? Promise.resolve();
+  }
+
+  /** Unacknowledged records and batches (the benchmark waits for zero). */
+  outboxCounts() {
+    return this.buffer!.outbox.counts();
   }
 
   /** Drivers that have a natural end (replay) report whether they reached it. */

@@ -11,7 +11,8 @@ import { runCli, UsageError } from '../scripts/lib/cli.ts';
 const HELP = `Usage: gateway [--config FILE] [--check]
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
-      --check         validate the configuration and exit (0 valid, 2 invalid)
+      --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
+                      keys, TLS files and the replay CSV are checked when the gateway starts
   -h, --help          show this help`;
 
 async function main(argv: string[]): Promise<void> {
@@ -55,7 +56,12 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (error) {
+    await gateway.stop().catch(() => undefined);
+    throw error;
+  }
 }
 
 runCli(main);

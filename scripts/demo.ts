@@ -116,6 +116,8 @@ async function main(argv: string[]): Promise<void> {
     stdio: 'inherit',
   });
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+  // Never leave the gateway running behind the demo (e.g. when the demo's output pipe is closed).
+  process.once('exit', () => gateway.kill('SIGTERM'));
   const started = Date.now();
   const total = expected.aggregates.size + expected.suppressed.size + expected.bills.size;
   let done = false;

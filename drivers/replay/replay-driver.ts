@@ -52,11 +52,23 @@ export class ReplayDriver implements Driver {
       return { meterId, rows, next: next < 0 ? rows.length : next };
     });
     ctx.log.info(
-      { file: opts.file, meters: this.tracks.length, malformed: data.malformedRows },
+      {
+        file: opts.file,
+        meters: this.tracks.length,
+        malformed: data.malformedRows,
+        duplicates: data.duplicateRows,
+      },
       'replay driver started',
     );
+    if (this.tracks.length > 0 && this.finished) {
+      ctx.log.warn(
+        { clock: new Date(ctx.startedAt).toISOString() },
+        'no CSV rows after the clock: replaying recorded data needs clock.mode virtual with a start inside the data',
+      );
+    }
     this.poll();
-    this.timer = setInterval(() => this.poll(), opts.pollMs);
+    // pollMs 0: the caller polls (manual mode of the gateway).
+    if (opts.pollMs > 0) this.timer = setInterval(() => this.poll(), opts.pollMs);
   }
 
   async stop(): Promise<void> {
@@ -70,7 +82,8 @@ export class ReplayDriver implements Driver {
     return this.tracks.every((t) => t.next >= t.rows.length);
   }
 
-  private poll(): void {
+  poll(): void {
+    const wasFinished = this.finished;
     const now = this.ctx.clock.now();
     for (const track of this.tracks) {
       while (track.next < track.rows.length && track.rows[track.next]!.end <= now) {
@@ -83,5 +96,7 @@ export class ReplayDriver implements Driver {
         });
       }
     }
+    if (!wasFinished && this.finished)
+      this.ctx.log.info('replay finished: every row of the CSV has been emitted');
   }
 }

@@ -42,8 +42,11 @@ export class Intake {
 
   /** The ReadingSink handed to drivers. Never throws. */
   readonly accept = (reading: Reading): void => {
+    const started = performance.now();
     try {
       const outcome = this.ingest(reading);
+      // From the driver handing the reading over to its ciphertext committed in SQLite.
+      this.metrics.observe('intake.latency_ms', performance.now() - started);
       this.metrics.inc('readings.accepted');
       if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
       if (outcome.billedLate) this.metrics.inc('readings.billed_late');

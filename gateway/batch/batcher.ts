@@ -46,6 +46,7 @@ export class Batcher {
       if (!batch) break;
       created.push(batch);
       this.metrics.inc('batches.created');
+      this.metrics.inc('batches.bytes', batch.message.length);
       this.log.info({ batchId: batch.batchId, bytes: batch.message.length }, 'batch created');
     }
     return created;

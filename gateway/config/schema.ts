@@ -272,6 +272,7 @@ export const ConfigSchema = z
         maxReadingAgeDays: z
           .number()
           .min(1)
+          .max(3660)
           .default(35)
           .describe('Readings older than this are rejected; unacked aggregates older than this are dropped'),
       })

@@ -33,7 +33,8 @@ export function layoutFor(bounds: PackingBounds): PackingLayout {
     throw new GatewayError(
       'PACKING_OVERFLOW',
       `${slots.length} slots of ${slotBits} bits do not fit a ${bounds.modulusBits}-bit modulus; ` +
-        'lower encryption.maxWhPerReading or the number of bands, or use a larger key',
+        'lower encryption.maxWhPerReading, encryption.maxMetersPerNeighbourhood, buffer.maxReadingAgeDays ' +
+        'or the number of bands, or use a larger key',
     );
   }
   return { slotBits, slots };

@@ -11,6 +11,13 @@ export function readKeyFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new GatewayError(
+        'KEY_FILE_UNREADABLE',
+        `permission denied reading ${what} ${file}: it must be owned by the user the gateway runs as (chown)`,
+        { cause },
+      );
+    }
     throw new GatewayError(
       'KEY_FILE_MISSING',
       `cannot read ${what} ${file} (create it with scripts/keygen)`,

@@ -1,17 +1,7 @@
 /** Builds mqtt.js connection options from the `upstream` config section (credentials and TLS files read here). */
-import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.ts';
-import { GatewayError } from '../errors.ts';
-import { readSecretFile } from '../keys/files.ts';
-
-function readFile(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new GatewayError('KEY_FILE_MISSING', `cannot read ${what} ${file}`, { cause });
-  }
-}
+import { readKeyFile, readSecretFile } from '../keys/files.ts';
 
 export function mqttOptions(upstream: Config['upstream'], gatewayId: string): IClientOptions {
   const opts: IClientOptions = {
@@ -31,8 +21,8 @@ export function mqttOptions(upstream: Config['upstream'], gatewayId: string): IC
   const tls = upstream.tls;
   if (tls) {
     opts.rejectUnauthorized = tls.rejectUnauthorized;
-    if (tls.ca) opts.ca = readFile(tls.ca, 'CA certificate');
-    if (tls.cert) opts.cert = readFile(tls.cert, 'client certificate');
+    if (tls.ca) opts.ca = readKeyFile(tls.ca, 'CA certificate');
+    if (tls.cert) opts.cert = readKeyFile(tls.cert, 'client certificate');
     if (tls.key) opts.key = readSecretFile(tls.key, 'client private key');
   }
   return opts;

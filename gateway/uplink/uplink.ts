@@ -57,8 +57,15 @@ export class Uplink {
     client.on('connect', () => {
       this.metrics.inc('uplink.connects');
       this.log.info({ url: this.opts.url }, 'connected to upstream broker');
-      client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err) => {
-        if (err) this.log.error({ err: err.message }, 'cannot subscribe to acknowledgements');
+      client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err, granted) => {
+        // A broker ACL that denies the topic answers with QoS 128: no ack would ever arrive.
+        if (err || granted?.some((g) => g.qos === 128)) {
+          this.metrics.inc('uplink.subscribe_refused');
+          this.log.error(
+            { topic: topics.ack(prefix, gatewayId), err: err?.message },
+            'broker refused the acknowledgement subscription: check its ACL; batches will be re-sent forever',
+          );
+        }
       });
       this.publishStatus(true);
       this.buffer.outbox.makeAllDue(this.wall.now());

@@ -14,25 +14,25 @@ export class UsageError extends Error {
 
 export function runCli(main: (argv: string[]) => Promise<void>): void {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`error: ${error.message}\n\n${error.help}`);
-      process.exitCode = 2;
-    } else if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exitCode = 2;
-    } else if (error instanceof GatewayError) {
-      console.error(`error [${error.code}]: ${error.message}`);
-      process.exitCode = 1;
-    } else if (
-      error instanceof TypeError &&
-      'code' in error &&
-      String(error.code).startsWith('ERR_PARSE_ARGS')
-    ) {
-      console.error(`error: ${error.message}`);
-      process.exitCode = 2;
-    } else {
-      console.error(error);
-      process.exitCode = 1;
-    }
+    // Exit now: a daemon that failed half-way through its start may hold sockets and timers open.
+    process.exit(report(error));
   });
+}
+
+/** Prints the error in one clear line and returns the exit code. */
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    console.error(`error: ${error.message}\n\n${error.help}`);
+    return 2;
+  }
+  if (error instanceof GatewayError) {
+    console.error(`error [${error.code}]: ${error.message}`);
+    return error instanceof ConfigError ? 2 : 1;
+  }
+  if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+    console.error(`error: ${error.message}`);
+    return 2;
+  }
+  console.error(error);
+  return 1;
 }

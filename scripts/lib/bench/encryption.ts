@@ -1,0 +1,43 @@
+/** Encryption alone: CPU per encryption and latency percentiles of each engine, on one thread, same key. */
+import { ConfigSchema } from '../../../gateway/config/schema.ts';
+import { startEngine } from '../../../gateway/encrypt/engine-factory.ts';
+import type { PaillierPublicKey } from '../../../gateway/encrypt/paillier.ts';
+
+export interface EncryptionResult {
+  engine: string;
+  bits: number;
+  samples: number;
+  cpuMsPerEncryption: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  tableBytes: number;
+}
+
+export async function benchEncryption(
+  key: PaillierPublicKey,
+  engine: 'djn' | 'native' | 'paillier-bigint',
+  samples: number,
+): Promise<EncryptionResult> {
+  // No pool: every randomizer is computed inside the measured call, so CPU per call is the whole cost.
+  const cfg = ConfigSchema.shape.encryption.parse({ engine, poolSize: 0 });
+  const handle = await startEngine(cfg, key);
+  handle.engine.encrypt(1n); // warm-up
+  const latencies: number[] = [];
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < samples; i++) {
+    const t = performance.now();
+    handle.engine.encrypt(BigInt(i));
+    latencies.push(performance.now() - t);
+  }
+  const used = process.cpuUsage(cpu);
+  await handle.stop();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return {
+    engine,
+    bits: key.bits,
+    samples,
+    cpuMsPerEncryption: (used.user + used.system) / 1000 / samples,
+    latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1)! },
+    tableBytes: handle.details.tableBytes,
+  };
+}
