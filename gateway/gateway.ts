@@ -72,6 +72,7 @@ export class Gateway {
   private readonly log: Logger;
   private buffer: BufferStore | undefined;
   private engine: EngineHandle | undefined;
+  private intake: Intake | undefined;
   private uplink: Uplink | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -142,6 +143,7 @@ export class Gateway {
       metrics,
       child('intake'),
     );
+    this.intake = intake;
     this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
@@ -213,6 +215,8 @@ export class Gateway {
 
     this.tick = () =>
       this.guard('tick', () => {
+        // Readings still queued for their group commit must be in SQLite before their group is decided.
+        intake.flush();
         const now = clock.now();
         aggregator.run(now);
         closer.run(now);
@@ -261,6 +265,7 @@ export class Gateway {
     this.timers = [];
     for (const driver of [...this.drivers].reverse()) await driver.stop();
     this.drivers = [];
+    this.intake?.flush();
     await this.uplink?.stop();
     await this.engine?.stop();
     this.buffer?.close();

@@ -3,7 +3,7 @@
  * ciphertext. Every rejection is counted under its error code and logged once, without the reading's value.
  */
 import type { MeterConfig } from '../config/schema.ts';
-import type { BufferStore } from '../buffer/buffer.ts';
+import type { BufferStore, EncryptedReading } from '../buffer/buffer.ts';
 import { GatewayError, errorCode } from '../errors.ts';
 import type { ReadingEncryptor } from '../encrypt/reading-encryptor.ts';
 import type { Logger } from '../observe/log.ts';
@@ -12,6 +12,9 @@ import type { Clock } from '../time/clock.ts';
 import type { Span } from '../time/periods.ts';
 import { isoUtc } from '../time/zoned.ts';
 import type { Reading } from './reading.ts';
+
+/** The longest a ciphertext waits in memory for its group commit. */
+const MAX_QUEUE_MS = 20;
 
 /** How far a reading may end after the gateway's "now" before it is taken for a clock error. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -26,8 +29,23 @@ export interface IntakeOptions {
   billingGraceMs: number;
 }
 
+interface Queued {
+  item: EncryptedReading;
+  meterId: string;
+  start: number;
+  /** When the driver handed the reading over (performance.now()). */
+  accepted: number;
+  billedLate: boolean;
+}
+
+/**
+ * Readings are validated and encrypted the moment they arrive; the ciphertexts of one event-loop turn (all a
+ * driver emitted in one go) are then committed together, in one SQLite transaction (`flush`).
+ */
 export class Intake {
   private readonly meters: Map<string, MeterConfig>;
+  private queue: Queued[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -42,35 +60,62 @@ export class Intake {
 
   /** The ReadingSink handed to drivers. Never throws. */
   readonly accept = (reading: Reading): void => {
-    const started = performance.now();
+    const accepted = performance.now();
     try {
-      const outcome = this.ingest(reading);
-      // From the driver handing the reading over to its ciphertext committed in SQLite.
-      this.metrics.observe('intake.latency_ms', performance.now() - started);
-      this.metrics.inc('readings.accepted');
-      if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
-      if (outcome.billedLate) this.metrics.inc('readings.billed_late');
+      const { item, billedLate } = this.prepare(reading);
+      this.queue.push({ item, meterId: reading.meterId, start: reading.start, accepted, billedLate });
+      // Bound the wait of the first queued reading when a driver hands over a long burst.
+      if (performance.now() - this.queue[0]!.accepted >= MAX_QUEUE_MS) {
+        this.flush();
+      } else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     } catch (error) {
-      const code = errorCode(error);
-      this.metrics.inc(`readings.rejected.${code}`);
-      this.log.warn(
-        {
-          meter: reading.meterId,
-          intervalStart: safeIso(reading.start),
-          code,
-          reason: (error as Error).message,
-        },
-        'reading rejected',
-      );
+      this.reject(reading.meterId, reading.start, error);
     }
   };
 
+  /** Commits every queued ciphertext in one transaction. Runs after each turn and before every aggregation. */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    let results: ReturnType<BufferStore['storeReadings']>;
+    try {
+      results = this.buffer.storeReadings(batch.map((q) => q.item));
+    } catch (error) {
+      for (const q of batch) this.reject(q.meterId, q.start, error);
+      return;
+    }
+    const committed = performance.now();
+    results.forEach((outcome, i) => {
+      const q = batch[i]!;
+      if (outcome instanceof Error) return this.reject(q.meterId, q.start, outcome);
+      // From the driver handing the reading over to its ciphertext committed in SQLite.
+      this.metrics.observe('intake.latency_ms', committed - q.accepted);
+      this.metrics.inc('readings.accepted');
+      if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
+      if (outcome.billedLate || q.billedLate) this.metrics.inc('readings.billed_late');
+    });
+  }
+
+  private reject(meterId: string, start: number, error: unknown): void {
+    const code = errorCode(error);
+    this.metrics.inc(`readings.rejected.${code}`);
+    this.log.warn(
+      { meter: meterId, intervalStart: safeIso(start), code, reason: (error as Error).message },
+      'reading rejected',
+    );
+  }
   /** Last accepted interval start of a meter, for drivers that resume (e.g. replay after a restart). */
   cursor(meterId: string): number | undefined {
     return this.buffer.readings.cursor(meterId);
   }
 
-  private ingest(reading: Reading) {
+  /** Validates and encrypts; the plaintext reading is not referenced after this. */
+  private prepare(reading: Reading): { item: EncryptedReading; billedLate: boolean } {
     const meter = this.meters.get(reading.meterId);
     if (!meter)
       throw new GatewayError('READING_UNKNOWN_METER', `no meter "${reading.meterId}" in the config`);
@@ -113,17 +158,19 @@ export class Intake {
     const own = this.opts.billingPeriodOf(reading.start);
     const current = this.opts.billingPeriodOf(now);
     const ownClosed = own.end + this.opts.billingGraceMs <= now;
-    const outcome = this.buffer.storeReading({
-      meterId: meter.id,
-      neighbourhood: meter.neighbourhood,
-      account: meter.account,
-      intervalStart: reading.start,
-      ciphertext,
-      // Once its period's bill is due (or sent), a reading can only be billed in the current period.
-      period: ownClosed ? current : own,
-      currentPeriod: current,
-    });
-    return { ...outcome, billedLate: outcome.billedLate || ownClosed };
+    return {
+      item: {
+        meterId: meter.id,
+        neighbourhood: meter.neighbourhood,
+        account: meter.account,
+        intervalStart: reading.start,
+        ciphertext,
+        // Once its period's bill is due (or sent), a reading can only be billed in the current period.
+        period: ownClosed ? current : own,
+        currentPeriod: current,
+      },
+      billedLate: ownClosed,
+    };
   }
 }
 

@@ -60,9 +60,9 @@ export class ReadingsStore {
     this.insertStmt.run(meterId, neighbourhood, intervalStart, ciphertext);
   }
 
-  /** Counts an insert once its transaction has committed (a rolled-back insert must not count). */
-  noteInserted(): void {
-    this.pending++;
+  /** Counts inserts once their transaction has committed (a rolled-back insert must not count). */
+  noteInserted(count = 1): void {
+    this.pending += count;
   }
 
   /** Readings stored and not yet deleted after their group's acknowledgement. */

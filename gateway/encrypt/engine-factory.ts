@@ -8,7 +8,6 @@ import {
   defaultExponentBits,
   djnBase,
   FullRandomizer,
-  NativeShortExponentRandomizer,
   randomExponent,
   type RandomizerSource,
 } from './randomizers.ts';
@@ -56,12 +55,14 @@ export async function startEngine(cfg: Config['encryption'], key: PaillierPublic
   const djn = cfg.engine === 'djn';
   const exponentBits = cfg.exponentBits ?? defaultExponentBits(key.bits);
   const hs = djn ? djnBase(key) : 1n;
-  const fallback: RandomizerSource = djn
-    ? new NativeShortExponentRandomizer(key, hs, exponentBits)
+  // This thread's own randomizers: for a pool that has run dry, or for every reading without a pool.
+  const table = djn ? new FixedBaseTable(hs, key.n2, exponentBits, cfg.windowBits) : undefined;
+  const fallback: RandomizerSource = table
+    ? new TableRandomizer(table, exponentBits)
     : new FullRandomizer(key);
   let source: RandomizerSource = fallback;
   let pool: RandomizerPool | undefined;
-  let tableBytes = 0;
+  let tableBytes = table?.bytes ?? 0;
   if (cfg.poolSize > 0) {
     pool = new RandomizerPool(
       {
@@ -77,11 +78,8 @@ export async function startEngine(cfg: Config['encryption'], key: PaillierPublic
     );
     await pool.start();
     source = pool;
-    tableBytes = pool.stats().tableBytes;
-  } else if (djn) {
-    const table = new FixedBaseTable(hs, key.n2, exponentBits, cfg.windowBits);
-    source = new TableRandomizer(table, exponentBits);
-    tableBytes = table.bytes;
+    // The worker holds a table of its own.
+    tableBytes += pool.stats().tableBytes;
   }
   return {
     engine: new RandomizedEngine(cfg.engine, key, source),

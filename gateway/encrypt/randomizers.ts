@@ -11,8 +11,8 @@
  *   hard as the generic 2^λ bound (the best known attacks on a 2λ-bit exponent, Pollard's kangaroo and BSGS, cost
  *   2^λ). With a precomputed fixed-base table this is ~20–30 modular multiplications instead of a full modexp.
  */
-import { createDiffieHellman, randomBytes, type DiffieHellman } from 'node:crypto';
-import { fromBytes, modPowNative, randomUnit, toBytes } from './bigint.ts';
+import { randomBytes } from 'node:crypto';
+import { fromBytes, modPowNative, randomUnit } from './bigint.ts';
 import type { PaillierPublicKey } from './paillier.ts';
 
 export interface RandomizerSource {
@@ -52,28 +52,5 @@ export class FullRandomizer implements RandomizerSource {
 
   next(): bigint {
     return modPowNative(randomUnit(this.key.n), this.key.n, this.key.n2);
-  }
-}
-
-/**
- * hs^a for a short random a by OpenSSL, reusing one Diffie-Hellman context with generator hs. Used on the main
- * thread only when the pool runs dry, so the fixed-base table need not be held twice.
- */
-export class NativeShortExponentRandomizer implements RandomizerSource {
-  private readonly dh: DiffieHellman;
-
-  constructor(
-    key: PaillierPublicKey,
-    hs: bigint,
-    private readonly exponentBits: number,
-  ) {
-    this.dh = createDiffieHellman(toBytes(key.n2), toBytes(hs));
-  }
-
-  next(): bigint {
-    let a = 0n;
-    while (a === 0n) a = randomExponent(this.exponentBits);
-    this.dh.setPrivateKey(toBytes(a));
-    return fromBytes(this.dh.generateKeys());
   }
 }

@@ -42,7 +42,7 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-export function wallParts(epochMs: number, timeZone: string): WallParts {
+function intlParts(epochMs: number, timeZone: string): WallParts {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
@@ -54,6 +54,36 @@ export function wallParts(epochMs: number, timeZone: string): WallParts {
     hour: parts.hour ?? 0,
     minute: parts.minute ?? 0,
     second: parts.second ?? 0,
+  };
+}
+
+/**
+ * Zone offsets by whole minute. `Intl` formatting costs tens of microseconds and the intake asks for the same few
+ * minutes (interval starts, now) over and over; offsets only change on whole minutes.
+ */
+const offsets = new Map<string, number>();
+
+function offsetOfMinute(minute: number, timeZone: string): number {
+  const key = `${timeZone} ${minute}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const p = intlParts(minute * 60_000, timeZone);
+    offset = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - minute * 60_000;
+    if (offsets.size > 50_000) offsets.clear();
+    offsets.set(key, offset);
+  }
+  return offset;
+}
+
+export function wallParts(epochMs: number, timeZone: string): WallParts {
+  const d = new Date(epochMs + offsetOfMinute(Math.floor(epochMs / 60_000), timeZone));
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
   };
 }
 

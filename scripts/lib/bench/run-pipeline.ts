@@ -97,6 +97,8 @@ async function run(spec: RunSpec): Promise<RunResult> {
     clock.set(start + i * INTERVAL_MS);
     gateway.pollDrivers();
     gateway.runOnce();
+    // Yield once per interval, as a running gateway does, so the pool's worker replies are received.
+    await new Promise((r) => setImmediate(r));
   }
   // Close the last bills and wait until the MDMS has acknowledged every batch.
   clock.set(start + intervals * INTERVAL_MS + 60_000);
