@@ -1,6 +1,7 @@
 /**
  * npm run bench — the performance figures of docs/performance.md, measured side by side in one run:
- * 1. encryption alone, per engine (djn, native, paillier-bigint), CPU per encryption and latency;
+ * 1. encryption alone, per engine (djn, native, paillier-bigint), CPU per encryption and latency; decryption
+ *    alone, per method (CRT as in the reference MDMS, the definition, paillier-bigint);
  * 2. the whole pipeline, per engine: replay driver → encryption → SQLite → aggregation → signed batches → a real
  *    local broker (Mosquitto when installed, else the embedded one) → the reference MDMS (its own process) → ack.
  * Each pipeline run is a process of its own (its peak RSS is its own). Output: a table on stdout, and
@@ -14,8 +15,13 @@ import { parseArgs } from 'node:util';
 import { writeKeyFile } from '../gateway/keys/files.ts';
 import { generatePaillier, generateSigningPair } from '../gateway/keys/generate.ts';
 import { paillierPrivateJson, paillierPublicJson } from '../gateway/keys/paillier-files.ts';
-import { benchEncryption, type EncryptionResult } from './lib/bench/encryption.ts';
-import { chartSvg, encryptionTable, pipelineTable } from './lib/bench/report.ts';
+import {
+  benchDecryption,
+  benchEncryption,
+  type DecryptionResult,
+  type EncryptionResult,
+} from './lib/bench/encryption.ts';
+import { chartSvg, decryptionTable, encryptionTable, pipelineTable } from './lib/bench/report.ts';
 import type { RunResult, RunSpec } from './lib/bench/run-pipeline.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { startEmbeddedBroker } from './lib/embedded-broker.ts';
@@ -82,6 +88,16 @@ function runScript(entry: string, args: string[]): ReturnType<typeof spawn> {
   });
 }
 
+/**
+ * The gateway side runs compiled (`npm run build`) with the semi-space size of scripts/lib/run-ts, as in
+ * production (`npm run start:compiled`): no TypeScript loader in its memory.
+ */
+function runCompiled(entry: string, args: string[]): ReturnType<typeof spawn> {
+  return spawn(process.execPath, ['--max-semi-space-size=2', path.join(ROOT, 'dist', entry), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 async function pipelineRun(spec: RunSpec): Promise<RunResult> {
   const mdms = runScript('scripts/mdms.ts', [
     'run',
@@ -98,7 +114,7 @@ async function pipelineRun(spec: RunSpec): Promise<RunResult> {
   ]);
   await new Promise((r) => setTimeout(r, 1500));
   try {
-    const child = runScript('scripts/lib/bench/run-pipeline.ts', [JSON.stringify(spec)]);
+    const child = runCompiled('scripts/lib/bench/run-pipeline.js', [JSON.stringify(spec)]);
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -142,10 +158,14 @@ async function main(argv: string[]): Promise<void> {
   console.log(
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}`,
   );
+  console.log('building (npm run build) so that the measured gateway runs compiled JavaScript');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const broker = await startBroker();
   console.log(`broker: ${broker.kind} at ${broker.url}`);
   const households = [...new Set(readFixture().map((r) => r.household))];
   const encryption: EncryptionResult[] = [];
+  const decryption: DecryptionResult[] = [];
   const pipeline: RunResult[] = [];
   try {
     for (const bits of bitsList) {
@@ -164,6 +184,10 @@ async function main(argv: string[]): Promise<void> {
         console.log(`  encryption ${engine}: ${r.cpuMsPerEncryption.toFixed(3)} CPU ms each`);
         encryption.push(r);
       }
+      const dec = await benchDecryption(key, values.quick ? 5 : 20);
+      for (const d of dec)
+        console.log(`  decryption ${d.method}: ${d.cpuMsPerDecryption.toFixed(2)} CPU ms each`);
+      decryption.push(...dec);
       const runs: [RunSpec['engine'], number][] = [
         ...meters.map((m) => ['djn', m] as [RunSpec['engine'], number]),
         ['paillier-bigint', baselineMeters],
@@ -198,6 +222,10 @@ async function main(argv: string[]): Promise<void> {
     '',
     encryptionTable(encryption),
     '',
+    '### Decryption at the MDMS',
+    '',
+    decryptionTable(decryption),
+    '',
     `### Whole pipeline (${days} day(s) of half-hourly readings per meter; CPU includes the pool's worker thread)`,
     '',
     pipelineTable(pipeline),
@@ -208,7 +236,7 @@ async function main(argv: string[]): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(
     path.join(out, 'latest.json'),
-    `${JSON.stringify({ machine, broker: broker.kind, encryption, pipeline }, null, 2)}\n`,
+    `${JSON.stringify({ machine, broker: broker.kind, encryption, decryption, pipeline }, null, 2)}\n`,
   );
   writeFileSync(path.join(out, 'latest.md'), md);
   writeFileSync(path.join(out, 'latest.svg'), chartSvg(encryption, pipeline));

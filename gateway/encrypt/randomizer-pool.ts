@@ -46,7 +46,11 @@ export class RandomizerPool implements RandomizerSource {
 
   /** Starts the worker and resolves once its table is built (the pool then fills in the background). */
   async start(): Promise<void> {
-    const worker = new Worker(workerUrl(), { workerData: this.setup });
+    // The worker needs little heap: its table and a chunk of randomizers. Small generations keep the RSS low.
+    const worker = new Worker(workerUrl(), {
+      workerData: this.setup,
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+    });
     this.worker = worker;
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);

@@ -1,7 +1,10 @@
-/** Encryption alone: CPU per encryption and latency percentiles of each engine, on one thread, same key. */
+/** Encryption (per engine) and decryption (per method) alone, on one thread, same key. */
 import { ConfigSchema } from '../../../gateway/config/schema.ts';
 import { startEngine } from '../../../gateway/encrypt/engine-factory.ts';
 import type { PaillierPublicKey } from '../../../gateway/encrypt/paillier.ts';
+import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
+import { PrivateKey, PublicKey } from 'paillier-bigint';
+import { CrtDecryptor, decrypt } from '../mdms/decrypt.ts';
 
 export interface EncryptionResult {
   engine: string;
@@ -40,4 +43,47 @@ export async function benchEncryption(
     latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1)! },
     tableBytes: handle.details.tableBytes,
   };
+}
+
+export interface DecryptionResult {
+  method: string;
+  bits: number;
+  samples: number;
+  cpuMsPerDecryption: number;
+}
+
+/** Decryption at the MDMS: CRT (the reference MDMS), the definition in native code, and paillier-bigint. */
+export async function benchDecryption(key: PaillierPrivateKey, samples: number): Promise<DecryptionResult[]> {
+  const handle = await startEngine(
+    ConfigSchema.shape.encryption.parse({ engine: 'djn', poolSize: 0 }),
+    key.publicKey,
+  );
+  const ciphertexts = Array.from({ length: samples }, (_, i) => handle.engine.encrypt(BigInt(i)));
+  await handle.stop();
+  const crt = new CrtDecryptor(key);
+  const reference = new PrivateKey(
+    key.lambda,
+    key.mu,
+    new PublicKey(key.publicKey.n, key.publicKey.n + 1n),
+    key.p,
+    key.q,
+  );
+  const methods: [string, (c: bigint) => bigint][] = [
+    ['CRT (reference MDMS)', (c) => crt.decrypt(c)],
+    ['definition, native modexp', (c) => decrypt(key, c)],
+    ['paillier-bigint', (c) => reference.decrypt(c)],
+  ];
+  return methods.map(([method, fn]) => {
+    const cpu = process.cpuUsage();
+    ciphertexts.forEach((c, i) => {
+      if (fn(c) !== BigInt(i)) throw new Error(`${method} decrypted wrongly`);
+    });
+    const used = process.cpuUsage(cpu);
+    return {
+      method,
+      bits: key.publicKey.bits,
+      samples,
+      cpuMsPerDecryption: (used.user + used.system) / 1000 / samples,
+    };
+  });
 }

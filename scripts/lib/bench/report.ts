@@ -1,5 +1,5 @@
 /** The benchmark's outputs: a Markdown table, and an SVG bar chart (log scale) of CPU per reading. */
-import type { EncryptionResult } from './encryption.ts';
+import type { DecryptionResult, EncryptionResult } from './encryption.ts';
 import type { RunResult } from './run-pipeline.ts';
 
 const f = (n: number, digits = 2) =>
@@ -17,6 +17,19 @@ export function encryptionTable(rows: EncryptionResult[]): string {
       `| ${r.bits} | ${r.engine} | ${r.samples} | ${f(r.cpuMsPerEncryption, 3)} | ${f(r.latencyMs.p50, 3)} | ` +
         `${f(r.latencyMs.p99, 3)} | ${f(r.tableBytes / 1e6, 1)} | ${ratio} |`,
     );
+  }
+  return lines.join('\n');
+}
+
+export function decryptionTable(rows: DecryptionResult[]): string {
+  const lines = [
+    '| bits | method | samples | CPU ms / decryption | vs paillier-bigint |',
+    '|---:|---|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const base = rows.find((b) => b.bits === r.bits && b.method === 'paillier-bigint');
+    const ratio = base ? `${f(base.cpuMsPerDecryption / r.cpuMsPerDecryption, 1)}×` : '';
+    lines.push(`| ${r.bits} | ${r.method} | ${r.samples} | ${f(r.cpuMsPerDecryption, 2)} | ${ratio} |`);
   }
   return lines.join('\n');
 }
