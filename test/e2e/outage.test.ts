@@ -4,48 +4,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
-import { makeKeySet } from '../helpers/keys.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
-import {
-  makeScenario,
-  mdmsComplete,
-  spawnGateway,
-  startMdms,
-  TEST_METERS,
-  waitFor,
-  type GatewayProcess,
-} from '../helpers/scenario.ts';
-
-const METERS = TEST_METERS.filter((m) => m.neighbourhood !== 'north');
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { mdmsComplete, TEST_METERS, waitFor } from '../helpers/scenario.ts';
 
 describe('upstream broker down for a while', () => {
-  let broker: Mosquitto | undefined;
-  let gateway: GatewayProcess | undefined;
-  let stopMdms: (() => Promise<void>) | undefined;
-
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    await stopMdms?.();
-    await broker?.stop();
-  });
+  let h: Harness | undefined;
+  afterAll(() => h?.close());
 
   it('delivers everything once the broker is back, nothing twice', async () => {
-    broker = await startMosquitto();
-    const keys = await makeKeySet();
-    const scenario = makeScenario({
-      keys,
-      brokerUrl: broker.url,
+    h = await startHarness({
       from: '2012-10-09T00:00:00Z',
       to: '2012-10-10T00:00:00Z',
       speed: 1800,
-      meters: METERS,
+      meters: TEST_METERS.filter((m) => m.neighbourhood !== 'north'),
     });
-    const { store, receiver } = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
-    stopMdms = () => receiver.stop();
-    const total = scenario.expected.aggregates.size + scenario.expected.suppressed.size;
+    const { broker, store, scenario, groups } = h;
 
-    gateway = spawnGateway(scenario.configFile);
+    const gateway = h.spawn();
     await waitFor(() => store.counts().batches >= 2, 90_000, 'the first batches');
     await broker.stop();
     const before = store.counts();
@@ -60,7 +36,7 @@ describe('upstream broker down for a while', () => {
       () => JSON.stringify(store.counts()),
     );
     await new Promise((r) => setTimeout(r, 3000));
-    expect(store.counts().aggregates + store.counts().suppressed).toBe(total);
+    expect(store.counts().aggregates + store.counts().suppressed).toBe(groups);
     expectExactlyExpected(store, scenario.expected);
     // The gateway noticed the outage and reconnected, rather than the test passing around it.
     const log = readFileSync(scenario.logFile, 'utf8');

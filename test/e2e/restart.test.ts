@@ -4,63 +4,35 @@
  */
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
-import { makeKeySet } from '../helpers/keys.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
-import {
-  makeScenario,
-  mdmsComplete,
-  spawnGateway,
-  startMdms,
-  TEST_METERS,
-  waitFor,
-  type GatewayProcess,
-} from '../helpers/scenario.ts';
-
-const METERS = TEST_METERS.filter((m) => m.neighbourhood !== 'east');
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { mdmsComplete, TEST_METERS, waitFor } from '../helpers/scenario.ts';
 
 describe('SIGKILL and restart of the gateway', () => {
-  let broker: Mosquitto | undefined;
-  let gateway: GatewayProcess | undefined;
-  let stopMdms: (() => Promise<void>) | undefined;
-
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    await stopMdms?.();
-    await broker?.stop();
-  });
+  let h: Harness | undefined;
+  afterAll(() => h?.close());
 
   it('loses and duplicates nothing', async () => {
-    broker = await startMosquitto();
-    const keys = await makeKeySet();
-    const scenario = makeScenario({
-      keys,
-      brokerUrl: broker.url,
+    h = await startHarness({
       from: '2012-10-11T00:00:00Z',
       to: '2012-10-12T00:00:00Z',
       speed: 1800,
-      meters: METERS,
+      meters: TEST_METERS.filter((m) => m.neighbourhood !== 'east'),
     });
-    const { store, receiver } = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
-    stopMdms = () => receiver.stop();
-    const total = scenario.expected.aggregates.size + scenario.expected.suppressed.size;
+    const { store, scenario, groups } = h;
 
-    gateway = spawnGateway(scenario.configFile);
-    await waitFor(
-      () => store.counts().aggregates + store.counts().suppressed >= total * 0.3,
-      90_000,
-      'a third of the day',
-    );
+    let gateway = h.spawn();
+    const decided = () => store.counts().aggregates + store.counts().suppressed;
+    await waitFor(() => decided() >= groups * 0.3, 90_000, 'a third of the day');
     gateway.child.kill('SIGKILL');
     expect(await gateway.exited).toBeNull();
-    const midway = store.counts();
-    expect(midway.aggregates + midway.suppressed).toBeLessThan(total);
+    expect(decided()).toBeLessThan(groups);
 
     const db = new Database(scenario.dbFile, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
 
-    gateway = spawnGateway(scenario.configFile);
+    gateway = h.spawn();
     await waitFor(
       () => mdmsComplete(store, scenario.expected),
       120_000,

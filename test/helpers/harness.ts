@@ -1,0 +1,50 @@
+/**
+ * The end-to-end harness shared by the fault tests: a Mosquitto broker, keys, a scenario, the reference MDMS and
+ * the gateway process (started by `spawn`, possibly several times), all torn down by `close`.
+ */
+import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
+import { makeKeySet } from './keys.ts';
+import { startMosquitto, type Mosquitto } from './mosquitto.ts';
+import {
+  makeScenario,
+  spawnGateway,
+  startMdms,
+  type GatewayProcess,
+  type Scenario,
+  type ScenarioOptions,
+} from './scenario.ts';
+
+export interface Harness {
+  broker: Mosquitto;
+  scenario: Scenario;
+  store: MdmsStore;
+  /** Groups (released or suppressed) the MDMS must end up with. */
+  groups: number;
+  /** Starts a gateway process on the scenario (the previous one, if any, is left to the test). */
+  spawn(): GatewayProcess;
+  close(): Promise<void>;
+}
+
+export async function startHarness(o: Omit<ScenarioOptions, 'keys' | 'brokerUrl'>): Promise<Harness> {
+  const broker = await startMosquitto();
+  const keys = await makeKeySet();
+  const scenario = makeScenario({ ...o, keys, brokerUrl: broker.url });
+  const { store, receiver } = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
+  const started: GatewayProcess[] = [];
+  return {
+    broker,
+    scenario,
+    store,
+    groups: scenario.expected.aggregates.size + scenario.expected.suppressed.size,
+    spawn: () => {
+      const gateway = spawnGateway(scenario.configFile);
+      started.push(gateway);
+      return gateway;
+    },
+    close: async () => {
+      for (const g of started) g.child.kill('SIGKILL');
+      await receiver.stop();
+      await broker.stop();
+    },
+  };
+}
