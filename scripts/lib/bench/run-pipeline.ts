@@ -23,6 +23,8 @@ export interface RunSpec {
   csv: string;
   households: string[];
   start: string;
+  /** Overrides encryption.windowBits (memory/speed trade-off experiments). */
+  windowBits?: number;
 }
 
 export interface RunResult extends Omit<RunSpec, 'keyDir' | 'brokerUrl' | 'csv' | 'households'> {
@@ -67,7 +69,11 @@ async function run(spec: RunSpec): Promise<RunResult> {
         { name: 'offpeak', windows: ['23:00-07:00'] },
       ],
     },
-    encryption: { engine: spec.engine, maxMetersPerNeighbourhood: perNeighbourhood },
+    encryption: {
+      engine: spec.engine,
+      maxMetersPerNeighbourhood: perNeighbourhood,
+      ...(spec.windowBits ? { windowBits: spec.windowBits } : {}),
+    },
     keys: {
       supplierPublic: path.join(spec.keyDir, 'supplier.paillier.pub.json'),
       gatewayPrivate: path.join(spec.keyDir, 'gateway.ed25519.key.pem'),
