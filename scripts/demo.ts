@@ -20,7 +20,7 @@ import { generateDemoKeys } from './lib/demo/keys.ts';
 import { MdmsReceiver } from './lib/mdms/receiver.ts';
 import { MdmsStore, openMdmsDb } from './lib/mdms/store.ts';
 import { findNeedles, plaintextNeedles } from './lib/plaintext-scan.ts';
-import { expectedOutcome, readFixture, writeSlice } from './lib/reference-sums.ts';
+import { expectedOutcome, isPeak, readFixture, writeSlice } from './lib/reference-sums.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const HELP = `Usage: npm run demo [-- options]
@@ -158,10 +158,7 @@ async function main(argv: string[]): Promise<void> {
     (l) => console.log(l),
   );
   const layout = packingLayout(loadConfigFile(configFile), bits);
-  const needles = plaintextNeedles(rows, layout, (start) => {
-    const h = new Date(start).getUTCHours();
-    return h >= 7 && h < 23;
-  });
+  const needles = plaintextNeedles(rows, layout, isPeak);
   const wire = Buffer.concat(upstream);
   const leaks = [['upstream traffic', wire] as const, ...atRest].flatMap(([where, bytes]) =>
     findNeedles(bytes, needles).map((n) => `${n} in ${where}`),

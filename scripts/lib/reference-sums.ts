@@ -64,8 +64,14 @@ export interface Expected {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
-/** The test configs' bands: peak 07:00–23:00 UTC, off-peak the rest. */
-const isPeak = (start: number) => {
+/** The tariff of the demo, the tests and the benchmark: peak 07:00–23:00 UTC, off-peak the rest. */
+export const REFERENCE_BANDS = [
+  { name: 'peak', windows: ['07:00-23:00'] },
+  { name: 'offpeak', windows: ['23:00-07:00'] },
+];
+
+/** Whether an interval starting at `start` is in the peak band of REFERENCE_BANDS (computed independently). */
+export const isPeak = (start: number): boolean => {
   const h = new Date(start).getUTCHours();
   return h >= 7 && h < 23;
 };

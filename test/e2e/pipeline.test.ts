@@ -12,6 +12,7 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { makeKeySet } from '../helpers/keys.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
 import { findNeedles, plaintextNeedles } from '../helpers/plaintext-scan.ts';
+import { isPeak } from '../helpers/consumption.ts';
 import {
   makeScenario,
   mdmsComplete,
@@ -98,10 +99,6 @@ describe('gateway → Mosquitto → reference MDMS, two days of real data', () =
   it('leaves no plaintext reading in the SQLite file, its WAL, the log or anything published', () => {
     const config = loadConfigFile(scenario.configFile);
     const layout = packingLayout(config, 2048);
-    const isPeak = (start: number) => {
-      const h = new Date(start).getUTCHours();
-      return h >= 7 && h < 23;
-    };
     const needles = plaintextNeedles(scenario.rows, layout, isPeak);
     expect(needles.size).toBeGreaterThan(1000);
     expect(atRest.length).toBeGreaterThan(10_000);

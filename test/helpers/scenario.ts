@@ -11,6 +11,7 @@ import { silentLogger } from '../../gateway/observe/log.ts';
 import { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
 import { MdmsStore, openMdmsDb } from '../../scripts/lib/mdms/store.ts';
 import {
+  REFERENCE_BANDS,
   expectedOutcome,
   readFixture,
   writeSlice,
@@ -90,10 +91,7 @@ export function makeScenario(o: ScenarioOptions): Scenario {
     billing: {
       period: 'daily',
       graceMinutes: 300,
-      bands: [
-        { name: 'peak', windows: ['07:00-23:00'] },
-        { name: 'offpeak', windows: ['23:00-07:00'] },
-      ],
+      bands: REFERENCE_BANDS,
     },
     encryption: { engine: 'native', maxWhPerReading: 20000, maxMetersPerNeighbourhood: 1000 },
     keys: {

@@ -12,6 +12,7 @@ import { validateConfig } from '../../../gateway/config/load.ts';
 import { Gateway } from '../../../gateway/gateway.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
+import { REFERENCE_BANDS } from '../reference-sums.ts';
 
 export interface RunSpec {
   bits: number;
@@ -64,10 +65,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
     billing: {
       period: 'daily',
       graceMinutes: 0,
-      bands: [
-        { name: 'peak', windows: ['07:00-23:00'] },
-        { name: 'offpeak', windows: ['23:00-07:00'] },
-      ],
+      bands: REFERENCE_BANDS,
     },
     encryption: {
       engine: spec.engine,

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { TestMeter } from '../reference-sums.ts';
+import { REFERENCE_BANDS, type TestMeter } from '../reference-sums.ts';
 
 const NEIGHBOURHOODS: [string, string[]][] = [
   ['harbour', ['10006414', '10006572', '10006630', '10006664', '10006674', '10006684', '10006694']],
@@ -42,10 +42,7 @@ export function writeDemoConfig(o: DemoConfigOptions): string {
     billing: {
       period: 'daily',
       graceMinutes: 60,
-      bands: [
-        { name: 'peak', windows: ['07:00-23:00'] },
-        { name: 'offpeak', windows: ['23:00-07:00'] },
-      ],
+      bands: REFERENCE_BANDS,
     },
     keys: {
       supplierPublic: 'keys/supplier.paillier.pub.json',

@@ -11,8 +11,8 @@ import { BufferStore, type BufferLimits, type EncryptedReading } from '../../../
 import { MIGRATIONS } from '../../../gateway/buffer/migrations.ts';
 import type { OutboxRecord, RecordKind } from '../../../gateway/buffer/outbox-store.ts';
 import { fromBytes } from '../../../gateway/encrypt/bigint.ts';
-import { isGatewayError, type ErrorCode } from '../../../gateway/errors.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
+import { expectCode } from '../../helpers/expect-code.ts';
 
 const N = 1_000_003n;
 const N2 = N * N;
@@ -67,16 +67,6 @@ function record(
   over: Partial<OutboxRecord> = {},
 ): OutboxRecord {
   return { recordId: id, kind, body: JSON.stringify({ kind, id }), createdAt, ...over };
-}
-
-function expectCode(code: ErrorCode, fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isGatewayError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
 }
 
 /** Everything in the database, to check that a refused operation changed nothing. */

@@ -8,7 +8,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../gateway/encrypt/engine.ts';
 import { layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
 import { addCiphertexts, assertCiphertext } from '../../../gateway/encrypt/paillier.ts';
-import { isGatewayError, type ErrorCode } from '../../../gateway/errors.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import {
   paillierPrivateJson,
@@ -18,21 +17,12 @@ import {
   type PaillierPrivateKey,
 } from '../../../gateway/keys/paillier-files.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
+import { expectCode } from '../../helpers/expect-code.ts';
 
 /** The engines that need no set-up (the pooled ones are built by engine-factory.ts). */
 const ENGINES = ['native', 'paillier-bigint'] as const;
 const MAX_WH = 20_000;
 const MAX_ADDENDS = 1_000;
-
-function expectCode(code: ErrorCode, fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isGatewayError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
-}
 
 /** Deterministic pseudo-random readings (a test must not depend on luck). */
 function* lcg(seed: number): Generator<number> {
