@@ -22,9 +22,17 @@ export function plaintextNeedles(
     const slots = [BigInt(r.wh), 0n, 0n];
     slots[isPeak(r.end - 30 * 60_000) ? 1 : 2] = BigInt(r.wh);
     const packed = pack(layout, slots);
-    needles.set(`packed decimal ${r.household}@${r.end}`, Buffer.from(packed.toString(10)));
-    needles.set(`packed hex ${r.household}@${r.end}`, Buffer.from(packed.toString(16)));
-    needles.set(`packed bytes ${r.household}@${r.end}`, toBytes(packed));
+    // A needle must be specific enough not to turn up by chance in megabytes of ciphertext hex, SQLite pages and
+    // timestamps: a small reading packs into something like 0x300000000c, whose bytes (03 00 00 00 0c) are the
+    // kind of run SQLite's own page structure is full of. Such short encodings are left to the other needles.
+    const decimal = packed.toString(10);
+    const hex = packed.toString(16);
+    const bytes = toBytes(packed);
+    const where = `${r.household}@${r.end}`;
+    if (decimal.length >= 10) needles.set(`packed decimal ${where}`, Buffer.from(decimal));
+    if (hex.length >= 10) needles.set(`packed hex ${where}`, Buffer.from(hex));
+    if (bytes.length >= 6 && bytes.filter((b) => b !== 0).length >= 3)
+      needles.set(`packed bytes ${where}`, bytes);
   }
   return needles;
 }
