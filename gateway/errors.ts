@@ -25,7 +25,18 @@ export type ErrorCode =
   | 'UNKNOWN_SENDER'
   | 'STORAGE_FAILED'
   | 'CSV_MALFORMED'
-  | 'DRIVER_FAILED';
+  | 'DRIVER_FAILED'
+  // Meter protocols (drivers/): a frame or payload that cannot be trusted is rejected under one of these.
+  | 'FRAME_CHECKSUM'
+  | 'FRAME_MALFORMED'
+  | 'FRAME_TRUNCATED'
+  | 'FRAME_TOO_LONG'
+  | 'PAYLOAD_MALFORMED'
+  | 'REGISTER_MAP_INVALID'
+  | 'MODBUS_EXCEPTION'
+  | 'DEVICE_TIMEOUT'
+  | 'SERIAL_PORT_FAILED'
+  | 'SERIAL_PERMISSION';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

@@ -2,6 +2,7 @@
  * An end-to-end scenario: keys, a slice of the real data, a gateway config file, the gateway as a child process
  * (scripts/gateway, exactly as a technician runs it) and the reference MDMS in-process on a real SQLite file.
  */
+export { waitFor } from './wait.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,20 +156,6 @@ export async function startMdms(url: string, keys: KeySet, dbFile: string) {
   });
   await receiver.start();
   return { store, receiver };
-}
-
-export async function waitFor(
-  check: () => boolean,
-  timeoutMs: number,
-  what: string,
-  diag?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${diag ? `\n${diag()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** True when the MDMS holds every expected group decision and bill. */
