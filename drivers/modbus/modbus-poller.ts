@@ -1,0 +1,215 @@
+/**
+ * Polls Modbus meters: the driver layer of STYLE.md §3 (transport → planned reads → decode.ts → MeterFrame).
+ *
+ * Devices sharing a physical connection (an RTU serial port, or one TCP host:port) form a bus: one loop per bus
+ * sends strictly one request at a time, always to the device due first; buses run independently. A device that
+ * does not answer (after `retries` further attempts of a read) is marked down and tried again after a back-off
+ * (doubling from backoffInitialMs to backoffMaxMs, ±20 % jitter), so a dead meter costs the bus one short burst of
+ * timeouts per back-off instead of one per interval, and never stops the others. An exception response or a
+ * corrupt answer means the device is alive: the read is reported and the rest of the frame still delivered.
+ *
+ * Results leave through callbacks: onFrame(deviceId, frame) and onError(deviceId, GatewayError). Nothing is thrown
+ * out of a loop; counters per device are in status().
+ */
+import { GatewayError } from '../../gateway/errors.ts';
+import { systemClock, type Clock } from '../../gateway/time/clock.ts';
+import type { MeterFrame } from '../common/meter-frame.ts';
+import { decodeRegisters, type BlockWords } from './decode.ts';
+import { buildBuses, type Bus, type Device, type DeviceStatus, type ModbusDevice } from './buses.ts';
+import type { ReadBlock } from './read-plan.ts';
+import { hex } from './register-map.ts';
+import { abortableSleep, deadline, DeadlineError } from './timing.ts';
+import { ModbusExceptionError, toModbusError, type TransportFactory } from './transport.ts';
+
+export type { DeviceStatus, ModbusDevice } from './buses.ts';
+
+export interface ModbusPollerOptions {
+  devices: readonly ModbusDevice[];
+  /** Time between the starts of two polls of a device. */
+  intervalMs: number;
+  /** How long to wait for each answer. */
+  timeoutMs: number;
+  /** Further attempts of a read that got no answer, before the device is marked down. */
+  retries: number;
+  /** First wait before a device that is down is tried again; doubles per failed poll up to backoffMaxMs. */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}
+
+export interface ModbusPollerDeps {
+  transport: TransportFactory;
+  onFrame: (deviceId: string, frame: MeterFrame) => void;
+  onError: (deviceId: string, error: GatewayError) => void;
+  /** Real elapsed time (the gateway's wall clock, not the data clock); default the system clock. */
+  clock?: Clock;
+  /** Resolves after `ms`, or at once when `signal` aborts; default a timer. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Uniform in [0, 1), for the back-off jitter; default Math.random. */
+  random?: () => number;
+}
+
+export class ModbusPoller {
+  private buses: Bus[] = [];
+  private loops: Promise<void>[] = [];
+  private readonly abort = new AbortController();
+  private readonly clock: Clock;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+  /** Exceptions thrown by onFrame/onError, swallowed so that a consumer's bug cannot stop the loop. */
+  callbackErrors = 0;
+
+  constructor(
+    private readonly opts: ModbusPollerOptions,
+    private readonly deps: ModbusPollerDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.sleep = deps.sleep ?? abortableSleep;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Validates the devices (CONFIG_INVALID: duplicate ids, a unit id twice on a bus, line settings that differ). */
+  start(): void {
+    if (this.loops.length > 0 || this.abort.signal.aborted) {
+      throw new GatewayError('DRIVER_FAILED', 'a ModbusPoller starts once');
+    }
+    this.buses = buildBuses(this.opts.devices, this.opts, this.deps.transport, this.clock.now());
+    this.loops = this.buses.map((bus) => this.run(bus));
+  }
+
+  /** Stops the loops (a request in flight is awaited) and closes the connections. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all(this.loops);
+    await Promise.all(this.buses.map((b) => b.transport.close().catch(() => undefined)));
+  }
+
+  status(): DeviceStatus[] {
+    return this.buses.flatMap((b) => b.devices.map((d) => ({ ...d.status })));
+  }
+
+  private async run(bus: Bus): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const due = bus.devices.reduce((a, b) => (b.status.nextPollAt < a.status.nextPollAt ? b : a));
+      const wait = due.status.nextPollAt - this.clock.now();
+      if (wait > 0) {
+        await this.sleep(wait, signal);
+        continue;
+      }
+      try {
+        await this.poll(bus, due);
+      } catch (error) {
+        // A bug, not a meter problem: report it and keep the bus going.
+        due.status.nextPollAt = this.clock.now() + due.intervalMs;
+        this.report(due, new GatewayError('DRIVER_FAILED', `${due.cfg.id}: poll failed`, { cause: error }));
+      }
+    }
+  }
+
+  private async poll(bus: Bus, d: Device): Promise<void> {
+    const s = d.status;
+    s.polls++;
+    const blocks: BlockWords[] = [];
+    for (const block of d.plan.blocks) {
+      const result = await this.read(bus, d, block);
+      if (this.abort.signal.aborted) return;
+      if (Array.isArray(result)) {
+        blocks.push({ address: block.address, words: result });
+        continue;
+      }
+      if (result.code === 'MODBUS_EXCEPTION') s.exceptions++;
+      else if (result.code === 'FRAME_MALFORMED') s.malformed++;
+      if (unreachable(result)) {
+        await this.down(bus, d, result);
+        return;
+      }
+      this.report(d, result);
+    }
+    s.up = true;
+    s.consecutiveFailures = 0;
+    s.nextPollAt = Math.max(s.nextPollAt + d.intervalMs, this.clock.now());
+    if (blocks.length === 0) return;
+    const { frame, rejected } = decodeRegisters(d.cfg.map, blocks);
+    // Registers of a failed read are 'missing'; that read was reported already.
+    const bad = rejected.filter((r) => r.reason !== 'missing');
+    if (bad.length > 0) {
+      s.rejectedValues += bad.length;
+      const list = bad.map((r) => `${r.obis} ${r.reason}`).join(', ');
+      this.report(d, new GatewayError('FRAME_MALFORMED', `${this.where(bus, d)}: rejected ${list}`));
+    }
+    if (frame.values.length > 0) {
+      s.frames++;
+      this.emit(() => this.deps.onFrame(d.cfg.id, frame));
+    }
+  }
+
+  /** The registers of one block, or the error of the last attempt. */
+  private async read(bus: Bus, d: Device, block: ReadBlock): Promise<number[] | GatewayError> {
+    const t = bus.transport;
+    const context = `${this.where(bus, d)} reading ${hex(block.address)}+${block.length}`;
+    let last: GatewayError | undefined;
+    for (let attempt = 0; attempt <= d.retries; attempt++) {
+      if (attempt > 0 && this.abort.signal.aborted) break;
+      try {
+        if (!t.isOpen) await deadline(t.connect(), d.timeoutMs);
+        t.setID(d.cfg.unitId);
+        t.setTimeout(d.timeoutMs);
+        const request =
+          d.plan.functionCode === 4
+            ? t.readInputRegisters(block.address, block.length)
+            : t.readHoldingRegisters(block.address, block.length);
+        const { data } = await deadline(request, d.timeoutMs);
+        if (!Array.isArray(data) || data.length !== block.length) {
+          return new GatewayError('FRAME_MALFORMED', `${context}: answer has the wrong number of registers`);
+        }
+        return data;
+      } catch (error) {
+        last = toModbusError(error, context);
+        if (last.code !== 'DEVICE_TIMEOUT') return last;
+        d.status.timeouts++;
+        if (error instanceof DeadlineError) await t.close(); // the transport is stuck: start afresh
+      }
+    }
+    return last ?? new GatewayError('DEVICE_TIMEOUT', `${context}: stopped`);
+  }
+
+  private async down(bus: Bus, d: Device, error: GatewayError): Promise<void> {
+    const s = d.status;
+    s.up = false;
+    s.consecutiveFailures++;
+    const base = Math.min(
+      this.opts.backoffMaxMs,
+      this.opts.backoffInitialMs * 2 ** Math.min(s.consecutiveFailures - 1, 30),
+    );
+    // ±20 % jitter so that meters that failed together are not retried in lock-step.
+    s.nextPollAt = this.clock.now() + Math.round(base * (0.8 + 0.4 * this.random()));
+    // Nobody on the bus answers: the connection itself may be dead (a TCP peer gone without a FIN).
+    if (bus.devices.every((x) => !x.status.up && x.status.polls > 0)) await bus.transport.close();
+    this.report(d, error);
+  }
+
+  private where(bus: Bus, d: Device): string {
+    return `${d.cfg.id} (unit ${d.cfg.unitId} at ${bus.key})`;
+  }
+
+  private report(d: Device, error: GatewayError): void {
+    this.emit(() => this.deps.onError(d.cfg.id, error));
+  }
+
+  private emit(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.callbackErrors++;
+    }
+  }
+}
+
+/**
+ * No answer from the device: a timeout, a connection or port that cannot be opened, or a TCP gateway's exception
+ * 0A/0B (gateway path unavailable, target device failed to respond: Modbus Application Protocol v1.1b3 §7).
+ */
+function unreachable(error: GatewayError): boolean {
+  if (error instanceof ModbusExceptionError) return error.exceptionCode === 10 || error.exceptionCode === 11;
+  return error.code === 'DEVICE_TIMEOUT' || error.code === 'SERIAL_PORT_FAILED';
+}
