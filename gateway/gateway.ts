@@ -6,7 +6,7 @@ import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import cron, { type ScheduledTask } from 'node-cron';
-import { ReplayDriver } from '../drivers/replay/replay-driver.ts';
+import { buildDrivers } from '../drivers/build-drivers.ts';
 import type { Driver, DriverContext } from '../drivers/driver.ts';
 import { Intake } from './acquire/intake.ts';
 import { TariffBands } from './acquire/tariff.ts';
@@ -187,7 +187,7 @@ export class Gateway {
     this.uplink = uplink;
     uplink.start();
 
-    const driverContext = (meters: Config['meters']): DriverContext => ({
+    const driverContext = (meters: Config['meters'], component: string): DriverContext => ({
       meters,
       sink: intake.accept,
       clock,
@@ -195,22 +195,9 @@ export class Gateway {
       intervalMs,
       cursor: (id) => intake.cursor(id),
       metrics,
-      log: child('driver'),
+      log: log.child({ component: 'driver', driver: component }),
     });
-    const replayMeters = config.meters.filter((m) => m.source.driver === 'replay');
-    if (replayMeters.length > 0 && config.drivers.replay) {
-      const r = config.drivers.replay;
-      this.drivers.push(
-        new ReplayDriver(
-          {
-            file: r.file,
-            timeZone: r.timezone ?? config.gateway.timezone,
-            pollMs: this.deps.manual ? 0 : r.pollMs,
-          },
-          driverContext(replayMeters),
-        ),
-      );
-    }
+    this.drivers = buildDrivers(config, driverContext, { manual: this.deps.manual ?? false });
     for (const driver of this.drivers) await driver.start();
 
     this.tick = () =>

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { GatewayError } from '../errors.ts';
-import { crossFieldIssues, type ConfigIssue } from './rules.ts';
+import { crossFieldIssues, isMapPath, registerMapIssues, type ConfigIssue } from './rules.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
 export class ConfigError extends GatewayError {
@@ -59,7 +59,10 @@ export function loadConfigFile(file: string): Readonly<Config> {
     );
   }
   const config = validateConfig(doc.toJS(), file);
-  return deepFreeze(resolvePaths(structuredClone(config) as Config, path.dirname(path.resolve(file))));
+  const resolved = resolvePaths(structuredClone(config), path.dirname(path.resolve(file)));
+  const mapIssues = registerMapIssues(resolved);
+  if (mapIssues.length > 0) throw new ConfigError(file, mapIssues);
+  return deepFreeze(resolved);
 }
 
 function resolvePaths(c: Config, base: string): Config {
@@ -75,6 +78,9 @@ function resolvePaths(c: Config, base: string): Config {
   if (tls?.cert) tls.cert = r(tls.cert);
   if (tls?.key) tls.key = r(tls.key);
   if (c.drivers.replay) c.drivers.replay.file = r(c.drivers.replay.file);
+  if (c.drivers.mqtt?.passwordFile) c.drivers.mqtt.passwordFile = r(c.drivers.mqtt.passwordFile);
+  for (const m of c.meters)
+    if (m.source.driver === 'modbus' && isMapPath(m.source.model)) m.source.model = r(m.source.model);
   return c;
 }
 

@@ -2,7 +2,34 @@
  * Checks that span several fields of the configuration. They run after the schema, on the parsed value, and
  * report in the same `{ path, message }` form so that every error is shown with its path.
  */
+import { builtInModels, loadRegisterMap } from '../../drivers/modbus/register-map.ts';
+import { errorCode } from '../errors.ts';
 import type { Config } from './schema.ts';
+
+/** A Modbus `model` naming a map file rather than a built-in model. */
+export function isMapPath(model: string): boolean {
+  return model.includes('/') || /\.ya?ml$/.test(model);
+}
+
+/**
+ * Loads every Modbus register map the meters name (after relative paths are resolved), so that a broken map
+ * file is a configuration error with the meter's path, not a failure at start.
+ */
+export function registerMapIssues(c: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  c.meters.forEach((m, i) => {
+    if (m.source.driver !== 'modbus') return;
+    try {
+      loadRegisterMap(m.source.model);
+    } catch (error) {
+      issues.push({
+        path: `meters.${i}.source.model`,
+        message: `${errorCode(error)}: ${(error as Error).message}`,
+      });
+    }
+  });
+  return issues;
+}
 
 export interface ConfigIssue {
   path: string;
@@ -31,6 +58,9 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
 
   const meterIds = new Set<string>();
   const used = new Set<string>();
+  const serialPorts = new Map<string, string>();
+  const mqttTopics = new Map<string, string>();
+  const modbusUnits = new Map<string, string>();
   c.meters.forEach((m, i) => {
     if (meterIds.has(m.id)) add(`meters.${i}.id`, `duplicate meter id "${m.id}"`);
     meterIds.add(m.id);
@@ -43,6 +73,45 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
     used.add(m.neighbourhood);
     if (m.source.driver === 'replay' && c.drivers.replay === undefined) {
       add(`meters.${i}.source`, 'driver "replay" needs a drivers.replay section');
+    }
+    if (m.source.driver === 'mqtt') {
+      if (c.drivers.mqtt === undefined)
+        add(`meters.${i}.source`, 'driver "mqtt" needs a drivers.mqtt section');
+      if (mqttTopics.has(m.source.topic)) {
+        add(`meters.${i}.source.topic`, `topic already used by meter "${mqttTopics.get(m.source.topic)}"`);
+      }
+      mqttTopics.set(m.source.topic, m.id);
+    }
+    if (m.source.driver === 'modbus') {
+      const source = m.source;
+      const bus = c.drivers.modbus?.buses[source.bus];
+      if (!bus) add(`meters.${i}.source.bus`, `no bus "${source.bus}" under drivers.modbus.buses`);
+      const key = `${source.bus}/${source.unit}`;
+      if (modbusUnits.has(key)) {
+        add(
+          `meters.${i}.source.unit`,
+          `unit ${source.unit} on bus "${source.bus}" is meter "${modbusUnits.get(key)}"`,
+        );
+      }
+      modbusUnits.set(key, m.id);
+      if (!isMapPath(source.model) && !builtInModels().includes(source.model)) {
+        add(
+          `meters.${i}.source.model`,
+          `unknown model "${source.model}" (built in: ${builtInModels().join(', ')}; or the path of a .yaml map)`,
+        );
+      }
+    }
+    if (m.source.driver === 'serial') {
+      const port = m.source.port;
+      if (!c.drivers.serial?.[port]) {
+        add(`meters.${i}.source.port`, `no port "${port}" under drivers.serial`);
+      } else if (serialPorts.has(port)) {
+        add(
+          `meters.${i}.source.port`,
+          `port "${port}" already serves meter "${serialPorts.get(port)}": one meter per port`,
+        );
+      }
+      serialPorts.set(port, m.id);
     }
   });
   c.neighbourhoods.forEach((n, i) => {

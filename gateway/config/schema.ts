@@ -6,6 +6,14 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { isValidTimeZone } from '../time/zoned.ts';
+import {
+  ModbusDriver,
+  ModbusSource,
+  MqttDriver,
+  MqttSource,
+  SerialDrivers,
+  SerialSource,
+} from './drivers-schema.ts';
 
 /** Ids of meters, neighbourhoods, accounts and gateways: safe in topics, file names and SQL. */
 const Id = z
@@ -34,8 +42,8 @@ const ReplaySource = z
   })
   .strict();
 
-/** A meter source per driver; the driver issue adds serial, Modbus and MQTT sources to this union. */
-const MeterSource = z.discriminatedUnion('driver', [ReplaySource]);
+/** A meter source per driver. */
+const MeterSource = z.discriminatedUnion('driver', [ReplaySource, SerialSource, MqttSource, ModbusSource]);
 
 const Meter = z
   .object({
@@ -292,6 +300,9 @@ export const ConfigSchema = z
           .strict()
           .optional()
           .describe('Emulated meters replaying a consumption CSV (docs/drivers/replay.md)'),
+        serial: SerialDrivers,
+        mqtt: MqttDriver,
+        modbus: ModbusDriver,
       })
       .strict()
       .prefault({})

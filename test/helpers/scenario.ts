@@ -56,6 +56,10 @@ export interface ScenarioOptions {
   k?: number;
   meters?: TestMeter[];
   upstream?: Record<string, unknown>;
+  /** A meter's source other than replay (emulated protocol meters); undefined keeps replay. */
+  sourceOf?: (m: TestMeter) => Record<string, unknown> | undefined;
+  /** Driver sections besides replay (serial ports, the meter broker). */
+  drivers?: Record<string, unknown>;
 }
 
 export interface Scenario {
@@ -107,13 +111,13 @@ export function makeScenario(o: ScenarioOptions): Scenario {
       retryMaxSeconds: 3,
       ...o.upstream,
     },
-    drivers: { replay: { file: csv, pollMs: 50 } },
+    drivers: { replay: { file: csv, pollMs: 50 }, ...o.drivers },
     neighbourhoods: [...new Set(meters.map((m) => m.neighbourhood))].map((id) => ({ id })),
     meters: meters.map((m) => ({
       id: m.id,
       neighbourhood: m.neighbourhood,
       account: m.account,
-      source: { driver: 'replay', household: m.household },
+      source: o.sourceOf?.(m) ?? { driver: 'replay', household: m.household },
     })),
   };
   const configFile = path.join(dir, 'gateway.yaml');

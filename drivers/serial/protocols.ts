@@ -1,0 +1,40 @@
+/**
+ * The push protocols a serial port can speak, by the name used in the config (`drivers.serial.<port>.protocol`).
+ */
+import type { z } from 'zod';
+import { GatewayError } from '../../gateway/errors.ts';
+import type { SerialPortSchema } from '../../gateway/config/drivers-schema.ts';
+import { lineSettingsFor } from '../dsmr/line-settings.ts';
+import { TelegramFramer } from '../dsmr/telegram-framer.ts';
+import { modeDProtocol } from '../iec62056-21/mode-d.ts';
+import { parseTelegram } from '../dsmr/telegram-parser.ts';
+import { SmlFramer } from '../sml/sml-framer.ts';
+import { parseSmlFrame } from '../sml/sml-parser.ts';
+import type { PushProtocol } from './push-protocol.ts';
+
+type PortConfig = z.infer<typeof SerialPortSchema>;
+
+/** SML meters (eHZ) send 9600 8N1 on their optical interface (BSI TR-03109-1 / FNN Lastenheft). */
+const SML_LINE = { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 } as const;
+
+export function pushProtocolFor(port: PortConfig): PushProtocol {
+  switch (port.protocol) {
+    case 'dsmr':
+      return {
+        name: 'dsmr',
+        line: lineSettingsFor(port.dsmrVersion),
+        framer: (onReject) => new TelegramFramer({ onReject }),
+        parse: (frame) => parseTelegram(frame, { mbus: port.mbus }),
+      };
+    case 'sml':
+      return {
+        name: 'sml',
+        line: SML_LINE,
+        framer: (onReject) => new SmlFramer({ onReject }),
+        parse: parseSmlFrame,
+      };
+    case 'iec62056-21':
+      if (port.iec.mode === 'D') return modeDProtocol();
+      throw new GatewayError('DRIVER_FAILED', 'IEC 62056-21 mode C is polled, not pushed (ModeCDriver)');
+  }
+}

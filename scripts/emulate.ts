@@ -1,0 +1,232 @@
+/**
+ * scripts/emulate: a meter with no hardware. Replays a household of the consumption data (or a real capture) as a
+ * meter speaking a real protocol, on a serial pty pair (socat), over MQTT or as a Modbus TCP server, so that a
+ * real gateway can be plugged into it. See docs/drivers/emulators.md.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
+import { DSMR_VERSIONS, type DsmrVersion } from '../drivers/dsmr/dsmr-version.ts';
+import { lineSettingsFor } from '../drivers/dsmr/line-settings.ts';
+import type { LineSettings } from '../drivers/serial/serial-link.ts';
+import { runCli, UsageError } from './lib/cli.ts';
+import { captureChunks } from './lib/emulate/captures.ts';
+import { dsmrFrame, iecModeDFrame, smlFrame, type FrameInput } from './lib/emulate/frames.ts';
+import { loadHousehold, type Household } from './lib/emulate/household.ts';
+import { genericPayload, tasmotaPayload } from './lib/emulate/mqtt-payloads.ts';
+import { openSerialOutput, type SerialOutput } from './lib/emulate/serial-output.ts';
+import { TimeLoop } from './lib/emulate/time-loop.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const PROTOCOLS = ['dsmr', 'sml', 'iec62056-21', 'mqtt'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+
+const HELP = `Usage: scripts/emulate <protocol> [options]
+
+Emulates one meter from recorded data so that a gateway can read it with no hardware.
+
+Protocols:
+  dsmr           DSMR P1 telegrams on a serial device (Dutch/Belgian smart meters)
+  sml            SML files on a serial device (German eHZ meters)
+  iec62056-21    IEC 62056-21 mode D pushes on a serial device
+  mqtt           Tasmota SENSOR JSON or the gateway's generic JSON published to an MQTT broker
+
+Meter data:
+  --csv FILE          consumption CSV (default: the committed fixture test/fixtures/consumption/...)
+  --household ID      customer_id to replay (default: the first in the CSV)
+  --start ISO         emulated time to start at (default: the first recorded interval)
+  --speed N           emulated seconds per real second (default 1; 1440 = a day per minute)
+  --step S            emulated seconds between frames (default: dsmr 10, sml 2, iec62056-21 60, mqtt 60)
+  --days N            stop after N emulated days (default: when the data ends)
+  --until ISO         stop at this emulated time instead
+  --initial-kwh N     register value before the first interval (default 12345.678)
+  --timezone TZ       zone of the CSV and of the meter clock (default UTC)
+  --serial S          the meter's serial number (default EMU0000001)
+  --capture FILE      send a real capture verbatim instead (dsmr: a telegram per --step; sml, iec62056-21:
+                      the bytes in order), looping
+
+Serial (dsmr, sml, iec62056-21):
+  --pty DIR           make a pty pair: the gateway opens DIR/gateway (default var/emulate/<protocol>)
+  --device PATH       write to this serial device instead (a USB adapter wired to the gateway's)
+  --dsmr-version V    ${DSMR_VERSIONS.join(', ')} (default 5.0): telegram format and line settings
+  --sml-absolute-time send an absolute time in each SML file (eHZ send only a seconds index)
+
+MQTT:
+  --broker URL        broker (default mqtt://127.0.0.1:1883)
+  --topic T           topic (default tele/emulated-meter/SENSOR)
+  --format F          tasmota (default) or generic
+
+  -h, --help          show this help`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      csv: { type: 'string' },
+      household: { type: 'string' },
+      start: { type: 'string' },
+      speed: { type: 'string', default: '1' },
+      step: { type: 'string' },
+      days: { type: 'string' },
+      until: { type: 'string' },
+      'initial-kwh': { type: 'string', default: '12345.678' },
+      timezone: { type: 'string', default: 'UTC' },
+      serial: { type: 'string', default: 'EMU0000001' },
+      capture: { type: 'string' },
+      pty: { type: 'string' },
+      device: { type: 'string' },
+      'dsmr-version': { type: 'string', default: '5.0' },
+      'sml-absolute-time': { type: 'boolean', default: false },
+      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      topic: { type: 'string', default: 'tele/emulated-meter/SENSOR' },
+      format: { type: 'string', default: 'tasmota' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const protocol = positionals[0] as Protocol | undefined;
+  if (!protocol || !PROTOCOLS.includes(protocol)) throw new UsageError('give a protocol', HELP);
+  const speed = Number(values.speed);
+  if (!(speed >= 0.1 && speed <= 100_000)) throw new UsageError('--speed: 0.1 to 100000', HELP);
+  const version = values['dsmr-version'] as DsmrVersion;
+  if (!DSMR_VERSIONS.includes(version))
+    throw new UsageError(`--dsmr-version: one of ${DSMR_VERSIONS.join(', ')}`, HELP);
+  if (values.format !== 'tasmota' && values.format !== 'generic')
+    throw new UsageError('--format: tasmota or generic', HELP);
+  const stepS = Number(values.step ?? { dsmr: 10, sml: 2, 'iec62056-21': 60, mqtt: 60 }[protocol]);
+  if (!(stepS >= 1 && stepS <= 3600)) throw new UsageError('--step: 1 to 3600 seconds', HELP);
+  const initialWh = Number(values['initial-kwh']) * 1000;
+  if (!(initialWh >= 0)) throw new UsageError('--initial-kwh: a non-negative number', HELP);
+
+  if (values.capture) return replayCapture(protocol, values.capture, { ...values, stepS, version });
+
+  const household = await loadHousehold({
+    ...(values.csv ? { csv: values.csv } : {}),
+    ...(values.household ? { household: values.household } : {}),
+    timeZone: values.timezone,
+    initialWh,
+  });
+  const start = values.start ? Date.parse(values.start) : household.register.span.from;
+  if (!Number.isFinite(start)) throw new UsageError('--start: an ISO 8601 time', HELP);
+  const until = values.until
+    ? Date.parse(values.until)
+    : values.days
+      ? start + Number(values.days) * 86_400_000
+      : household.register.span.to;
+  if (!Number.isFinite(until) || until <= start) throw new UsageError('--until/--days: after --start', HELP);
+  const input = (t: number): FrameInput => ({
+    t,
+    registerWh: household.register.valueAt(t),
+    powerW: powerAt(household, t, stepS * 1000),
+    timeZone: values.timezone,
+    serial: values.serial,
+  });
+
+  let send: (t: number, seq: number) => Promise<void>;
+  let close: () => Promise<void>;
+  if (protocol === 'mqtt') {
+    const client = await mqtt.connectAsync(values.broker, { clientId: `emulated-${process.pid}` });
+    const format = values.format;
+    send = async (t) => {
+      const x = input(t);
+      const payload =
+        format === 'tasmota'
+          ? tasmotaPayload(t, x.registerWh, x.powerW, x.timeZone)
+          : genericPayload(t, x.registerWh);
+      await client.publishAsync(values.topic, payload);
+    };
+    close = () => client.endAsync();
+    console.log(`publishing ${format} JSON to ${values.broker} topic ${values.topic}`);
+  } else {
+    const line: LineSettings =
+      protocol === 'dsmr'
+        ? lineSettingsFor(version)
+        : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+    const out = await serialOutput(protocol, values, line);
+    send = (t, seq) => {
+      const x = input(t);
+      const frame =
+        protocol === 'dsmr'
+          ? dsmrFrame(version, x)
+          : protocol === 'sml'
+            ? smlFrame(x, seq, values['sml-absolute-time'])
+            : iecModeDFrame(x);
+      return out.write(frame);
+    };
+    close = () => out.close();
+  }
+  console.log(
+    `household ${household.id}: ${new Date(start).toISOString()} → ${new Date(until).toISOString()}, speed ${speed}, a frame every ${stepS} s`,
+  );
+  let seq = 0;
+  await runLoop({ start, speed, stepMs: stepS * 1000, until }, async (t) => {
+    // A meter is silent in an interval its household has no recording for: missing stays missing.
+    if (household.register.hasDataAt(t)) await send(t, seq++);
+  });
+  await close();
+}
+
+function powerAt(h: Household, t: number, stepMs: number): number {
+  return Math.max(0, ((h.register.valueAt(t) - h.register.valueAt(t - stepMs)) * 3_600_000) / stepMs);
+}
+
+async function serialOutput(
+  protocol: Protocol,
+  values: { pty?: string | undefined; device?: string | undefined },
+  line: LineSettings,
+): Promise<SerialOutput> {
+  const target = values.device
+    ? { device: values.device }
+    : { ptyDir: values.pty ?? path.join(ROOT, 'var', 'emulate', protocol) };
+  const out = await openSerialOutput(target, line);
+  console.log(
+    out.gatewayPath ? `serial: the gateway opens ${out.gatewayPath}` : `serial: writing to ${values.device}`,
+  );
+  return out;
+}
+
+/** Runs the loop until its end or SIGINT/SIGTERM. */
+function runLoop(
+  opts: ConstructorParameters<typeof TimeLoop>[0],
+  emit: (t: number) => Promise<void>,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const loop = new TimeLoop(opts, emit, resolve);
+    const stop = () => (loop.stop(), resolve());
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    loop.start();
+  });
+}
+
+async function replayCapture(
+  protocol: Protocol,
+  file: string,
+  o: {
+    stepS: number;
+    version: DsmrVersion;
+    pty?: string | undefined;
+    device?: string | undefined;
+    speed?: string;
+  },
+): Promise<void> {
+  if (protocol === 'mqtt') throw new UsageError('--capture: for dsmr, sml and iec62056-21', HELP);
+  const chunks = captureChunks(protocol, readFileSync(file));
+  const line: LineSettings =
+    protocol === 'dsmr'
+      ? lineSettingsFor(o.version)
+      : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+  const out = await serialOutput(protocol, o, line);
+  console.log(
+    `replaying ${chunks.length} frames of ${file}, one every ${o.stepS} s (speed ${o.speed ?? 1}), looping`,
+  );
+  let i = 0;
+  await runLoop({ start: Date.now(), speed: Number(o.speed ?? 1), stepMs: o.stepS * 1000 }, async () => {
+    await out.write(chunks[i++ % chunks.length]!);
+  });
+  await out.close();
+}
+
+runCli(main);

@@ -1,0 +1,46 @@
+/**
+ * Where an emulated serial meter writes: one end of a socat pty pair made for it (the gateway opens the other
+ * end), or a real serial device wired to the gateway. Unplugging is emulated with `replug()`: socat is killed
+ * (the gateway's end fails with EIO and its link disappears) and started again at the same paths.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { openSerialPort, type LineSettings, type OpenPort } from '../../../drivers/serial/serial-link.ts';
+import { openPtyPair, type PtyPair } from '../pty-pair.ts';
+
+export interface SerialOutput {
+  /** The path the gateway must open. */
+  gatewayPath: string | undefined;
+  write(bytes: Buffer): Promise<void>;
+  /** Registers a handler for bytes coming back from the gateway (IEC 62056-21 requests). */
+  onData(handler: (chunk: Buffer) => void): void;
+  setBaudRate(baudRate: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openSerialOutput(
+  target: { ptyDir: string } | { device: string },
+  line: LineSettings,
+): Promise<SerialOutput> {
+  let pair: PtyPair | undefined;
+  let devicePath: string;
+  if ('ptyDir' in target) {
+    mkdirSync(target.ptyDir, { recursive: true });
+    pair = await openPtyPair(path.join(target.ptyDir, 'meter'), path.join(target.ptyDir, 'gateway'));
+    devicePath = pair.meterEnd;
+  } else {
+    devicePath = target.device;
+  }
+  const port: OpenPort = await openSerialPort(devicePath, line);
+  return {
+    gatewayPath: pair?.gatewayEnd,
+    write: (bytes) =>
+      new Promise((resolve, reject) => port.stream.write(bytes, (e) => (e ? reject(e) : resolve()))),
+    onData: (handler) => void port.stream.on('data', handler),
+    setBaudRate: (baudRate) => port.setBaudRate(baudRate),
+    close: async () => {
+      await port.close();
+      await pair?.close();
+    },
+  };
+}
