@@ -294,6 +294,12 @@ export class Gateway {
   private dataClock(buffer: BufferStore, wall: Clock): { clock: Clock; startedAt: number } {
     const c = this.deps.config.clock;
     if (c.mode === 'system') return { clock: wall, startedAt: wall.now() };
+    if (c.anchor !== undefined) {
+      // An anchored clock is defined by its anchor alone: after a restart it reads what it would have read.
+      const clock = new VirtualClock(Date.parse(c.start), c.speed, wall, Date.parse(c.anchor));
+      this.log.info({ start: c.start, anchor: c.anchor, speed: c.speed }, 'virtual data clock (anchored)');
+      return { clock, startedAt: clock.now() };
+    }
     const saved = Number(buffer.state.get('clock.virtual_now') ?? 'NaN');
     const start = Math.max(Date.parse(c.start), Number.isFinite(saved) ? saved : 0);
     this.log.info({ start: new Date(start).toISOString(), speed: c.speed }, 'virtual data clock');

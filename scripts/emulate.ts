@@ -9,9 +9,16 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { DSMR_VERSIONS, type DsmrVersion } from '../drivers/dsmr/dsmr-version.ts';
 import { lineSettingsFor } from '../drivers/dsmr/line-settings.ts';
+import {
+  lineSettings as iecLineSettings,
+  MODE_D_BAUD,
+  SIGN_ON_BAUD,
+} from '../drivers/iec62056-21/protocol.ts';
 import type { LineSettings } from '../drivers/serial/serial-link.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { captureChunks } from './lib/emulate/captures.ts';
+import { serveModeC } from './lib/emulate/iec-responder.ts';
+import { serveModbus } from './lib/emulate/modbus-server.ts';
 import { dsmrFrame, iecModeDFrame, smlFrame, type FrameInput } from './lib/emulate/frames.ts';
 import { loadHousehold, type Household } from './lib/emulate/household.ts';
 import { genericPayload, tasmotaPayload } from './lib/emulate/mqtt-payloads.ts';
@@ -19,7 +26,7 @@ import { openSerialOutput, type SerialOutput } from './lib/emulate/serial-output
 import { TimeLoop } from './lib/emulate/time-loop.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const PROTOCOLS = ['dsmr', 'sml', 'iec62056-21', 'mqtt'] as const;
+const PROTOCOLS = ['dsmr', 'sml', 'iec62056-21', 'mqtt', 'modbus-tcp', 'modbus-rtu'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
 const HELP = `Usage: scripts/emulate <protocol> [options]
@@ -29,8 +36,10 @@ Emulates one meter from recorded data so that a gateway can read it with no hard
 Protocols:
   dsmr           DSMR P1 telegrams on a serial device (Dutch/Belgian smart meters)
   sml            SML files on a serial device (German eHZ meters)
-  iec62056-21    IEC 62056-21 mode D pushes on a serial device
+  iec62056-21    IEC 62056-21 on a serial device: answers mode C readouts, or pushes mode D (--iec-mode D)
   mqtt           Tasmota SENSOR JSON or the gateway's generic JSON published to an MQTT broker
+  modbus-tcp     a Modbus TCP meter (register map of --model)
+  modbus-rtu     a Modbus RTU meter on a serial device (RS-485 bus)
 
 Meter data:
   --csv FILE          consumption CSV (default: the committed fixture test/fixtures/consumption/...)
@@ -40,6 +49,8 @@ Meter data:
   --step S            emulated seconds between frames (default: dsmr 10, sml 2, iec62056-21 60, mqtt 60)
   --days N            stop after N emulated days (default: when the data ends)
   --until ISO         stop at this emulated time instead
+  --anchor ISO        real instant at which emulated time is --start (default: now); give the gateway's
+                      clock.anchor to share its virtual timeline
   --initial-kwh N     register value before the first interval (default 12345.678)
   --timezone TZ       zone of the CSV and of the meter clock (default UTC)
   --serial S          the meter's serial number (default EMU0000001)
@@ -51,6 +62,14 @@ Serial (dsmr, sml, iec62056-21):
   --device PATH       write to this serial device instead (a USB adapter wired to the gateway's)
   --dsmr-version V    ${DSMR_VERSIONS.join(', ')} (default 5.0): telegram format and line settings
   --sml-absolute-time send an absolute time in each SML file (eHZ send only a seconds index)
+
+IEC 62056-21:
+  --iec-mode M        C (default): answer readouts, 300 baud sign-on up to 9600; D: push every --step at 2400
+
+Modbus:
+  --port N            TCP port (default 5020)
+  --unit ID           unit id (default 1)
+  --model M           eastron-sdm630 (default), eastron-sdm120, carlo-gavazzi-em24, or a map file
 
 MQTT:
   --broker URL        broker (default mqtt://127.0.0.1:1883)
@@ -71,6 +90,7 @@ async function main(argv: string[]): Promise<void> {
       step: { type: 'string' },
       days: { type: 'string' },
       until: { type: 'string' },
+      anchor: { type: 'string' },
       'initial-kwh': { type: 'string', default: '12345.678' },
       timezone: { type: 'string', default: 'UTC' },
       serial: { type: 'string', default: 'EMU0000001' },
@@ -82,6 +102,10 @@ async function main(argv: string[]): Promise<void> {
       broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       topic: { type: 'string', default: 'tele/emulated-meter/SENSOR' },
       format: { type: 'string', default: 'tasmota' },
+      'iec-mode': { type: 'string', default: 'C' },
+      port: { type: 'string', default: '5020' },
+      unit: { type: 'string', default: '1' },
+      model: { type: 'string', default: 'eastron-sdm630' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -95,7 +119,12 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError(`--dsmr-version: one of ${DSMR_VERSIONS.join(', ')}`, HELP);
   if (values.format !== 'tasmota' && values.format !== 'generic')
     throw new UsageError('--format: tasmota or generic', HELP);
-  const stepS = Number(values.step ?? { dsmr: 10, sml: 2, 'iec62056-21': 60, mqtt: 60 }[protocol]);
+  if (values['iec-mode'] !== 'C' && values['iec-mode'] !== 'D')
+    throw new UsageError('--iec-mode: C or D', HELP);
+  const stepS = Number(
+    values.step ??
+      { dsmr: 10, sml: 2, 'iec62056-21': 60, mqtt: 60, 'modbus-tcp': 10, 'modbus-rtu': 10 }[protocol],
+  );
   if (!(stepS >= 1 && stepS <= 3600)) throw new UsageError('--step: 1 to 3600 seconds', HELP);
   const initialWh = Number(values['initial-kwh']) * 1000;
   if (!(initialWh >= 0)) throw new UsageError('--initial-kwh: a non-negative number', HELP);
@@ -124,6 +153,10 @@ async function main(argv: string[]): Promise<void> {
     serial: values.serial,
   });
 
+  // Emulated now, for the meters that answer requests (IEC mode C, Modbus) rather than push on steps.
+  const realStart = values.anchor ? Date.parse(values.anchor) : Date.now();
+  if (!Number.isFinite(realStart)) throw new UsageError('--anchor: an ISO 8601 time', HELP);
+  const clock = () => Math.min(until, start + (Date.now() - realStart) * speed);
   let send: (t: number, seq: number) => Promise<void>;
   let close: () => Promise<void>;
   if (protocol === 'mqtt') {
@@ -139,29 +172,72 @@ async function main(argv: string[]): Promise<void> {
     };
     close = () => client.endAsync();
     console.log(`publishing ${format} JSON to ${values.broker} topic ${values.topic}`);
+  } else if (protocol === 'modbus-tcp' || protocol === 'modbus-rtu') {
+    let out: SerialOutput | undefined;
+    if (protocol === 'modbus-rtu') {
+      // The server opens the meter end itself; the pty pair only provides the two ends.
+      out = await serialOutput(protocol, values, {
+        baudRate: 9600,
+        dataBits: 8,
+        parity: 'none',
+        stopBits: 1,
+      });
+      await out.close(false);
+    }
+    const server = await serveModbus({
+      endpoint:
+        protocol === 'modbus-tcp'
+          ? { kind: 'tcp', host: '127.0.0.1', port: Number(values.port) }
+          : { kind: 'rtu', path: out!.meterPath, baudRate: 9600 },
+      unitId: Number(values.unit),
+      model: values.model,
+      registerWh: () => household.register.valueAt(clock()),
+      powerW: () => powerAt(household, clock(), stepS * 1000),
+    });
+    console.log(
+      protocol === 'modbus-tcp'
+        ? `Modbus TCP meter (${values.model}, unit ${values.unit}) on 127.0.0.1:${values.port}`
+        : `Modbus RTU meter (${values.model}, unit ${values.unit})`,
+    );
+    send = () => Promise.resolve();
+    close = async () => (await server.stop(), await out?.close());
   } else {
     const line: LineSettings =
       protocol === 'dsmr'
         ? lineSettingsFor(version)
-        : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+        : protocol === 'iec62056-21'
+          ? iecLineSettings(values['iec-mode'] === 'C' ? SIGN_ON_BAUD : MODE_D_BAUD)
+          : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
     const out = await serialOutput(protocol, values, line);
-    send = (t, seq) => {
-      const x = input(t);
-      const frame =
-        protocol === 'dsmr'
-          ? dsmrFrame(version, x)
-          : protocol === 'sml'
-            ? smlFrame(x, seq, values['sml-absolute-time'])
-            : iecModeDFrame(x);
-      return out.write(frame);
-    };
+    if (protocol === 'iec62056-21' && values['iec-mode'] === 'C') {
+      serveModeC({
+        out,
+        now: clock,
+        registerWh: (t) => household.register.valueAt(t),
+        timeZone: values.timezone,
+        serial: values.serial,
+      });
+      console.log('IEC 62056-21 mode C: answering readouts (sign-on at 300 baud, up to 9600)');
+      send = () => Promise.resolve();
+    } else {
+      send = (t, seq) => {
+        const x = input(t);
+        const frame =
+          protocol === 'dsmr'
+            ? dsmrFrame(version, x)
+            : protocol === 'sml'
+              ? smlFrame(x, seq, values['sml-absolute-time'])
+              : iecModeDFrame(x);
+        return out.write(frame);
+      };
+    }
     close = () => out.close();
   }
   console.log(
     `household ${household.id}: ${new Date(start).toISOString()} → ${new Date(until).toISOString()}, speed ${speed}, a frame every ${stepS} s`,
   );
   let seq = 0;
-  await runLoop({ start, speed, stepMs: stepS * 1000, until }, async (t) => {
+  await runLoop({ start, speed, stepMs: stepS * 1000, until, realStart }, async (t) => {
     // A meter is silent in an interval its household has no recording for: missing stays missing.
     if (household.register.hasDataAt(t)) await send(t, seq++);
   });
@@ -212,7 +288,8 @@ async function replayCapture(
     speed?: string;
   },
 ): Promise<void> {
-  if (protocol === 'mqtt') throw new UsageError('--capture: for dsmr, sml and iec62056-21', HELP);
+  if (protocol !== 'dsmr' && protocol !== 'sml' && protocol !== 'iec62056-21')
+    throw new UsageError('--capture: for dsmr, sml and iec62056-21', HELP);
   const chunks = captureChunks(protocol, readFileSync(file));
   const line: LineSettings =
     protocol === 'dsmr'

@@ -66,7 +66,11 @@ export const SerialPortSchema = z
       .object({
         mode: z.enum(['C', 'D']).default('C').describe('C: the gateway polls a readout; D: the meter pushes'),
         address: z.string().max(32).default('').describe('Device address in the sign-on request ("" = any)'),
-        pollSeconds: z.number().min(10).default(60).describe('Mode C: seconds between readouts'),
+        pollSeconds: z
+          .number()
+          .min(1)
+          .default(60)
+          .describe('Mode C: seconds between readouts (a readout takes 1-2 s at 300 baud sign-on)'),
         maxBaudRate: z
           .number()
           .int()

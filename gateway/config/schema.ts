@@ -103,6 +103,13 @@ export const ConfigSchema = z
             mode: z.literal('virtual'),
             start: z.iso.datetime({ offset: true }).describe('Instant the virtual clock starts at'),
             speed: z.number().min(1).max(1_000_000).default(1).describe('Virtual seconds per real second'),
+            anchor: z.iso
+              .datetime({ offset: true })
+              .optional()
+              .describe(
+                'Real instant at which the virtual clock reads `start` (default: when the gateway starts); give ' +
+                  'scripts/emulate the same --anchor so that emulated meters share the timeline',
+              ),
           })
           .strict(),
       ])

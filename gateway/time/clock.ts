@@ -12,7 +12,10 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** A clock that started at `start` and runs `speed` times faster than `base`. */
+/**
+ * A clock that reads `start` at the base instant `anchor` (default: when it is made) and runs `speed` times
+ * faster than `base`. A shared anchor lets separate processes (the gateway, emulated meters) share one timeline.
+ */
 export class VirtualClock implements Clock {
   private readonly baseAtStart: number;
 
@@ -20,8 +23,9 @@ export class VirtualClock implements Clock {
     private readonly start: number,
     private readonly speed: number,
     private readonly base: Clock = systemClock,
+    anchor?: number,
   ) {
-    this.baseAtStart = base.now();
+    this.baseAtStart = anchor ?? base.now();
   }
 
   now(): number {

@@ -60,6 +60,10 @@ export interface ScenarioOptions {
   sourceOf?: (m: TestMeter) => Record<string, unknown> | undefined;
   /** Driver sections besides replay (serial ports, the meter broker). */
   drivers?: Record<string, unknown>;
+  /** Real instant at which the virtual clock reads `from` (shared with emulators). */
+  anchor?: string;
+  /** Aggregation and billing grace (default 240 and 300 minutes). */
+  graceMinutes?: { intervals: number; billing: number };
 }
 
 export interface Scenario {
@@ -90,12 +94,12 @@ export function makeScenario(o: ScenarioOptions): Scenario {
       logLevel: 'debug',
       logFile: path.join(dir, 'gateway.log'),
     },
-    clock: { mode: 'virtual', start: o.from, speed: o.speed },
+    clock: { mode: 'virtual', start: o.from, speed: o.speed, ...(o.anchor ? { anchor: o.anchor } : {}) },
     privacy: { k, kFloor: 2 },
-    intervals: { minutes: 30, graceMinutes: 240 },
+    intervals: { minutes: 30, graceMinutes: o.graceMinutes?.intervals ?? 240 },
     billing: {
       period: 'daily',
-      graceMinutes: 300,
+      graceMinutes: o.graceMinutes?.billing ?? 300,
       bands: REFERENCE_BANDS,
     },
     encryption: { engine: 'native', maxWhPerReading: 20000, maxMetersPerNeighbourhood: 1000 },

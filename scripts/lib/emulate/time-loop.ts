@@ -9,12 +9,14 @@ export interface TimeLoopOptions {
   stepMs: number;
   /** Stop after this emulated instant (inclusive); default: run until stopped. */
   until?: number;
+  /** Real instant at which emulated time is `start`; default: when the loop is made. */
+  realStart?: number;
 }
 
 export class TimeLoop {
   private timer: NodeJS.Timeout | undefined;
   private next: number;
-  private readonly realStart = Date.now();
+  private readonly realStart: number;
   private stopped = false;
 
   constructor(
@@ -23,6 +25,7 @@ export class TimeLoop {
     private readonly onEnd: () => void = () => {},
   ) {
     this.next = Math.ceil(opts.start / opts.stepMs) * opts.stepMs;
+    this.realStart = opts.realStart ?? Date.now();
   }
 
   /** Emulated now. */
