@@ -88,12 +88,15 @@ function runScript(entry: string, args: string[]): ReturnType<typeof spawn> {
   });
 }
 
+/** The V8 flags of the compiled gateway in production (`npm run start:compiled`, docs/raspberry-pi.md §8). */
+const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=40'];
+
 /**
- * The gateway side runs compiled (`npm run build`) with the semi-space size of scripts/lib/run-ts, as in
- * production (`npm run start:compiled`): no TypeScript loader in its memory.
+ * The gateway side runs compiled (`npm run build`) with the production flags (`npm run start:compiled`): no
+ * TypeScript loader in its memory, a small young generation and a capped old generation.
  */
 function runCompiled(entry: string, args: string[]): ReturnType<typeof spawn> {
-  return spawn(process.execPath, ['--max-semi-space-size=2', path.join(ROOT, 'dist', entry), ...args], {
+  return spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, path.join(ROOT, 'dist', entry), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

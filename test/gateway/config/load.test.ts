@@ -3,7 +3,7 @@
  * their line; and the CLI's `--check` exit codes (0 valid, 2 invalid) as a technician sees them.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -192,6 +192,59 @@ describe('validateConfig', () => {
       },
       'neighbourhoods.0',
     ],
+    [
+      'a serial meter on a port that is not configured',
+      (c) => (c.meters[0]!.source = { driver: 'serial', port: 'p9' }),
+      'meters.0.source.port',
+    ],
+    [
+      'two meters on one serial port',
+      (c) => {
+        c.drivers = { serial: { p1: { path: '/dev/ttyUSB0', protocol: 'dsmr' } } };
+        c.meters = [meter('m1', 'nb-a'), meter('m2', 'nb-a')];
+        c.meters.forEach((m) => (m.source = { driver: 'serial', port: 'p1' }));
+      },
+      'meters.1.source.port',
+    ],
+    [
+      'an unknown DSMR version',
+      (c) => (c.drivers = { serial: { p1: { path: '/dev/ttyUSB0', protocol: 'dsmr', dsmrVersion: '6' } } }),
+      'drivers.serial.p1.dsmrVersion',
+    ],
+    [
+      'a serial port without a protocol',
+      (c) => (c.drivers = { serial: { p1: { path: '/dev/ttyUSB0' } } }),
+      'drivers.serial.p1.protocol',
+    ],
+    [
+      'an unknown Modbus model',
+      (c) => {
+        c.drivers = { modbus: { buses: { b: { transport: 'tcp', host: 'h' } } } };
+        c.meters[0]!.source = { driver: 'modbus', bus: 'b', unit: 1, model: 'acme-9000' };
+      },
+      'meters.0.source.model',
+    ],
+    [
+      'a Modbus unit id out of range',
+      (c) => {
+        c.drivers = { modbus: { buses: { b: { transport: 'tcp', host: 'h' } } } };
+        c.meters[0]!.source = { driver: 'modbus', bus: 'b', unit: 300, model: 'eastron-sdm630' };
+      },
+      'meters.0.source.unit',
+    ],
+    [
+      'an MQTT topic with a wildcard',
+      (c) => {
+        c.drivers = { mqtt: {} };
+        c.meters[0]!.source = { driver: 'mqtt', topic: 'tele/+/SENSOR', format: 'tasmota' };
+      },
+      'meters.0.source.topic',
+    ],
+    [
+      'an MQTT meter without drivers.mqtt',
+      (c) => (c.meters[0]!.source = { driver: 'mqtt', topic: 'tele/x/SENSOR', format: 'generic' }),
+      'meters.0.source',
+    ],
   ];
 
   for (const [what, edit, expected] of cases) {
@@ -308,6 +361,39 @@ describe('loadConfigFile', () => {
     expect(config.drivers.replay?.file).toBe(path.join(d, 'data/consumption.csv'));
     expect(config.gateway.dataDir).toBe(path.resolve(d, '../var'));
     expect(Object.isFrozen(config.keys)).toBe(true);
+  });
+
+  it('loads a Modbus register map file given as a relative path, and reports a broken one at the meter', () => {
+    const d = dir();
+    const file = path.join(d, 'gateway.yaml');
+    const c = minimal();
+    c.drivers = { modbus: { buses: { b: { transport: 'tcp', host: '127.0.0.1' } } } };
+    c.meters[0]!.source = { driver: 'modbus', bus: 'b', unit: 1, model: 'maps/acme.yaml' };
+    writeFileSync(file, stringify(c));
+    mkdirSync(path.join(d, 'maps'));
+    const map = {
+      model: 'acme',
+      name: 'ACME 9000',
+      functionCode: 4,
+      registers: [{ name: 'Import', obis: '1-0:1.8.0', address: 0, type: 'float32', unit: 'kWh' }],
+    };
+    writeFileSync(path.join(d, 'maps/acme.yaml'), stringify(map));
+    const source = loadConfigFile(file).meters[0]!.source;
+    expect(source.driver === 'modbus' && source.model).toBe(path.join(d, 'maps/acme.yaml'));
+
+    writeFileSync(
+      path.join(d, 'maps/acme.yaml'),
+      stringify({ ...map, registers: [{ name: 'Import', obis: '1-0:1.8.0', address: 0, type: 'float128' }] }),
+    );
+    try {
+      loadConfigFile(file);
+      throw new Error('accepted a broken map');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const issue = (error as ConfigError).issues[0]!;
+      expect(issue.path).toBe('meters.0.source.model');
+      expect(issue.message).toMatch(/REGISTER_MAP_INVALID.*registers\.0\.type/s);
+    }
   });
 
   it('keeps absolute paths as they are', () => {
