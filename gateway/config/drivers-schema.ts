@@ -34,6 +34,12 @@ const Line = z
   })
   .strict();
 
+const MaxSampleGap = z
+  .number()
+  .min(1)
+  .default(900)
+  .describe('Register samples further apart than this leave the intervals between them without a reading');
+
 const MeterClock = {
   timezone: z
     .string()
@@ -97,13 +103,7 @@ export const SerialPortSchema = z
       .min(1)
       .default(60)
       .describe('Longest wait between attempts to reopen a port that disappeared (back-off from 1 s)'),
-    maxSampleGapSeconds: z
-      .number()
-      .min(1)
-      .default(900)
-      .describe(
-        'Register samples further apart than this leave the intervals between them without a reading',
-      ),
+    maxSampleGapSeconds: MaxSampleGap,
     ...MeterClock,
   })
   .strict();
@@ -156,13 +156,7 @@ export const MqttDriver = z
     username: z.string().optional().describe('Broker user name'),
     passwordFile: z.string().optional().describe('File holding the broker password'),
     clientId: z.string().optional().describe('Defaults to "meters-<gateway.id>"'),
-    maxSampleGapSeconds: z
-      .number()
-      .min(1)
-      .default(900)
-      .describe(
-        'Register samples further apart than this leave the intervals between them without a reading',
-      ),
+    maxSampleGapSeconds: MaxSampleGap,
     ...MeterClock,
   })
   .strict()
@@ -214,11 +208,7 @@ export const ModbusDriver = z
       .min(1)
       .default(300)
       .describe('Longest wait before a meter that is down is polled again (back-off from pollSeconds)'),
-    maxSampleGapSeconds: z
-      .number()
-      .min(1)
-      .default(900)
-      .describe('Polls further apart than this leave the intervals between them without a reading'),
+    maxSampleGapSeconds: MaxSampleGap,
   })
   .strict()
   .optional()

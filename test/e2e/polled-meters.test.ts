@@ -9,12 +9,12 @@
  * and the other neighbourhoods (replay only) exactly. The bound is what interpolation between samples 10 emulated
  * minutes apart can miss at a boundary where the consumption rate changes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
+import { Emulators } from '../helpers/emulators.ts';
 import { makeKeySet } from '../helpers/keys.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -28,7 +28,6 @@ import {
   type Scenario,
 } from '../helpers/scenario.ts';
 
-const EMULATE = path.resolve(import.meta.dirname, '../../scripts/emulate');
 const FROM = '2012-10-10T18:00:00Z';
 const TO = '2012-10-11T00:00:00Z';
 const SPEED = 600;
@@ -41,15 +40,7 @@ describe('Modbus TCP and IEC 62056-21 (modes C and D) meters through the gateway
   let gateway: GatewayProcess;
   let store: MdmsStore;
   let stopMdms: () => Promise<void>;
-  const emulators: { child: ChildProcess; out: () => string }[] = [];
-
-  function emulate(args: string[]): void {
-    const child = spawn(EMULATE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    emulators.push({ child, out: () => out });
-  }
+  const emulators = new Emulators();
 
   beforeAll(async () => {
     broker = await startMosquitto();
@@ -105,9 +96,9 @@ describe('Modbus TCP and IEC 62056-21 (modes C and D) meters through the gateway
       ...['--csv', path.join(scenario.dir, 'slice.csv'), '--household', household(id)],
       ...['--start', FROM, '--until', TO, '--anchor', anchor, '--speed', String(SPEED)],
     ];
-    emulate(['modbus-tcp', ...common('m01'), '--port', String(modbusPort), '--unit', '7']);
-    emulate(['iec62056-21', ...common('m02'), '--iec-mode', 'C', '--pty', path.join(ptys, 'c')]);
-    emulate([
+    emulators.start(['modbus-tcp', ...common('m01'), '--port', String(modbusPort), '--unit', '7']);
+    emulators.start(['iec62056-21', ...common('m02'), '--iec-mode', 'C', '--pty', path.join(ptys, 'c')]);
+    emulators.start([
       'iec62056-21',
       ...common('m03'),
       '--iec-mode',
@@ -122,8 +113,7 @@ describe('Modbus TCP and IEC 62056-21 (modes C and D) meters through the gateway
       () => store.counts().bills >= scenario.expected.bills.size,
       120_000,
       'every bill at the MDMS',
-      () =>
-        `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.map((e) => e.out()).join('\n')}`,
+      () => `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.output()}`,
     );
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
@@ -131,7 +121,7 @@ describe('Modbus TCP and IEC 62056-21 (modes C and D) meters through the gateway
 
   afterAll(async () => {
     gateway?.child.kill('SIGKILL');
-    for (const e of emulators) e.child.kill('SIGTERM');
+    emulators.stopAll();
     await stopMdms?.();
     await broker?.stop();
   });

@@ -5,13 +5,13 @@
  * as a cumulative register; the gateway reads the protocol, turns the register into interval readings and the
  * MDMS must end up with exactly the sums computed from the CSV — the protocol path loses and invents nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { Emulators } from '../helpers/emulators.ts';
 import { makeKeySet } from '../helpers/keys.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import {
@@ -25,7 +25,6 @@ import {
   type Scenario,
 } from '../helpers/scenario.ts';
 
-const EMULATE = path.resolve(import.meta.dirname, '../../scripts/emulate');
 const FROM = '2012-10-10T00:00:00Z';
 const TO = '2012-10-10T12:00:00Z';
 const SPEED = 2880;
@@ -38,16 +37,7 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
   let gateway: GatewayProcess;
   let store: MdmsStore;
   let stopMdms: () => Promise<void>;
-  const emulators: { child: ChildProcess; out: () => string }[] = [];
-
-  function emulate(args: string[]) {
-    const child = spawn(EMULATE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    emulators.push({ child, out: () => out });
-    return () => out;
-  }
+  const emulators = new Emulators();
 
   beforeAll(async () => {
     broker = await startMosquitto();
@@ -93,9 +83,9 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
       '60',
     ];
     const meter = (id: string) => TEST_METERS.find((m) => m.id === id)!.household;
-    emulate(['dsmr', ...common(meter('m01')), '--pty', path.join(ptys, 'p1')]);
-    emulate(['sml', ...common(meter('m02')), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
-    emulate(['mqtt', ...common(meter('m03')), '--broker', broker.url, '--topic', 'tele/m03/SENSOR']);
+    emulators.start(['dsmr', ...common(meter('m01')), '--pty', path.join(ptys, 'p1')]);
+    emulators.start(['sml', ...common(meter('m02')), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
+    emulators.start(['mqtt', ...common(meter('m03')), '--broker', broker.url, '--topic', 'tele/m03/SENSOR']);
 
     const mdms = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
     store = mdms.store;
@@ -105,8 +95,7 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
       () => mdmsComplete(store, scenario.expected),
       120_000,
       'all records at the MDMS',
-      () =>
-        `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.map((e) => e.out()).join('\n')}`,
+      () => `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.output()}`,
     );
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
@@ -114,7 +103,7 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
 
   afterAll(async () => {
     gateway?.child.kill('SIGKILL');
-    for (const e of emulators) e.child.kill('SIGTERM');
+    emulators.stopAll();
     await stopMdms?.();
     await broker?.stop();
   });

@@ -1,0 +1,38 @@
+/** One driver for every MQTT meter, subscribed to the local meter broker of `drivers.mqtt`. */
+import type { Config, MeterConfig } from '../../gateway/config/schema.ts';
+import { readSecretFile } from '../../gateway/keys/files.ts';
+import { seriesOptions } from '../common/series-options.ts';
+import type { DriverContext } from '../driver.ts';
+import { parseGenericPayload } from './generic-payload.ts';
+import { MqttMeterDriver, type MqttConnect, type MqttMeter } from './mqtt-meter-driver.ts';
+import { parseTasmotaPayload } from './tasmota-payload.ts';
+
+export function buildMqttDriver(
+  config: Readonly<Config>,
+  contextFor: (meters: MeterConfig[], component: string) => DriverContext,
+  connect: MqttConnect,
+): MqttMeterDriver | undefined {
+  const m = config.drivers.mqtt;
+  const meters = config.meters.filter((x) => x.source.driver === 'mqtt');
+  if (!m || meters.length === 0) return undefined;
+  const mqttMeters = meters.flatMap((meter): MqttMeter[] => {
+    const s = meter.source;
+    if (s.driver !== 'mqtt') return [];
+    const parse =
+      s.format === 'tasmota'
+        ? (p: Buffer) => parseTasmotaPayload(p, { energyPath: s.energyPath, unit: s.unit })
+        : parseGenericPayload;
+    return [{ topic: s.topic, parse, series: seriesOptions(config, meter, m, s.registers) }];
+  });
+  const client = {
+    clientId: m.clientId ?? `meters-${config.gateway.id}`,
+    clean: true,
+    reconnectPeriod: 2000,
+    connectTimeout: 10_000,
+    ...(m.username !== undefined ? { username: m.username } : {}),
+    ...(m.passwordFile !== undefined
+      ? { password: readSecretFile(m.passwordFile, 'meter broker password file').trim() }
+      : {}),
+  };
+  return new MqttMeterDriver({ url: m.url, client, meters: mqttMeters }, contextFor(meters, 'mqtt'), connect);
+}
