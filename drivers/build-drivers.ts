@@ -5,6 +5,7 @@
  */
 import mqtt from 'mqtt';
 import type { Config, MeterConfig } from '../gateway/config/schema.ts';
+import type { PackingLayout } from '../gateway/encrypt/packing.ts';
 import type { Driver, DriverContext } from './driver.ts';
 import { buildModbusDriver } from './modbus/build-modbus.ts';
 import { modbusSerialTransport, type TransportFactory } from './modbus/transport.ts';
@@ -23,6 +24,8 @@ export interface BuildOptions {
   connectMqtt?: MqttConnect;
   /** The Modbus transport factory. */
   modbusTransport?: TransportFactory;
+  /** The gateway's packing layout, which meters that encrypt their own readings must use. */
+  layout?: PackingLayout;
 }
 
 export function buildDrivers(
@@ -41,11 +44,8 @@ export function buildDrivers(
   drivers.push(...buildSerialDrivers(config, contextFor, opts.openPort ?? openSerialPort));
   const modbus = buildModbusDriver(config, contextFor, opts.modbusTransport ?? modbusSerialTransport);
   if (modbus) drivers.push(modbus);
-  const mqttDriver = buildMqttDriver(
-    config,
-    contextFor,
-    opts.connectMqtt ?? ((url, o) => mqtt.connect(url, o)),
-  );
+  const connect = opts.connectMqtt ?? ((url, o) => mqtt.connect(url, o));
+  const mqttDriver = buildMqttDriver(config, contextFor, connect, opts.layout);
   if (mqttDriver) drivers.push(mqttDriver);
   return drivers;
 }

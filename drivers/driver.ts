@@ -2,7 +2,7 @@
  * What every meter driver is given and must provide. A driver turns bytes (or rows) into Readings and hands them
  * to `sink`; it never throws out of its loop: bad input is counted and survived.
  */
-import type { ReadingSink } from '../gateway/acquire/reading.ts';
+import type { ReadingSink, SealedReadingSink } from '../gateway/acquire/reading.ts';
 import type { MeterConfig } from '../gateway/config/schema.ts';
 import type { Logger } from '../gateway/observe/log.ts';
 import type { Metrics } from '../gateway/observe/metrics.ts';
@@ -12,6 +12,9 @@ export interface DriverContext {
   /** The meters this driver serves. */
   meters: readonly MeterConfig[];
   sink: ReadingSink;
+  /** For meters that encrypt their own readings: ciphertexts only (drivers/mqtt/sealed-payload.ts). */
+  sealedSink?: SealedReadingSink;
+
   /** The data clock. */
   clock: Clock;
   /** Data-clock time at which this gateway run began (the virtual clock's start, or the boot time). */

@@ -137,6 +137,7 @@ export class Gateway {
         billingPeriodOf: period,
         billingGraceMs: config.billing.graceMinutes * 60_000,
       },
+      supplierKey,
       clock,
       encryptor,
       buffer,
@@ -190,6 +191,7 @@ export class Gateway {
     const driverContext = (meters: Config['meters'], component: string): DriverContext => ({
       meters,
       sink: intake.accept,
+      sealedSink: intake.acceptSealed,
       clock,
       startedAt,
       intervalMs,
@@ -197,7 +199,7 @@ export class Gateway {
       metrics,
       log: log.child({ component: 'driver', driver: component }),
     });
-    this.drivers = buildDrivers(config, driverContext, { manual: this.deps.manual ?? false });
+    this.drivers = buildDrivers(config, driverContext, { manual: this.deps.manual ?? false, layout });
     for (const driver of this.drivers) await driver.start();
 
     this.tick = () =>

@@ -19,6 +19,7 @@ import { runCli, UsageError } from './lib/cli.ts';
 import { captureChunks } from './lib/emulate/captures.ts';
 import { serveModeC } from './lib/emulate/iec-responder.ts';
 import { serveModbus } from './lib/emulate/modbus-server.ts';
+import { SealedMeter } from './lib/emulate/sealed-meter.ts';
 import { dsmrFrame, iecModeDFrame, smlFrame, type FrameInput } from './lib/emulate/frames.ts';
 import { loadHousehold, type Household } from './lib/emulate/household.ts';
 import { genericPayload, tasmotaPayload } from './lib/emulate/mqtt-payloads.ts';
@@ -74,7 +75,10 @@ Modbus:
 MQTT:
   --broker URL        broker (default mqtt://127.0.0.1:1883)
   --topic T           topic (default tele/emulated-meter/SENSOR)
-  --format F          tasmota (default) or generic
+  --format F          tasmota (default), generic, or sealed: one reading per interval, encrypted under the
+                      supplier's key and signed with --meter-key (needs --gateway-config for the layout)
+  --meter-key FILE    sealed: the meter's Ed25519 private key (scripts/keygen meter)
+  --gateway-config F  sealed: the gateway's configuration (packing layout, tariff bands, supplier key)
 
   -h, --help          show this help`;
 
@@ -103,6 +107,8 @@ async function main(argv: string[]): Promise<void> {
       topic: { type: 'string', default: 'tele/emulated-meter/SENSOR' },
       format: { type: 'string', default: 'tasmota' },
       'iec-mode': { type: 'string', default: 'C' },
+      'meter-key': { type: 'string' },
+      'gateway-config': { type: 'string' },
       port: { type: 'string', default: '5020' },
       unit: { type: 'string', default: '1' },
       model: { type: 'string', default: 'eastron-sdm630' },
@@ -117,8 +123,10 @@ async function main(argv: string[]): Promise<void> {
   const version = values['dsmr-version'] as DsmrVersion;
   if (!DSMR_VERSIONS.includes(version))
     throw new UsageError(`--dsmr-version: one of ${DSMR_VERSIONS.join(', ')}`, HELP);
-  if (values.format !== 'tasmota' && values.format !== 'generic')
-    throw new UsageError('--format: tasmota or generic', HELP);
+  if (!['tasmota', 'generic', 'sealed'].includes(values.format))
+    throw new UsageError('--format: tasmota, generic or sealed', HELP);
+  if (values.format === 'sealed' && (!values['meter-key'] || !values['gateway-config']))
+    throw new UsageError('--format sealed needs --meter-key and --gateway-config', HELP);
   if (values['iec-mode'] !== 'C' && values['iec-mode'] !== 'D')
     throw new UsageError('--iec-mode: C or D', HELP);
   const stepS = Number(
@@ -162,12 +170,22 @@ async function main(argv: string[]): Promise<void> {
   if (protocol === 'mqtt') {
     const client = await mqtt.connectAsync(values.broker, { clientId: `emulated-${process.pid}` });
     const format = values.format;
+    const sealed =
+      format === 'sealed' ? new SealedMeter(values['gateway-config']!, values['meter-key']!) : undefined;
     send = async (t) => {
       const x = input(t);
-      const payload =
-        format === 'tasmota'
-          ? tasmotaPayload(t, x.registerWh, x.powerW, x.timeZone)
-          : genericPayload(t, x.registerWh);
+      let payload: string;
+      if (sealed) {
+        // One reading per interval, at its end, for intervals the recording has.
+        if (t % sealed.intervalMs !== 0 || !household.register.hasDataAt(t - 1)) return;
+        const start = t - sealed.intervalMs;
+        payload = sealed.payload(start, Math.round(x.registerWh - household.register.valueAt(start)));
+      } else {
+        payload =
+          format === 'tasmota'
+            ? tasmotaPayload(t, x.registerWh, x.powerW, x.timeZone)
+            : genericPayload(t, x.registerWh);
+      }
       await client.publishAsync(values.topic, payload);
     };
     close = () => client.endAsync();

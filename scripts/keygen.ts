@@ -30,18 +30,20 @@ Kinds:
                                                        -> operator.ed25519.key.pem, operator.ed25519.pub.pem
   customer   X25519 key of a household (opens its sealed readings)
                                                        -> customer-NAME.x25519.key.pem, customer-NAME.x25519.pub.pem
-  all        every kind above (customer named "household")
+  meter      Ed25519 key of a meter that encrypts and signs its own readings (MQTT "sealed" format)
+                                                       -> meter-NAME.ed25519.key.pem, meter-NAME.ed25519.pub.pem
+  all        every kind above but meter (customer named "household")
 
 Options:
   --out DIR     directory to write to (default: ./keys)
   --bits N      Paillier modulus size: 3072 (default), 4096, or 2048 (acceptable only through 2030, NIST SP 800-57)
-  --name NAME   customer key name (default: household)
+  --name NAME   customer or meter key name (default: household)
   --force       replace existing files
   -h, --help    show this help
 
 Private key files are written with mode 0600. Key generation prints its progress.`;
 
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'all'] as const;
+const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'meter', 'all'] as const;
 type Kind = (typeof KINDS)[number];
 
 async function main(argv: string[]): Promise<void> {
@@ -77,7 +79,9 @@ async function main(argv: string[]): Promise<void> {
       ? 'supplier.paillier'
       : k === 'customer'
         ? `customer-${values.name}.x25519`
-        : `${k}.ed25519`;
+        : k === 'meter'
+          ? `meter-${values.name}.ed25519`
+          : `${k}.ed25519`;
   const ext = (k: Kind) => (k === 'supplier' ? 'json' : 'pem');
   const files = (k: Kind) => [
     path.join(out, `${base(k)}.key.${ext(k)}`),

@@ -1,16 +1,19 @@
 /** One driver for every MQTT meter, subscribed to the local meter broker of `drivers.mqtt`. */
 import type { Config, MeterConfig } from '../../gateway/config/schema.ts';
-import { readSecretFile } from '../../gateway/keys/files.ts';
+import type { PackingLayout } from '../../gateway/encrypt/packing.ts';
+import { loadPublicKey, readSecretFile } from '../../gateway/keys/files.ts';
 import { seriesOptions } from '../common/series-options.ts';
 import type { DriverContext } from '../driver.ts';
 import { parseGenericPayload } from './generic-payload.ts';
 import { MqttMeterDriver, type MqttConnect, type MqttMeter } from './mqtt-meter-driver.ts';
+import { parseSealedPayload } from './sealed-payload.ts';
 import { parseTasmotaPayload } from './tasmota-payload.ts';
 
 export function buildMqttDriver(
   config: Readonly<Config>,
   contextFor: (meters: MeterConfig[], component: string) => DriverContext,
   connect: MqttConnect,
+  layout: PackingLayout | undefined,
 ): MqttMeterDriver | undefined {
   const m = config.drivers.mqtt;
   const meters = config.meters.filter((x) => x.source.driver === 'mqtt');
@@ -18,11 +21,17 @@ export function buildMqttDriver(
   const mqttMeters = meters.flatMap((meter): MqttMeter[] => {
     const s = meter.source;
     if (s.driver !== 'mqtt') return [];
+    if (s.format === 'sealed' && layout) {
+      // The rules require publicKey for this format; the layout comes from the gateway's own keys.
+      const key = loadPublicKey(s.publicKey!, 'ed25519', `public key of meter ${meter.id}`);
+      const parse = (p: Buffer) => parseSealedPayload(p, key, layout);
+      return [{ kind: 'sealed', topic: s.topic, meterId: meter.id, parse }];
+    }
     const parse =
       s.format === 'tasmota'
         ? (p: Buffer) => parseTasmotaPayload(p, { energyPath: s.energyPath, unit: s.unit })
         : parseGenericPayload;
-    return [{ topic: s.topic, parse, series: seriesOptions(config, meter, m, s.registers) }];
+    return [{ kind: 'frames', topic: s.topic, parse, series: seriesOptions(config, meter, m, s.registers) }];
   });
   const client = {
     clientId: m.clientId ?? `meters-${config.gateway.id}`,

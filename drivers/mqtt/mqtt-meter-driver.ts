@@ -6,16 +6,16 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { errorCode } from '../../gateway/errors.ts';
 import type { MeterFrame } from '../common/meter-frame.ts';
+import type { SealedReading } from './sealed-payload.ts';
 import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
 import type { Driver, DriverContext } from '../driver.ts';
 
 export type MqttConnect = (url: string, opts: IClientOptions) => MqttClient;
 
-export interface MqttMeter {
-  topic: string;
-  parse(payload: Buffer): MeterFrame;
-  series: MeterSeriesOptions;
-}
+export type MqttMeter =
+  | { kind: 'frames'; topic: string; parse(payload: Buffer): MeterFrame; series: MeterSeriesOptions }
+  /** A meter that encrypts and signs its own readings: its ciphertexts go to the intake as they are. */
+  | { kind: 'sealed'; topic: string; meterId: string; parse(payload: Buffer): SealedReading };
 
 export interface MqttMeterOptions {
   url: string;
@@ -26,7 +26,7 @@ export interface MqttMeterOptions {
 export class MqttMeterDriver implements Driver {
   readonly name = 'mqtt';
   private client: MqttClient | undefined;
-  private readonly byTopic = new Map<string, { meter: MqttMeter; series: MeterSeries }>();
+  private readonly byTopic = new Map<string, { meter: MqttMeter; series: MeterSeries | undefined }>();
   private reportedDown = false;
 
   constructor(
@@ -35,12 +35,15 @@ export class MqttMeterDriver implements Driver {
     private readonly connect: MqttConnect,
   ) {
     for (const meter of opts.meters) {
-      const series = new MeterSeries(meter.series, {
-        sink: ctx.sink,
-        metrics: ctx.metrics,
-        log: ctx.log,
-        cursor: () => ctx.cursor(meter.series.meterId),
-      });
+      const series =
+        meter.kind === 'frames'
+          ? new MeterSeries(meter.series, {
+              sink: ctx.sink,
+              metrics: ctx.metrics,
+              log: ctx.log,
+              cursor: () => ctx.cursor(meter.series.meterId),
+            })
+          : undefined;
       this.byTopic.set(meter.topic, { meter, series });
     }
   }
@@ -78,15 +81,23 @@ export class MqttMeterDriver implements Driver {
   private onMessage(topic: string, payload: Buffer): void {
     const entry = this.byTopic.get(topic);
     if (!entry) return;
+    const { meter, series } = entry;
     try {
-      const frame = entry.meter.parse(payload);
-      this.ctx.metrics.inc('driver.mqtt.payloads');
-      entry.series.frame(frame, this.ctx.clock.now());
+      if (meter.kind === 'sealed') {
+        const sealed = meter.parse(payload);
+        this.ctx.metrics.inc('driver.mqtt.sealed');
+        this.ctx.sealedSink?.({ meterId: meter.meterId, ...sealed });
+      } else {
+        const frame = meter.parse(payload);
+        this.ctx.metrics.inc('driver.mqtt.payloads');
+        series?.frame(frame, this.ctx.clock.now());
+      }
     } catch (error) {
       const code = errorCode(error);
       this.ctx.metrics.inc(`driver.mqtt.rejected.${code}`);
+      const meterId = meter.kind === 'sealed' ? meter.meterId : meter.series.meterId;
       this.ctx.log.warn(
-        { meter: entry.meter.series.meterId, topic, code, reason: (error as Error).message },
+        { meter: meterId, topic, code, reason: (error as Error).message },
         'meter payload rejected',
       );
     }

@@ -11,7 +11,11 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { Clock } from '../time/clock.ts';
 import type { Span } from '../time/periods.ts';
 import { isoUtc } from '../time/zoned.ts';
-import type { Reading } from './reading.ts';
+import { assertCiphertext, type PaillierPublicKey } from '../encrypt/paillier.ts';
+import type { Reading, SealedReadingIn } from './reading.ts';
+
+/** What a plaintext and a sealed reading share: the meter and the interval. */
+type ReadingSlot = Pick<Reading, 'meterId' | 'start' | 'end'>;
 
 /** The longest a ciphertext waits in memory for its group commit. */
 const MAX_QUEUE_MS = 20;
@@ -49,6 +53,7 @@ export class Intake {
 
   constructor(
     private readonly opts: IntakeOptions,
+    private readonly key: PaillierPublicKey,
     private readonly clock: Clock,
     private readonly encryptor: ReadingEncryptor,
     private readonly buffer: BufferStore,
@@ -60,10 +65,34 @@ export class Intake {
 
   /** The ReadingSink handed to drivers. Never throws. */
   readonly accept = (reading: Reading): void => {
+    this.enqueue(reading.meterId, reading.start, () =>
+      this.prepare(reading, () => this.encryptPlain(reading)),
+    );
+  };
+
+  /**
+   * The sink of meters that encrypt their own readings (MQTT "sealed"): the ciphertext is checked to be a valid
+   * element and re-randomised (multiplied by a fresh encryption of 0), so that what goes upstream cannot be
+   * linked to what the meter published locally. Never throws.
+   */
+  readonly acceptSealed = (reading: SealedReadingIn): void => {
+    this.enqueue(reading.meterId, reading.start, () =>
+      this.prepare(reading, () => {
+        assertCiphertext(this.key, reading.ciphertext);
+        return (reading.ciphertext * this.encryptor.encryptZero()) % this.key.n2;
+      }),
+    );
+  };
+
+  private enqueue(
+    meterId: string,
+    start: number,
+    prepare: () => { item: EncryptedReading; billedLate: boolean },
+  ) {
     const accepted = performance.now();
     try {
-      const { item, billedLate } = this.prepare(reading);
-      this.queue.push({ item, meterId: reading.meterId, start: reading.start, accepted, billedLate });
+      const { item, billedLate } = prepare();
+      this.queue.push({ item, meterId, start, accepted, billedLate });
       // Bound the wait of the first queued reading when a driver hands over a long burst.
       if (performance.now() - this.queue[0]!.accepted >= MAX_QUEUE_MS) {
         this.flush();
@@ -72,9 +101,9 @@ export class Intake {
         setImmediate(() => this.flush());
       }
     } catch (error) {
-      this.reject(reading.meterId, reading.start, error);
+      this.reject(meterId, start, error);
     }
-  };
+  }
 
   /** Commits every queued ciphertext in one transaction. Runs after each turn and before every aggregation. */
   flush(): void {
@@ -114,12 +143,27 @@ export class Intake {
     return this.buffer.readings.cursor(meterId);
   }
 
-  /** Validates and encrypts; the plaintext reading is not referenced after this. */
-  private prepare(reading: Reading): { item: EncryptedReading; billedLate: boolean } {
+  /** Bounds of a plaintext reading, then its encryption; the plaintext is not referenced after this. */
+  private encryptPlain(reading: Reading): bigint {
+    const { maxWhPerReading } = this.opts;
+    if (!Number.isSafeInteger(reading.wh) || reading.wh < 0 || reading.wh > maxWhPerReading) {
+      throw new GatewayError(
+        'READING_OUT_OF_BOUNDS',
+        `reading is not a whole number of Wh within 0..encryption.maxWhPerReading (${maxWhPerReading})`,
+      );
+    }
+    return this.encryptor.encrypt(reading);
+  }
+
+  /** Validates what every reading must satisfy (meter, interval, clock, age, order), then gets its ciphertext. */
+  private prepare(
+    reading: ReadingSlot,
+    ciphertextOf: () => bigint,
+  ): { item: EncryptedReading; billedLate: boolean } {
     const meter = this.meters.get(reading.meterId);
     if (!meter)
       throw new GatewayError('READING_UNKNOWN_METER', `no meter "${reading.meterId}" in the config`);
-    const { intervalMs, maxWhPerReading, maxReadingAgeMs } = this.opts;
+    const { intervalMs, maxReadingAgeMs } = this.opts;
     if (
       !Number.isSafeInteger(reading.start) ||
       reading.end - reading.start !== intervalMs ||
@@ -140,12 +184,6 @@ export class Intake {
     if (reading.start < now - maxReadingAgeMs) {
       throw new GatewayError('READING_TOO_OLD', 'reading older than buffer.maxReadingAgeDays');
     }
-    if (!Number.isSafeInteger(reading.wh) || reading.wh < 0 || reading.wh > maxWhPerReading) {
-      throw new GatewayError(
-        'READING_OUT_OF_BOUNDS',
-        `reading is not a whole number of Wh within 0..encryption.maxWhPerReading (${maxWhPerReading})`,
-      );
-    }
     const cursor = this.buffer.readings.cursor(meter.id);
     if (cursor !== undefined && reading.start <= cursor) {
       // Checked again inside the store's transaction; here it spares the encryption of a duplicate.
@@ -154,7 +192,7 @@ export class Intake {
         `meter ${meter.id}: interval not after the last accepted one`,
       );
     }
-    const ciphertext = this.encryptor.encrypt(reading);
+    const ciphertext = ciphertextOf();
     const own = this.opts.billingPeriodOf(reading.start);
     const current = this.opts.billingPeriodOf(now);
     const ownClosed = own.end + this.opts.billingGraceMs <= now;

@@ -15,3 +15,14 @@ export interface Reading {
 
 /** What drivers hand readings to. It never throws: rejections are counted and logged by the intake. */
 export type ReadingSink = (reading: Reading) => void;
+
+/** A reading a meter encrypted (and signed) itself: the gateway only ever holds its ciphertext. */
+export interface SealedReadingIn {
+  readonly meterId: string;
+  readonly start: number;
+  readonly end: number;
+  /** Paillier ciphertext of the packed slots, under the supplier's key (drivers/mqtt/sealed-payload.ts). */
+  readonly ciphertext: bigint;
+}
+
+export type SealedReadingSink = (reading: SealedReadingIn) => void;

@@ -134,8 +134,15 @@ export const MqttSource = z
       .refine((t) => !/[+#]/.test(t), 'must be a topic name without wildcards')
       .describe('Topic the meter publishes on, e.g. "tele/meter-3/SENSOR"'),
     format: z
-      .enum(['tasmota', 'generic'])
-      .describe('tasmota: Tasmota SENSOR JSON; generic: the gateway JSON (docs/drivers/mqtt.md)'),
+      .enum(['tasmota', 'generic', 'sealed'])
+      .describe(
+        'tasmota: Tasmota SENSOR JSON; generic: the gateway JSON; sealed: readings the meter encrypted and ' +
+          'signed itself (docs/drivers/mqtt.md)',
+      ),
+    publicKey: z
+      .string()
+      .optional()
+      .describe("sealed: the meter's Ed25519 public key (SPKI PEM, scripts/keygen meter)"),
     energyPath: z
       .string()
       .regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/, 'must be a dot path like "ENERGY.Total"')

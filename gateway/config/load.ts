@@ -79,8 +79,10 @@ function resolvePaths(c: Config, base: string): Config {
   if (tls?.key) tls.key = r(tls.key);
   if (c.drivers.replay) c.drivers.replay.file = r(c.drivers.replay.file);
   if (c.drivers.mqtt?.passwordFile) c.drivers.mqtt.passwordFile = r(c.drivers.mqtt.passwordFile);
-  for (const m of c.meters)
+  for (const m of c.meters) {
     if (m.source.driver === 'modbus' && isMapPath(m.source.model)) m.source.model = r(m.source.model);
+    if (m.source.driver === 'mqtt' && m.source.publicKey) m.source.publicKey = r(m.source.publicKey);
+  }
   return c;
 }
 

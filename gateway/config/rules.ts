@@ -81,6 +81,9 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
         add(`meters.${i}.source.topic`, `topic already used by meter "${mqttTopics.get(m.source.topic)}"`);
       }
       mqttTopics.set(m.source.topic, m.id);
+      if (m.source.format === 'sealed' && m.source.publicKey === undefined) {
+        add(`meters.${i}.source.publicKey`, 'format "sealed" needs the meter\'s public key');
+      }
     }
     if (m.source.driver === 'modbus') {
       const source = m.source;

@@ -22,4 +22,9 @@ export class ReadingEncryptor {
     slots[1 + this.bands.bandAt(reading.start)] = wh;
     return this.engine.encrypt(pack(this.layout, slots));
   }
+
+  /** A fresh encryption of 0: multiplying a ciphertext by it re-randomises it without changing its plaintext. */
+  encryptZero(): bigint {
+    return this.engine.encrypt(0n);
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Meters speaking real protocols, end to end: in neighbourhood "north", one meter is an emulated DSMR 5 meter on
- * a socat pty pair, one an SML eHZ on another pty, one a Tasmota bridge publishing over MQTT; the others replay
- * the CSV. Each emulator (scripts/emulate, as a technician runs it) presents its household's recorded consumption
+ * a socat pty pair, one an SML eHZ on another pty, one a Tasmota bridge publishing over MQTT, one a meter that
+ * encrypts and signs its own readings (MQTT "sealed"); the fifth replays the CSV. Each emulator (scripts/emulate, as a technician runs it) presents its household's recorded consumption
  * as a cumulative register; the gateway reads the protocol, turns the register into interval readings and the
  * MDMS must end up with exactly the sums computed from the CSV — the protocol path loses and invents nothing.
  */
@@ -11,6 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { writeKeyFile } from '../../gateway/keys/files.ts';
+import { generateSigningPair } from '../../gateway/keys/generate.ts';
 import { Emulators } from '../helpers/emulators.ts';
 import { makeKeySet } from '../helpers/keys.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
@@ -31,7 +33,7 @@ const SPEED = 2880;
 /** Emulators start two emulated hours early (silent: no data yet) so the gateway is listening at FROM. */
 const LEAD_MS = 2 * 3_600_000;
 
-describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
+describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into the MDMS', () => {
   let broker: Mosquitto;
   let scenario: Scenario;
   let gateway: GatewayProcess;
@@ -43,6 +45,12 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
     broker = await startMosquitto();
     const keys = await makeKeySet();
     const ptys = mkdtempSync(path.join(tmpdir(), 'ptys-'));
+    // m04 encrypts and signs its own readings: the gateway only ever sees its ciphertexts.
+    const meterKey = generateSigningPair('ed25519');
+    const meterKeyFile = path.join(ptys, 'meter-m04.ed25519.key.pem');
+    const meterPubFile = path.join(ptys, 'meter-m04.ed25519.pub.pem');
+    writeKeyFile(meterKeyFile, meterKey.privatePem, { secret: true });
+    writeKeyFile(meterPubFile, meterKey.publicPem, { secret: false });
     scenario = makeScenario({
       keys,
       brokerUrl: broker.url,
@@ -54,6 +62,7 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
           m01: { driver: 'serial', port: 'p1' },
           m02: { driver: 'serial', port: 'ehz' },
           m03: { driver: 'mqtt', topic: 'tele/m03/SENSOR', format: 'tasmota' },
+          m04: { driver: 'mqtt', topic: 'meters/m04/sealed', format: 'sealed', publicKey: meterPubFile },
         })[m.id],
       drivers: {
         serial: {
@@ -86,6 +95,10 @@ describe('DSMR, SML and MQTT meters through the gateway into the MDMS', () => {
     emulators.start(['dsmr', ...common(meter('m01')), '--pty', path.join(ptys, 'p1')]);
     emulators.start(['sml', ...common(meter('m02')), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
     emulators.start(['mqtt', ...common(meter('m03')), '--broker', broker.url, '--topic', 'tele/m03/SENSOR']);
+    emulators.start([
+      ...['mqtt', ...common(meter('m04')), '--broker', broker.url, '--topic', 'meters/m04/sealed'],
+      ...['--format', 'sealed', '--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
+    ]);
 
     const mdms = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
     store = mdms.store;
