@@ -3,7 +3,7 @@
  * meter speaking a real protocol, on a serial pty pair (socat), over MQTT or as a Modbus TCP server, so that a
  * real gateway can be plugged into it. See docs/drivers/emulators.md.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
@@ -25,6 +25,7 @@ import { loadHousehold, type Household } from './lib/emulate/household.ts';
 import { genericPayload, tasmotaPayload } from './lib/emulate/mqtt-payloads.ts';
 import { openSerialOutput, type SerialOutput } from './lib/emulate/serial-output.ts';
 import { TimeLoop } from './lib/emulate/time-loop.ts';
+import { openPtyPair } from './lib/pty-pair.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const PROTOCOLS = ['dsmr', 'sml', 'iec62056-21', 'mqtt', 'modbus-tcp', 'modbus-rtu'] as const;
@@ -191,22 +192,17 @@ async function main(argv: string[]): Promise<void> {
     close = () => client.endAsync();
     console.log(`publishing ${format} JSON to ${values.broker} topic ${values.topic}`);
   } else if (protocol === 'modbus-tcp' || protocol === 'modbus-rtu') {
-    let out: SerialOutput | undefined;
-    if (protocol === 'modbus-rtu') {
-      // The server opens the meter end itself; the pty pair only provides the two ends.
-      out = await serialOutput(protocol, values, {
-        baudRate: 9600,
-        dataBits: 8,
-        parity: 'none',
-        stopBits: 1,
-      });
-      await out.close(false);
-    }
+    // RTU: the server opens the meter end of a pty pair (or a real device) itself.
+    const pair =
+      protocol === 'modbus-rtu' && !values.device
+        ? await openPtyPair(...ptyEnds(values.pty ?? path.join(ROOT, 'var', 'emulate', protocol)))
+        : undefined;
+    if (pair) console.log(`serial: the gateway opens ${pair.gatewayEnd}`);
     const server = await serveModbus({
       endpoint:
         protocol === 'modbus-tcp'
           ? { kind: 'tcp', host: '127.0.0.1', port: Number(values.port) }
-          : { kind: 'rtu', path: out!.meterPath, baudRate: 9600 },
+          : { kind: 'rtu', path: pair?.meterEnd ?? values.device!, baudRate: 9600 },
       unitId: Number(values.unit),
       model: values.model,
       registerWh: () => household.register.valueAt(clock()),
@@ -218,7 +214,7 @@ async function main(argv: string[]): Promise<void> {
         : `Modbus RTU meter (${values.model}, unit ${values.unit})`,
     );
     send = () => Promise.resolve();
-    close = async () => (await server.stop(), await out?.close());
+    close = async () => (await server.stop(), await pair?.close());
   } else {
     const line: LineSettings =
       protocol === 'dsmr'
@@ -260,6 +256,12 @@ async function main(argv: string[]): Promise<void> {
     if (household.register.hasDataAt(t)) await send(t, seq++);
   });
   await close();
+}
+
+/** The meter and gateway ends of a pty pair in `dir`. */
+function ptyEnds(dir: string): [string, string] {
+  mkdirSync(dir, { recursive: true });
+  return [path.join(dir, 'meter'), path.join(dir, 'gateway')];
 }
 
 function powerAt(h: Household, t: number, stepMs: number): number {

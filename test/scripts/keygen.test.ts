@@ -15,7 +15,7 @@ import { parsePaillierPrivate } from '../../gateway/keys/paillier-files.ts';
 import { decrypt } from '../../scripts/lib/mdms/decrypt.ts';
 
 const KEYGEN = path.resolve(import.meta.dirname, '../../scripts/keygen');
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'all'];
+const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'meter', 'all'];
 const PRIVATE = [
   'supplier.paillier.key.json',
   'gateway.ed25519.key.pem',

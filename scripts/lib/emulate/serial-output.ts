@@ -11,14 +11,11 @@ import { openPtyPair, type PtyPair } from '../pty-pair.ts';
 export interface SerialOutput {
   /** The path the gateway must open. */
   gatewayPath: string | undefined;
-  /** The path the meter writes to. */
-  meterPath: string;
   write(bytes: Buffer): Promise<void>;
   /** Registers a handler for bytes coming back from the gateway (IEC 62056-21 requests). */
   onData(handler: (chunk: Buffer) => void): void;
   setBaudRate(baudRate: number): Promise<void>;
-  /** Closes the port; `andPty` false keeps the pty pair (for a server that opens the meter end itself). */
-  close(andPty?: boolean): Promise<void>;
+  close(): Promise<void>;
 }
 
 export async function openSerialOutput(
@@ -37,14 +34,13 @@ export async function openSerialOutput(
   const port: OpenPort = await openSerialPort(devicePath, line);
   return {
     gatewayPath: pair?.gatewayEnd,
-    meterPath: devicePath,
     write: (bytes) =>
       new Promise((resolve, reject) => port.stream.write(bytes, (e) => (e ? reject(e) : resolve()))),
     onData: (handler) => void port.stream.on('data', handler),
     setBaudRate: (baudRate) => port.setBaudRate(baudRate),
-    close: async (andPty = true) => {
+    close: async () => {
       await port.close();
-      if (andPty) await pair?.close();
+      await pair?.close();
     },
   };
 }
