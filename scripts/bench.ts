@@ -35,6 +35,7 @@ const HELP = `Usage: npm run bench [-- options]
   --bits LIST            key sizes (default 2048,3072)
   --baseline-meters N    meters for the paillier-bigint pipeline run, which is ~100x slower (default 10)
   --quick                a short run: --meters 100 --baseline-meters 4, fewer encryption samples
+  --pipeline-only        only the tuned engine's pipeline runs (no micro-benchmarks, no baseline run)
   -h, --help             show this help`;
 
 function list(text: string): number[] {
@@ -139,6 +140,7 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '2048,3072' },
       'baseline-meters': { type: 'string', default: '10' },
       quick: { type: 'boolean', default: false },
+      'pipeline-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -174,11 +176,14 @@ async function main(argv: string[]): Promise<void> {
     for (const bits of bitsList) {
       console.log(`\n${bits} bits: generating keys`);
       const { dir, key } = await makeKeys(bits);
-      for (const [engine, samples] of [
-        ['djn', 500],
-        ['native', 50],
-        ['paillier-bigint', 20],
-      ] as const) {
+      const micro = values['pipeline-only']
+        ? []
+        : ([
+            ['djn', 500],
+            ['native', 50],
+            ['paillier-bigint', 20],
+          ] as const);
+      for (const [engine, samples] of micro) {
         const r = await benchEncryption(
           key.publicKey,
           engine,
@@ -187,13 +192,15 @@ async function main(argv: string[]): Promise<void> {
         console.log(`  encryption ${engine}: ${r.cpuMsPerEncryption.toFixed(3)} CPU ms each`);
         encryption.push(r);
       }
-      const dec = await benchDecryption(key, values.quick ? 5 : 20);
+      const dec = values['pipeline-only'] ? [] : await benchDecryption(key, values.quick ? 5 : 20);
       for (const d of dec)
         console.log(`  decryption ${d.method}: ${d.cpuMsPerDecryption.toFixed(2)} CPU ms each`);
       decryption.push(...dec);
       const runs: [RunSpec['engine'], number][] = [
         ...meters.map((m) => ['djn', m] as [RunSpec['engine'], number]),
-        ['paillier-bigint', baselineMeters],
+        ...(values['pipeline-only']
+          ? []
+          : [['paillier-bigint', baselineMeters] as [RunSpec['engine'], number]]),
       ];
       for (const [engine, count] of runs) {
         console.log(`  pipeline ${engine}, ${count} meters × ${days} day(s)...`);

@@ -4,7 +4,7 @@
  * line, P1 3.0 §5.10/§5.12). Only the grammar is checked here; what the values mean is the parser's business.
  */
 import { GatewayError } from '../../gateway/errors.ts';
-import { formatObis, parseObis, type ObisCode } from './obis.ts';
+import { formatObis, parseObis, type ObisCode } from '../common/obis.ts';
 
 export interface P1Object {
   code: ObisCode;

@@ -15,7 +15,7 @@
 import { GatewayError } from '../../gateway/errors.ts';
 import type { LocalTimestamp, MeterFrame, ObisValue } from '../common/meter-frame.ts';
 import { crc16Arc } from './crc16-arc.ts';
-import { isMbusChannel, parseObis, formatObis, type ObisCode } from './obis.ts';
+import { isMbusChannel, parseObis, formatObis, type ObisCode } from '../common/obis.ts';
 import { readObjects, type P1Object } from './p1-lines.ts';
 import { decodeOctetString, isTimestampText, parseQuantity, parseTimestamp } from './p1-values.ts';
 

@@ -7,7 +7,7 @@
 import type { LocalTimestamp, MeterTime, ObisValue } from '../common/meter-frame.ts';
 import { crc16Arc } from './crc16-arc.ts';
 import { hasCrc, type DsmrVersion } from './dsmr-version.ts';
-import { formatObis, isMbusChannel, parseObis } from './obis.ts';
+import { formatObis, isMbusChannel, parseObis } from '../common/obis.ts';
 import { encodeOctetString, formatTimestamp } from './p1-values.ts';
 import { digitFormat, formatNumber } from './value-formats.ts';
 

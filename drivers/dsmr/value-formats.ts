@@ -5,7 +5,7 @@
  * test/fixtures/dsmr (DSMR 2.2 and the Belgian e-MUCS variant have no spec here).
  */
 import type { DsmrVersion } from './dsmr-version.ts';
-import type { ObisCode } from './obis.ts';
+import type { ObisCode } from '../common/obis.ts';
 
 export interface DigitFormat {
   /** Integer digits, zero-padded; a minimum (a larger value is written in full, not rolled over). */

@@ -3,6 +3,7 @@
  * meter model. register-map.ts validates with it, then checks what one field cannot (overlaps, duplicates).
  */
 import { z } from 'zod';
+import { normaliseObis } from '../common/obis.ts';
 
 export const REGISTER_TYPES = [
   'int16',
@@ -28,16 +29,7 @@ export const TYPE_WORDS: Readonly<Record<RegisterType, 1 | 2 | 4>> = {
   float64: 4,
 };
 
-const OBIS = /^(?:(\d{1,3})-(\d{1,3}):)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\*(\d{1,3}))?$/;
-
-/** "1.8.0" → "1-0:1.8.0", "1-0:1.8.0*255" → "1-0:1.8.0" (the MeterFrame convention, meter-frame.ts). */
-export function normaliseObis(code: string): string | undefined {
-  const m = OBIS.exec(code.trim());
-  if (!m || m.slice(1).some((g) => g !== undefined && Number(g) > 255)) return undefined;
-  const [, a = '1', b = '0', c, d, e, f] = m;
-  const base = `${Number(a)}-${Number(b)}:${Number(c)}.${Number(d)}.${Number(e)}`;
-  return f === undefined || Number(f) === 255 ? base : `${base}*${Number(f)}`;
-}
+export { normaliseObis };
 
 const Order = z.enum(['high-first', 'low-first']);
 const Range = z

@@ -1,7 +1,8 @@
 /**
- * OBIS codes as DSMR writes them: "A-B:C.D.E" reduced IDs (IEC 62056-61; P1 5.0.2 §6.4 "Value group F is not
- * used"), though some meters append "*255" (EasyMeter) as IEC 62056-21 allows. Normalised as
- * `drivers/common/meter-frame.ts` says: F dropped when 255, else kept as "*F"; no A-B means electricity ("1-0:").
+ * OBIS codes (IEC 62056-61) in text: "A-B:C.D.E[*F]", as DSMR (P1 5.0.2 §6.4 "Value group F is not used"),
+ * IEC 62056-21 data sets and register maps write them; some meters append "*255" (EasyMeter) or "&F". Normalised as
+ * `meter-frame.ts` says: F dropped when 255, else kept as "*F"; no A-B means electricity ("1-0:"). The one parser
+ * of OBIS text for every protocol (SML's binary objName is formatted with `formatObis` too).
  */
 
 /** The value groups of an OBIS code, each 0–255. */
@@ -42,4 +43,10 @@ export function formatObis(code: ObisCode): string {
  */
 export function isMbusChannel(code: ObisCode): boolean {
   return code.a === 0 && code.b >= 1;
+}
+
+/** The normalised text of an OBIS code as sent, or undefined when `text` is not one. */
+export function normaliseObis(text: string): string | undefined {
+  const code = parseObis(text.trim());
+  return code && formatObis(code);
 }
