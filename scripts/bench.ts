@@ -89,8 +89,9 @@ function runScript(entry: string, args: string[]): ReturnType<typeof spawn> {
   });
 }
 
-/** The V8 flags of the compiled gateway in production (`npm run start:compiled`, docs/raspberry-pi.md §8). */
+/** The V8 flags and malloc setting of the compiled gateway in production (`npm run start:compiled`, Pi guide §8). */
 const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=40'];
+const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
 
 /**
  * The gateway side runs compiled (`npm run build`) with the production flags (`npm run start:compiled`): no
@@ -99,6 +100,7 @@ const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=
 function runCompiled(entry: string, args: string[]): ReturnType<typeof spawn> {
   return spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, path.join(ROOT, 'dist', entry), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...PRODUCTION_ENV },
   });
 }
 

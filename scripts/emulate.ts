@@ -311,10 +311,13 @@ async function replayCapture(
   if (protocol !== 'dsmr' && protocol !== 'sml' && protocol !== 'iec62056-21')
     throw new UsageError('--capture: for dsmr, sml and iec62056-21', HELP);
   const chunks = captureChunks(protocol, readFileSync(file));
+  // An IEC 62056-21 capture is replayed as mode D pushes (2400 baud 7E1): a mode C dialogue needs a reader.
   const line: LineSettings =
     protocol === 'dsmr'
       ? lineSettingsFor(o.version)
-      : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+      : protocol === 'iec62056-21'
+        ? iecLineSettings(MODE_D_BAUD)
+        : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
   const out = await serialOutput(protocol, o, line);
   console.log(
     `replaying ${chunks.length} frames of ${file}, one every ${o.stepS} s (speed ${o.speed ?? 1}), looping`,

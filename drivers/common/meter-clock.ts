@@ -6,8 +6,9 @@
  * placed by the gateway's clock at reception.
  *
  * The two are compared on every frame; a difference beyond the configured tolerance is reported (metric
- * `driver.clock_skew`, a warning once per episode, the meter's status) so that whichever clock is wrong gets
- * fixed. The intake independently refuses readings that end in the gateway's future.
+ * `driver.clock_skew`, a warning once per episode) so that whichever clock is wrong gets fixed. The intake
+ * independently refuses readings that end more than 5 minutes in the gateway's future: a gateway whose clock is
+ * far behind (no NTP yet) drops readings rather than accept times it cannot check.
  */
 import { wallParts, zonedToEpoch } from '../../gateway/time/zoned.ts';
 import type { MeterTime } from './meter-frame.ts';
@@ -37,10 +38,19 @@ export function meterTimeToEpoch(time: MeterTime, timeZone: string): number {
   return first;
 }
 
-/** True when a local time is a real calendar time (a meter with a corrupt clock sends 00-00-00 or hour 25). */
+/** Meter clocks before this are unset (DSMR meters that lost their time send 1970 or 2000-01-01). */
+const EARLIEST_PLAUSIBLE_YEAR = 2001;
+
+/**
+ * True when a meter time can be a real one: a calendar time (a corrupt clock sends 00-00-00 or hour 25) after
+ * the year a reset clock falls back to. An implausible meter time falls back to the gateway's clock.
+ */
 export function isPlausibleLocal(time: MeterTime): boolean {
-  if (time.kind === 'epoch') return Number.isFinite(time.epochMs) && time.epochMs > 0;
+  if (time.kind === 'epoch') {
+    return Number.isFinite(time.epochMs) && time.epochMs >= Date.UTC(EARLIEST_PLAUSIBLE_YEAR, 0, 1);
+  }
   const { year, month, day, hour, minute, second } = time.local;
+  if (year < EARLIEST_PLAUSIBLE_YEAR) return false;
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false;
   return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
 }

@@ -33,8 +33,9 @@ const P1_115200_8N1: P1LineSettings = { baudRate: 115200, dataBits: 8, parity: '
 /**
  * Where meters differ from this table: the version a meter speaks is only known from its telegrams
  * (1-3:0.2.8, or the header), and the version printed on a meter is not always what its P1 firmware speaks. A
- * driver that is not told should listen at 115200 8N1 first (DSMR 4.0 and later, and the Belgian, Luxembourg and
- * Hungarian variants, which follow DSMR 5) and fall back to 9600 7E1 when no valid telegram arrives.
+ * technician who is not told should try 115200 8N1 first (DSMR 4.0 and later, and the Belgian, Luxembourg and
+ * Hungarian variants, which follow DSMR 5), then 115200 7E1 (some DSMR 4 meters), then 9600 7E1; the port's
+ * `line:` setting overrides this table (docs/drivers/serial.md). There is no automatic detection.
  */
 export const DSMR_LINE_SETTINGS: Readonly<Record<DsmrVersion, Readonly<DsmrLineSettings>>> = {
   '2.2': {

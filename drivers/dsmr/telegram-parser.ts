@@ -25,6 +25,11 @@ export interface ParseTelegramOptions {
    * Default false: a household's gas or water use is only kept where it is configured (privacy).
    */
   mbus?: boolean;
+  /**
+   * Refuse telegrams without a CRC (the port is configured for DSMR 4.0 or later, which always send one). Without
+   * it a CRC is required only when the telegram itself declares version 4 or later (1-3:0.2.8).
+   */
+  requireCrc?: boolean;
 }
 
 /**
@@ -54,6 +59,12 @@ export function parseTelegram(bytes: Buffer, options: ParseTelegramOptions = {})
   const objects = readObjects(lines);
 
   const version = objects.find((o) => o.obis === VERSION_OBIS)?.groups[0];
+  if (!hasCrc && options.requireCrc) {
+    throw new GatewayError(
+      'FRAME_CHECKSUM',
+      'telegram carries no CRC, but the port is set to DSMR 4.0 or later',
+    );
+  }
   if (!hasCrc && version !== undefined && Number(version) >= 40) {
     throw new GatewayError('FRAME_CHECKSUM', `telegram declares P1 version ${version} but carries no CRC`);
   }

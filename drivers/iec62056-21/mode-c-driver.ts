@@ -45,7 +45,10 @@ export class ModeCDriver implements Driver {
       { ...opts.link, line: lineSettings(SIGN_ON_BAUD) },
       {
         open,
-        onData: (chunk) => this.session && this.run(this.session.receive(chunk)),
+        onData: (chunk) => {
+          const session = this.session;
+          if (session) this.run(session, session.receive(chunk));
+        },
         onState: (state) => {
           if (state === 'failed') this.endSession();
         },
@@ -72,30 +75,41 @@ export class ModeCDriver implements Driver {
   /** Starts a readout unless one is still running or the port is not open. */
   poll(): void {
     if (this.session || (this.link.state !== 'open' && this.link.state !== 'silent')) return;
-    const session = new ModeCSession(this.opts.session);
+    let session: ModeCSession;
+    try {
+      session = new ModeCSession(this.opts.session);
+    } catch (error) {
+      // The schema validates the address; anything else a session refuses is counted, never thrown from a timer.
+      return this.failed(errorCode(error), (error as Error).message);
+    }
     this.session = session;
     this.ctx.metrics.inc('driver.iec62056-21.polls');
     // Every readout signs on at 300 baud, whatever the previous one switched to.
     this.chain = this.chain.then(() => this.link.setBaudRate(SIGN_ON_BAUD)).catch(() => undefined);
-    this.run(session.start());
+    this.run(session, session.start());
   }
 
-  private run(actions: SessionAction[]): void {
-    const session = this.session;
+  /** Carries out a session's actions in order; actions of a session that has ended are dropped. */
+  private run(session: ModeCSession, actions: SessionAction[]): void {
+    // The session's state has already moved on; a pending timer of its previous state must not fire into the new
+    // one while this state's own timer waits in the chain behind a write.
+    if (actions.some((a) => a.kind === 'startTimer' || a.kind === 'done' || a.kind === 'fail')) {
+      clearTimeout(this.sessionTimer);
+    }
     this.chain = this.chain.then(async () => {
       for (const action of actions) {
         if (this.session !== session) return;
         try {
-          await this.act(action);
+          await this.act(session, action);
         } catch (error) {
-          this.failed(errorCode(error), (error as Error).message);
+          if (this.session === session) this.failed(errorCode(error), (error as Error).message);
           return;
         }
       }
     });
   }
 
-  private async act(action: SessionAction): Promise<void> {
+  private async act(session: ModeCSession, action: SessionAction): Promise<void> {
     switch (action.kind) {
       case 'write':
         return this.link.write(action.bytes);
@@ -103,7 +117,10 @@ export class ModeCDriver implements Driver {
         return this.link.setBaudRate(action.baud);
       case 'startTimer':
         clearTimeout(this.sessionTimer);
-        this.sessionTimer = setTimeout(() => this.session && this.run(this.session.timerFired()), action.ms);
+        // The timer belongs to this session: a late one must not fire into the next.
+        this.sessionTimer = setTimeout(() => {
+          if (this.session === session) this.run(session, session.timerFired());
+        }, action.ms);
         return;
       case 'done':
         this.endSession();

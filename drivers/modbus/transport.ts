@@ -6,6 +6,7 @@
  */
 import modbusSerial from 'modbus-serial';
 import { GatewayError, isGatewayError } from '../../gateway/errors.ts';
+import { serialOpenError } from '../serial/serial-errors.ts';
 
 export type ModbusEndpoint =
   | { kind: 'tcp'; host: string; port: number }
@@ -122,13 +123,11 @@ class ModbusSerialTransport implements ModbusTransport {
         });
       }
     } catch (error) {
-      await this.close();
+      // Close this attempt's client only: a newer connect may already have replaced it.
+      if (this.client === client) this.client = undefined;
+      await new Promise<void>((resolve) => (client.isOpen ? client.close(() => resolve()) : resolve()));
       const where = endpointKey(e);
-      if (e.kind === 'rtu') {
-        throw new GatewayError('SERIAL_PORT_FAILED', `${where}: cannot open (${String(error)})`, {
-          cause: error,
-        });
-      }
+      if (e.kind === 'rtu') throw serialOpenError(e.path, error);
       throw toModbusError(error, where);
     }
   }

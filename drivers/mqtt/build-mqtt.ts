@@ -1,6 +1,7 @@
 /** One driver for every MQTT meter, subscribed to the local meter broker of `drivers.mqtt`. */
 import type { Config, MeterConfig } from '../../gateway/config/schema.ts';
 import type { PackingLayout } from '../../gateway/encrypt/packing.ts';
+import { GatewayError } from '../../gateway/errors.ts';
 import { loadPublicKey, readSecretFile } from '../../gateway/keys/files.ts';
 import { seriesOptions } from '../common/series-options.ts';
 import type { DriverContext } from '../driver.ts';
@@ -21,7 +22,8 @@ export function buildMqttDriver(
   const mqttMeters = meters.flatMap((meter): MqttMeter[] => {
     const s = meter.source;
     if (s.driver !== 'mqtt') return [];
-    if (s.format === 'sealed' && layout) {
+    if (s.format === 'sealed') {
+      if (!layout) throw new GatewayError('DRIVER_FAILED', 'sealed meters need the packing layout');
       // The rules require publicKey for this format; the layout comes from the gateway's own keys.
       const key = loadPublicKey(s.publicKey!, 'ed25519', `public key of meter ${meter.id}`);
       const parse = (p: Buffer) => parseSealedPayload(p, key, layout);

@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import { GatewayError } from '../../gateway/errors.ts';
 import type { SerialPortSchema } from '../../gateway/config/drivers-schema.ts';
+import { hasCrc } from '../dsmr/dsmr-version.ts';
 import { lineSettingsFor } from '../dsmr/line-settings.ts';
 import { TelegramFramer } from '../dsmr/telegram-framer.ts';
 import { modeDProtocol } from '../iec62056-21/mode-d.ts';
@@ -24,7 +25,7 @@ export function pushProtocolFor(port: PortConfig): PushProtocol {
         name: 'dsmr',
         line: lineSettingsFor(port.dsmrVersion),
         framer: (onReject) => new TelegramFramer({ onReject }),
-        parse: (frame) => parseTelegram(frame, { mbus: port.mbus }),
+        parse: (frame) => parseTelegram(frame, { mbus: port.mbus, requireCrc: hasCrc(port.dsmrVersion) }),
       };
     case 'sml':
       return {

@@ -89,7 +89,9 @@ export class SerialLink {
 
   /** Starts opening; never rejects: a port that cannot be opened now is retried in the background. */
   start(): Promise<void> {
+    if (this.port || this.state === 'opening') return Promise.resolve();
     this.stopped = false;
+    clearTimeout(this.retryTimer);
     return this.open();
   }
 
@@ -138,6 +140,8 @@ export class SerialLink {
     this.setState('open');
     this.armSilence();
     port.stream.on('data', (chunk: Buffer) => {
+      // Bytes a lost port still delivers must not reach the framer or session of its successor.
+      if (this.port !== port) return;
       if (this.state === 'silent') {
         this.deps.log.info({ port: this.opts.name }, 'serial port receiving again');
         this.setState('open');

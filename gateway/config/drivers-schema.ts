@@ -71,7 +71,14 @@ export const SerialPortSchema = z
     iec: z
       .object({
         mode: z.enum(['C', 'D']).default('C').describe('C: the gateway polls a readout; D: the meter pushes'),
-        address: z.string().max(32).default('').describe('Device address in the sign-on request ("" = any)'),
+        address: z
+          .string()
+          .regex(
+            /^[0-9A-Za-z ]{0,32}$/,
+            'must be up to 32 digits, letters or spaces (IEC 62056-21 device address)',
+          )
+          .default('')
+          .describe('Device address in the sign-on request ("" = any)'),
         pollSeconds: z
           .number()
           .min(1)
@@ -226,6 +233,20 @@ export const ModbusSource = z
     driver: z.literal('modbus').describe('A meter polled over Modbus (drivers.modbus)'),
     bus: PortName.describe('Name of the bus under drivers.modbus.buses'),
     unit: z.number().int().min(1).max(247).describe('Modbus unit id (slave address) of the meter'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(50)
+      .max(30_000)
+      .optional()
+      .describe("This meter's answer timeout; default drivers.modbus.timeoutMs"),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(5)
+      .optional()
+      .describe("This meter's retries; default drivers.modbus.retries"),
     model: z
       .string()
       .min(1)

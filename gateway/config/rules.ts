@@ -117,6 +117,19 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
       serialPorts.set(port, m.id);
     }
   });
+  // Two links on one device would fight over it (EBUSY, or each getting half the bytes).
+  const devices = new Map<string, string>();
+  const claim = (device: string, where: string) => {
+    const other = devices.get(device);
+    if (other) add(where, `device ${device} is already used by ${other}`);
+    else devices.set(device, where);
+  };
+  for (const [name, port] of Object.entries(c.drivers.serial ?? {}))
+    claim(port.path, `drivers.serial.${name}.path`);
+  for (const [name, bus] of Object.entries(c.drivers.modbus?.buses ?? {})) {
+    if (bus.transport === 'rtu') claim(bus.path, `drivers.modbus.buses.${name}.path`);
+  }
+
   c.neighbourhoods.forEach((n, i) => {
     if (!used.has(n.id)) add(`neighbourhoods.${i}`, `neighbourhood "${n.id}" has no meters`);
     const size = c.meters.filter((m) => m.neighbourhood === n.id).length;

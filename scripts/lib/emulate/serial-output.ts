@@ -1,7 +1,7 @@
 /**
  * Where an emulated serial meter writes: one end of a socat pty pair made for it (the gateway opens the other
- * end), or a real serial device wired to the gateway. Unplugging is emulated with `replug()`: socat is killed
- * (the gateway's end fails with EIO and its link disappears) and started again at the same paths.
+ * end), or a real serial device wired to the gateway. Stopping the emulator kills socat, which to the gateway is
+ * an unplugged adapter (its end fails with EIO and the link disappears); starting it again plugs it back.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

@@ -217,6 +217,23 @@ describe('validateConfig', () => {
       'drivers.serial.p1.protocol',
     ],
     [
+      'two ports on one serial device',
+      (c) =>
+        (c.drivers = {
+          serial: { a: { path: '/dev/ttyUSB0', protocol: 'dsmr' } },
+          modbus: { buses: { b: { transport: 'rtu', path: '/dev/ttyUSB0' } } },
+        }),
+      'drivers.modbus.buses.b.path',
+    ],
+    [
+      'an IEC 62056-21 address the sign-on cannot carry',
+      (c) =>
+        (c.drivers = {
+          serial: { d0: { path: '/dev/ttyUSB0', protocol: 'iec62056-21', iec: { address: 'A-1' } } },
+        }),
+      'drivers.serial.d0.iec.address',
+    ],
+    [
       'an unknown Modbus model',
       (c) => {
         c.drivers = { modbus: { buses: { b: { transport: 'tcp', host: 'h' } } } };
