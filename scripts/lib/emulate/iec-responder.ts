@@ -25,10 +25,11 @@ export function serveModeC(o: IecResponderOptions): { readouts: () => number } {
     identification: { manufacturer: 'EMU', baudChar: '5', ident: 'EMULATED-C' },
     readout: () => {
       readouts++;
-      const t = o.now();
+      // The meter's clock has whole seconds: the register is read at the second it reports.
+      const t = Math.floor(o.now() / 1000) * 1000;
       return writeDataBlock(
         [{ obis: '1-0:1.8.0', value: Number((o.registerWh(t) / 1000).toFixed(3)), unit: 'kWh' }],
-        { serial: o.serial, time: localTimestamp(Math.floor(t / 1000) * 1000, o.timeZone) },
+        { serial: o.serial, time: localTimestamp(t, o.timeZone) },
       );
     },
   });
