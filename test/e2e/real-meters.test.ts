@@ -1,7 +1,8 @@
 /**
  * Meters speaking real protocols, end to end: in neighbourhood "north", one meter is an emulated DSMR 5 meter on
  * a socat pty pair, one an SML eHZ on another pty, one a Tasmota bridge publishing over MQTT, one a meter that
- * encrypts and signs its own readings (MQTT "sealed"); the fifth replays the CSV. Each emulator (scripts/emulate, as a technician runs it) presents its household's recorded consumption
+ * encrypts and signs its own readings (MQTT "sealed"); the fifth replays the CSV. In "east", one meter publishes
+ * the gateway's generic JSON over MQTT. Each emulator (scripts/emulate, as a technician runs it) presents its household's recorded consumption
  * as a cumulative register; the gateway reads the protocol, turns the register into interval readings and the
  * MDMS must end up with exactly the sums computed from the CSV — the protocol path loses and invents nothing.
  */
@@ -63,6 +64,7 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
           m02: { driver: 'serial', port: 'ehz' },
           m03: { driver: 'mqtt', topic: 'tele/m03/SENSOR', format: 'tasmota' },
           m04: { driver: 'mqtt', topic: 'meters/m04/sealed', format: 'sealed', publicKey: meterPubFile },
+          m06: { driver: 'mqtt', topic: 'meters/m06', format: 'generic' },
         })[m.id],
       drivers: {
         serial: {
@@ -95,6 +97,18 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
     emulators.start(['dsmr', ...common(meter('m01')), '--pty', path.join(ptys, 'p1')]);
     emulators.start(['sml', ...common(meter('m02')), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
     emulators.start(['mqtt', ...common(meter('m03')), '--broker', broker.url, '--topic', 'tele/m03/SENSOR']);
+    emulators.start([
+      ...[
+        'mqtt',
+        ...common(meter('m06')),
+        '--broker',
+        broker.url,
+        '--topic',
+        'meters/m06',
+        '--format',
+        'generic',
+      ],
+    ]);
     emulators.start([
       ...['mqtt', ...common(meter('m04')), '--broker', broker.url, '--topic', 'meters/m04/sealed'],
       ...['--format', 'sealed', '--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
