@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { DSMR_VERSIONS, type DsmrVersion } from '../drivers/dsmr/dsmr-version.ts';
 import { lineSettingsFor } from '../drivers/dsmr/line-settings.ts';
+import { encryptSmartyFrame } from '../drivers/dsmr/smarty-frame.ts';
 import {
   lineSettings as iecLineSettings,
   MODE_D_BAUD,
@@ -63,6 +64,7 @@ Serial (dsmr, sml, iec62056-21):
   --pty DIR           make a pty pair: the gateway opens DIR/gateway (default var/emulate/<protocol>)
   --device PATH       write to this serial device instead (a USB adapter wired to the gateway's)
   --dsmr-version V    ${DSMR_VERSIONS.join(', ')} (default 5.0): telegram format and line settings
+  --smarty-key HEX    dsmr: encrypt each telegram as a Luxembourg Smarty meter does (AES-128-GCM, 32 hex digits)
   --sml-absolute-time send an absolute time in each SML file (eHZ send only a seconds index)
 
 IEC 62056-21:
@@ -104,6 +106,7 @@ async function main(argv: string[]): Promise<void> {
       device: { type: 'string' },
       'dsmr-version': { type: 'string', default: '5.0' },
       'sml-absolute-time': { type: 'boolean', default: false },
+      'smarty-key': { type: 'string' },
       broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       topic: { type: 'string', default: 'tele/emulated-meter/SENSOR' },
       format: { type: 'string', default: 'tasmota' },
@@ -135,6 +138,9 @@ async function main(argv: string[]): Promise<void> {
       { dsmr: 10, sml: 2, 'iec62056-21': 60, mqtt: 60, 'modbus-tcp': 10, 'modbus-rtu': 10 }[protocol],
   );
   if (!(stepS >= 1 && stepS <= 3600)) throw new UsageError('--step: 1 to 3600 seconds', HELP);
+  const smartyKey = values['smarty-key'];
+  if (smartyKey !== undefined && !/^[0-9A-Fa-f]{32}$/.test(smartyKey))
+    throw new UsageError('--smarty-key: 32 hex digits', HELP);
   const initialWh = Number(values['initial-kwh']) * 1000;
   if (!(initialWh >= 0)) throw new UsageError('--initial-kwh: a non-negative number', HELP);
 
@@ -238,7 +244,13 @@ async function main(argv: string[]): Promise<void> {
         const x = input(t);
         const frame =
           protocol === 'dsmr'
-            ? dsmrFrame(version, x)
+            ? smartyKey
+              ? encryptSmartyFrame(dsmrFrame(version, x), {
+                  key: Buffer.from(smartyKey, 'hex'),
+                  systemTitle: Buffer.from('EMU00001', 'latin1'),
+                  frameCounter: seq,
+                })
+              : dsmrFrame(version, x)
             : protocol === 'sml'
               ? smlFrame(x, seq, values['sml-absolute-time'])
               : iecModeDFrame(x);

@@ -6,6 +6,9 @@ import { GatewayError } from '../../gateway/errors.ts';
 import type { SerialPortSchema } from '../../gateway/config/drivers-schema.ts';
 import { hasCrc } from '../dsmr/dsmr-version.ts';
 import { lineSettingsFor } from '../dsmr/line-settings.ts';
+import { decryptSmartyFrame } from '../dsmr/smarty-frame.ts';
+import { SmartyFramer } from '../dsmr/smarty-framer.ts';
+import { readSecretFile } from '../../gateway/keys/files.ts';
 import { TelegramFramer } from '../dsmr/telegram-framer.ts';
 import { modeDProtocol } from '../iec62056-21/mode-d.ts';
 import { parseTelegram } from '../dsmr/telegram-parser.ts';
@@ -21,6 +24,7 @@ const SML_LINE = { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 } as
 export function pushProtocolFor(port: PortConfig): PushProtocol {
   switch (port.protocol) {
     case 'dsmr':
+      if (port.decryptionKeyFile) return smartyProtocol(port, port.decryptionKeyFile);
       return {
         name: 'dsmr',
         line: lineSettingsFor(port.dsmrVersion),
@@ -38,4 +42,21 @@ export function pushProtocolFor(port: PortConfig): PushProtocol {
       if (port.iec.mode === 'D') return modeDProtocol();
       throw new GatewayError('DRIVER_FAILED', 'IEC 62056-21 mode C is polled, not pushed (ModeCDriver)');
   }
+}
+
+/** Luxembourg Smarty: DSMR 5 telegrams inside AES-128-GCM frames (drivers/dsmr/smarty-frame.ts). */
+function smartyProtocol(port: PortConfig, keyFile: string): PushProtocol {
+  const hex = readSecretFile(keyFile, 'Smarty decryption key').trim();
+  if (!/^[0-9A-Fa-f]{32}$/.test(hex)) {
+    throw new GatewayError('KEY_FILE_INVALID', `${keyFile}: a Smarty key is 32 hex digits`);
+  }
+  const key = Buffer.from(hex, 'hex');
+  const authenticationKey = Buffer.from(port.authenticationKey, 'hex');
+  return {
+    name: 'dsmr',
+    line: lineSettingsFor(port.dsmrVersion),
+    framer: (onReject) => new SmartyFramer({ onReject }),
+    parse: (frame) =>
+      parseTelegram(decryptSmartyFrame(frame, key, authenticationKey), { mbus: port.mbus, requireCrc: true }),
+  };
 }

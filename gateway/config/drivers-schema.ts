@@ -94,6 +94,18 @@ export const SerialPortSchema = z
       .prefault({})
       .describe('IEC 62056-21 settings'),
     line: Line.prefault({}).describe('Line settings overriding the protocol default'),
+    decryptionKeyFile: z
+      .string()
+      .optional()
+      .describe(
+        'DSMR: Luxembourg Smarty meters encrypt their telegrams; file (mode 0600) holding the 32-hex-digit key ' +
+          'from the grid operator',
+      ),
+    authenticationKey: z
+      .string()
+      .regex(/^[0-9A-Fa-f]{32}$/, 'must be 32 hex digits')
+      .default('00112233445566778899AABBCCDDEEFF')
+      .describe('DSMR Smarty: the authentication key (the same for every meter)'),
     mbus: z
       .boolean()
       .default(false)

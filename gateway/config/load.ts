@@ -79,6 +79,9 @@ function resolvePaths(c: Config, base: string): Config {
   if (tls?.key) tls.key = r(tls.key);
   if (c.drivers.replay) c.drivers.replay.file = r(c.drivers.replay.file);
   if (c.drivers.mqtt?.passwordFile) c.drivers.mqtt.passwordFile = r(c.drivers.mqtt.passwordFile);
+  for (const port of Object.values(c.drivers.serial ?? {})) {
+    if (port.decryptionKeyFile) port.decryptionKeyFile = r(port.decryptionKeyFile);
+  }
   for (const m of c.meters) {
     if (m.source.driver === 'modbus' && isMapPath(m.source.model)) m.source.model = r(m.source.model);
     if (m.source.driver === 'mqtt' && m.source.publicKey) m.source.publicKey = r(m.source.publicKey);
