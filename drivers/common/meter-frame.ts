@@ -6,15 +6,10 @@
  *
  * Values are plaintext meter data (privacy invariant 1): a frame lives in memory only and is never logged.
  */
+import type { WallParts } from '../../gateway/time/zoned.ts';
 
 /** A wall-clock time as the meter sent it, without a zone (DSMR, IEC 62056-21 send local time). */
-export interface LocalTimestamp {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
+export interface LocalTimestamp extends WallParts {
   /** Daylight-saving flag where the protocol sends one (DSMR: "S" summer = true, "W" winter = false). */
   dst?: boolean;
 }
