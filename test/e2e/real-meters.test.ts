@@ -31,8 +31,8 @@ import {
 const FROM = '2012-10-10T00:00:00Z';
 const TO = '2012-10-10T12:00:00Z';
 const SPEED = 2880;
-/** Emulators start two emulated hours early (silent: no data yet) so the gateway is listening at FROM. */
-const LEAD_MS = 2 * 3_600_000;
+/** Real time before the shared timeline reaches FROM: the gateway and every emulator are listening by then. */
+const LEAD_REAL_MS = 12_000;
 
 describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into the MDMS', () => {
   let broker: Mosquitto;
@@ -52,12 +52,19 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
     const meterPubFile = path.join(ptys, 'meter-m04.ed25519.pub.pem');
     writeKeyFile(meterKeyFile, meterKey.privatePem, { secret: true });
     writeKeyFile(meterPubFile, meterKey.publicPem, { secret: false });
+    const mdmsDir = mkdtempSync(path.join(tmpdir(), 'mdms-'));
+    const mdms = await startMdms(broker.url, keys, path.join(mdmsDir, 'mdms.sqlite'));
+    store = mdms.store;
+    stopMdms = () => mdms.receiver.stop();
+    // The gateway and the emulators share one virtual timeline (clock.anchor / --anchor).
+    const anchor = new Date(Date.now() + LEAD_REAL_MS).toISOString();
     scenario = makeScenario({
       keys,
       brokerUrl: broker.url,
       from: FROM,
       to: TO,
       speed: SPEED,
+      anchor,
       sourceOf: (m) =>
         ({
           m01: { driver: 'serial', port: 'p1' },
@@ -85,7 +92,9 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
       '--household',
       household,
       '--start',
-      new Date(Date.parse(FROM) - LEAD_MS).toISOString(),
+      FROM,
+      '--anchor',
+      anchor,
       '--until',
       TO,
       '--speed',
@@ -114,9 +123,6 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
       ...['--format', 'sealed', '--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
     ]);
 
-    const mdms = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
-    store = mdms.store;
-    stopMdms = () => mdms.receiver.stop();
     gateway = spawnGateway(scenario.configFile);
     await waitFor(
       () => mdmsComplete(store, scenario.expected),
