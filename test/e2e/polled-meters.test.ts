@@ -10,24 +10,12 @@
  * and the other neighbourhoods (replay only) exactly. The bound is what interpolation between samples 10 emulated
  * minutes apart can miss at a boundary where the consumption rate changes.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
-import { Emulators } from '../helpers/emulators.ts';
-import { makeKeySet } from '../helpers/keys.ts';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { startMetersHarness, type MetersHarness } from '../helpers/meters-harness.ts';
 import { freePort } from '../helpers/ports.ts';
-import {
-  makeScenario,
-  spawnGateway,
-  startMdms,
-  TEST_METERS,
-  waitFor,
-  type GatewayProcess,
-  type Scenario,
-} from '../helpers/scenario.ts';
+import type { Scenario } from '../helpers/scenario.ts';
 
 const FROM = '2012-10-10T18:00:00Z';
 const TO = '2012-10-11T00:00:00Z';
@@ -36,32 +24,21 @@ const SPEED = 600;
 const TOLERANCE_WH = 350;
 
 describe('Modbus TCP and RTU, IEC 62056-21 (modes C and D) meters through the gateway into the MDMS', () => {
-  let broker: Mosquitto;
+  let h: MetersHarness;
   let scenario: Scenario;
-  let gateway: GatewayProcess;
   let store: MdmsStore;
-  let stopMdms: () => Promise<void>;
-  const emulators = new Emulators();
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    const keys = await makeKeySet();
-    const ptys = mkdtempSync(path.join(tmpdir(), 'ptys-'));
+    h = await startMetersHarness();
+    store = h.store;
     const modbusPort = await freePort();
-    const mdmsDir = mkdtempSync(path.join(tmpdir(), 'mdms-'));
-    const mdms = await startMdms(broker.url, keys, path.join(mdmsDir, 'mdms.sqlite'));
-    store = mdms.store;
-    stopMdms = () => mdms.receiver.stop();
-    // The shared timeline reaches FROM a few real seconds from now, when the gateway and every emulator listen.
-    const anchor = new Date(Date.now() + 12_000).toISOString();
-    scenario = makeScenario({
-      keys,
-      brokerUrl: broker.url,
+    const ptys = h.dir;
+    scenario = h.scenario({
       from: FROM,
       to: TO,
       speed: SPEED,
-      anchor,
-      graceMinutes: { intervals: 60, billing: 60 },
+      // Three emulated hours are 18 real seconds at this speed: room for an emulator starved of CPU.
+      graceMinutes: { intervals: 180, billing: 180 },
       sourceOf: (m) =>
         ({
           m01: { driver: 'modbus', bus: 'lan', unit: 7, model: 'eastron-sdm630' },
@@ -96,44 +73,25 @@ describe('Modbus TCP and RTU, IEC 62056-21 (modes C and D) meters through the ga
         },
       },
     });
-    const household = (id: string) => TEST_METERS.find((m) => m.id === id)!.household;
-    const common = (id: string) => [
-      ...['--csv', path.join(scenario.dir, 'slice.csv'), '--household', household(id)],
-      ...['--start', FROM, '--until', TO, '--anchor', anchor, '--speed', String(SPEED)],
-    ];
-    emulators.start(['modbus-tcp', ...common('m01'), '--port', String(modbusPort), '--unit', '7']);
-    emulators.start(['iec62056-21', ...common('m02'), '--iec-mode', 'C', '--pty', path.join(ptys, 'c')]);
-    emulators.start([
+    const common = (id: string) => h.emulatorArgs(scenario, id, SPEED);
+    h.emulators.start(['modbus-tcp', ...common('m01'), '--port', String(modbusPort), '--unit', '7']);
+    h.emulators.start(['iec62056-21', ...common('m02'), '--iec-mode', 'C', '--pty', path.join(ptys, 'c')]);
+    h.emulators.start([
       ...['modbus-rtu', ...common('m04'), '--pty', path.join(ptys, 'rtu')],
       ...['--unit', '3', '--model', 'carlo-gavazzi-em24'],
     ]);
-    emulators.start([
-      'iec62056-21',
-      ...common('m03'),
-      '--iec-mode',
-      'D',
-      '--step',
-      '60',
-      '--pty',
-      path.join(ptys, 'd'),
+    h.emulators.start([
+      ...['iec62056-21', ...common('m03'), '--iec-mode', 'D', '--step', '60'],
+      ...['--pty', path.join(ptys, 'd')],
     ]);
-    gateway = spawnGateway(scenario.configFile);
-    await waitFor(
+    await h.runGateway(
+      scenario,
       () => store.counts().bills >= scenario.expected.bills.size,
-      120_000,
       'every bill at the MDMS',
-      () => `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.output()}`,
     );
-    gateway.child.kill('SIGTERM');
-    expect(await gateway.exited).toBe(0);
   }, 180_000);
 
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    emulators.stopAll();
-    await stopMdms?.();
-    await broker?.stop();
-  });
+  afterAll(() => h?.close());
 
   it('releases north with all five meters once the polled meters have a first interval', () => {
     const north = store.aggregates().filter((a) => a.neighbourhood === 'north');

@@ -2,69 +2,45 @@
  * Meters speaking real protocols, end to end: in neighbourhood "north", one meter is an emulated DSMR 5 meter on
  * a socat pty pair, one an SML eHZ on another pty, one a Tasmota bridge publishing over MQTT, one a meter that
  * encrypts and signs its own readings (MQTT "sealed"); the fifth replays the CSV. In "east", one meter publishes
- * the gateway's generic JSON over MQTT. Each emulator (scripts/emulate, as a technician runs it) presents its household's recorded consumption
- * as a cumulative register; the gateway reads the protocol, turns the register into interval readings and the
+ * the gateway's generic JSON over MQTT. Each emulator (scripts/emulate, as a technician runs it) presents its
+ * household's recorded consumption as a cumulative register; the gateway reads the protocol, turns the register into interval readings and the
  * MDMS must end up with exactly the sums computed from the CSV — the protocol path loses and invents nothing.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
-import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { writeKeyFile } from '../../gateway/keys/files.ts';
 import { generateSigningPair } from '../../gateway/keys/generate.ts';
-import { Emulators } from '../helpers/emulators.ts';
-import { makeKeySet } from '../helpers/keys.ts';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
-import {
-  makeScenario,
-  mdmsComplete,
-  spawnGateway,
-  startMdms,
-  TEST_METERS,
-  waitFor,
-  type GatewayProcess,
-  type Scenario,
-} from '../helpers/scenario.ts';
+import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
+import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { startMetersHarness, type MetersHarness } from '../helpers/meters-harness.ts';
+import { mdmsComplete, type Scenario } from '../helpers/scenario.ts';
 
 const FROM = '2012-10-10T00:00:00Z';
 const TO = '2012-10-10T12:00:00Z';
 const SPEED = 2880;
-/** Real time before the shared timeline reaches FROM: the gateway and every emulator are listening by then. */
-const LEAD_REAL_MS = 12_000;
 
 describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into the MDMS', () => {
-  let broker: Mosquitto;
+  let h: MetersHarness;
   let scenario: Scenario;
-  let gateway: GatewayProcess;
   let store: MdmsStore;
-  let stopMdms: () => Promise<void>;
-  const emulators = new Emulators();
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    const keys = await makeKeySet();
-    const ptys = mkdtempSync(path.join(tmpdir(), 'ptys-'));
+    h = await startMetersHarness();
+    store = h.store;
+    const ptys = h.dir;
     // m04 encrypts and signs its own readings: the gateway only ever sees its ciphertexts.
     const meterKey = generateSigningPair('ed25519');
     const meterKeyFile = path.join(ptys, 'meter-m04.ed25519.key.pem');
     const meterPubFile = path.join(ptys, 'meter-m04.ed25519.pub.pem');
     writeKeyFile(meterKeyFile, meterKey.privatePem, { secret: true });
     writeKeyFile(meterPubFile, meterKey.publicPem, { secret: false });
-    const mdmsDir = mkdtempSync(path.join(tmpdir(), 'mdms-'));
-    const mdms = await startMdms(broker.url, keys, path.join(mdmsDir, 'mdms.sqlite'));
-    store = mdms.store;
-    stopMdms = () => mdms.receiver.stop();
-    // The gateway and the emulators share one virtual timeline (clock.anchor / --anchor).
-    const anchor = new Date(Date.now() + LEAD_REAL_MS).toISOString();
-    scenario = makeScenario({
-      keys,
-      brokerUrl: broker.url,
+    scenario = h.scenario({
       from: FROM,
       to: TO,
       speed: SPEED,
-      anchor,
+      // Ten emulated hours are 12.5 real seconds at this speed: an emulator starved of CPU by the tests running
+      // beside it may lag that much without its readings arriving after their interval was decided.
+      graceMinutes: { intervals: 600, billing: 600 },
       sourceOf: (m) =>
         ({
           m01: { driver: 'serial', port: 'p1' },
@@ -83,63 +59,23 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
           },
           ehz: { path: path.join(ptys, 'ehz', 'gateway'), protocol: 'sml', reopenMaxSeconds: 1 },
         },
-        mqtt: { url: broker.url },
+        mqtt: { url: h.broker.url },
       },
     });
-    const common = (household: string) => [
-      '--csv',
-      path.join(scenario.dir, 'slice.csv'),
-      '--household',
-      household,
-      '--start',
-      FROM,
-      '--anchor',
-      anchor,
-      '--until',
-      TO,
-      '--speed',
-      String(SPEED),
-      '--step',
-      '60',
-    ];
-    const meter = (id: string) => TEST_METERS.find((m) => m.id === id)!.household;
-    emulators.start(['dsmr', ...common(meter('m01')), '--pty', path.join(ptys, 'p1')]);
-    emulators.start(['sml', ...common(meter('m02')), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
-    emulators.start(['mqtt', ...common(meter('m03')), '--broker', broker.url, '--topic', 'tele/m03/SENSOR']);
-    emulators.start([
-      ...[
-        'mqtt',
-        ...common(meter('m06')),
-        '--broker',
-        broker.url,
-        '--topic',
-        'meters/m06',
-        '--format',
-        'generic',
-      ],
+    const common = (id: string) => [...h.emulatorArgs(scenario, id, SPEED), '--step', '60'];
+    const broker = ['--broker', h.broker.url];
+    h.emulators.start(['dsmr', ...common('m01'), '--pty', path.join(ptys, 'p1')]);
+    h.emulators.start(['sml', ...common('m02'), '--pty', path.join(ptys, 'ehz'), '--sml-absolute-time']);
+    h.emulators.start(['mqtt', ...common('m03'), ...broker, '--topic', 'tele/m03/SENSOR']);
+    h.emulators.start(['mqtt', ...common('m06'), ...broker, '--topic', 'meters/m06', '--format', 'generic']);
+    h.emulators.start([
+      ...['mqtt', ...common('m04'), ...broker, '--topic', 'meters/m04/sealed', '--format', 'sealed'],
+      ...['--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
     ]);
-    emulators.start([
-      ...['mqtt', ...common(meter('m04')), '--broker', broker.url, '--topic', 'meters/m04/sealed'],
-      ...['--format', 'sealed', '--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
-    ]);
-
-    gateway = spawnGateway(scenario.configFile);
-    await waitFor(
-      () => mdmsComplete(store, scenario.expected),
-      120_000,
-      'all records at the MDMS',
-      () => `${JSON.stringify(store.counts())}\n${gateway.output()}\n${emulators.output()}`,
-    );
-    gateway.child.kill('SIGTERM');
-    expect(await gateway.exited).toBe(0);
+    await h.runGateway(scenario, () => mdmsComplete(store, scenario.expected), 'all records at the MDMS');
   }, 180_000);
 
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    emulators.stopAll();
-    await stopMdms?.();
-    await broker?.stop();
-  });
+  afterAll(() => h?.close());
 
   it('holds exactly the sums, counts and bills computed from the CSV', () => {
     expect(scenario.expected.aggregates.size).toBeGreaterThan(40);
