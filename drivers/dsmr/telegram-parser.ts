@@ -13,6 +13,7 @@
  * Lines may end in CR LF or LF, but the CRC covers the bytes as received: a capture whose CRs were lost fails it.
  */
 import { GatewayError } from '../../gateway/errors.ts';
+import { wallParts } from '../../gateway/time/zoned.ts';
 import type { LocalTimestamp, MeterFrame, ObisValue } from '../common/meter-frame.ts';
 import { crc16Arc } from './crc16-arc.ts';
 import { isMbusChannel, parseObis, formatObis, type ObisCode } from '../common/obis.ts';
@@ -186,20 +187,11 @@ function legacyProfile({ obis, groups }: P1Object): ObisValue[] {
   return values;
 }
 
-/** Wall-clock arithmetic on a local time without zone (TST12 carries no DST flag). */
+/** Wall-clock arithmetic on a local time without zone (TST12 carries no DST flag): UTC has no gaps or overlaps. */
 function addMinutes(local: LocalTimestamp, minutes: number): LocalTimestamp {
   if (minutes === 0) return local;
-  const d = new Date(
-    Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute + minutes, local.second),
-  );
-  return {
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(),
-  };
+  const { year, month, day, hour, minute, second } = local;
+  return wallParts(Date.UTC(year, month - 1, day, hour, minute + minutes, second), 'UTC');
 }
 
 function malformed(message: string): GatewayError {
