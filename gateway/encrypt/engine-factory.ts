@@ -8,7 +8,7 @@ import {
   defaultExponentBits,
   djnBase,
   FullRandomizer,
-  randomExponent,
+  ShortExponentRandomizer,
   type RandomizerSource,
 } from './randomizers.ts';
 
@@ -28,20 +28,6 @@ export interface EngineHandle {
   stop(): Promise<void>;
 }
 
-/** Short-exponent randomizers computed in this thread from a table (only when the pool is disabled). */
-class TableRandomizer implements RandomizerSource {
-  constructor(
-    private readonly table: FixedBaseTable,
-    private readonly exponentBits: number,
-  ) {}
-
-  next(): bigint {
-    let a = 0n;
-    while (a === 0n) a = randomExponent(this.exponentBits);
-    return this.table.pow(a);
-  }
-}
-
 export async function startEngine(cfg: Config['encryption'], key: PaillierPublicKey): Promise<EngineHandle> {
   if (cfg.engine === 'paillier-bigint') {
     return {
@@ -58,7 +44,7 @@ export async function startEngine(cfg: Config['encryption'], key: PaillierPublic
   // This thread's own randomizers: for a pool that has run dry, or for every reading without a pool.
   const table = djn ? new FixedBaseTable(hs, key.n2, exponentBits, cfg.windowBits) : undefined;
   const fallback: RandomizerSource = table
-    ? new TableRandomizer(table, exponentBits)
+    ? new ShortExponentRandomizer(table, exponentBits)
     : new FullRandomizer(key);
   let source: RandomizerSource = fallback;
   let pool: RandomizerPool | undefined;

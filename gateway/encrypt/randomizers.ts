@@ -13,7 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fromBytes, modPowNative, randomUnit } from './bigint.ts';
+import type { FixedBaseTable } from './fixed-base.ts';
 import type { PaillierPublicKey } from './paillier.ts';
+import { RandomStream } from './random-stream.ts';
 
 export interface RandomizerSource {
   /** A fresh randomizer r^n mod n²; never returns the same value twice in practice. */
@@ -44,6 +46,23 @@ export function djnBase(key: PaillierPublicKey): bigint {
   const x = randomUnit(key.n);
   const h = key.n - ((x * x) % key.n);
   return modPowNative(h, key.n, key.n2);
+}
+
+/** Short-exponent randomizers hs^a from a fixed-base table, with a fresh non-zero a of `exponentBits` bits. */
+export class ShortExponentRandomizer implements RandomizerSource {
+  private readonly random = new RandomStream();
+  private readonly take = (n: number): Buffer => this.random.take(n);
+
+  constructor(
+    private readonly table: FixedBaseTable,
+    private readonly exponentBits: number,
+  ) {}
+
+  next(): bigint {
+    let a = 0n;
+    while (a === 0n) a = randomExponent(this.exponentBits, this.take);
+    return this.table.pow(a);
+  }
 }
 
 /** Full-length r^n by OpenSSL. */

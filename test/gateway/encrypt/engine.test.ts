@@ -7,7 +7,9 @@ import { PrivateKey, PublicKey } from 'paillier-bigint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../gateway/encrypt/engine.ts';
 import { layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
-import { addCiphertexts, assertCiphertext } from '../../../gateway/encrypt/paillier.ts';
+import { modPowNative, randomUnit } from '../../../gateway/encrypt/bigint.ts';
+import { addCiphertexts, assertCiphertext, encryptWith } from '../../../gateway/encrypt/paillier.ts';
+import { RandomStream } from '../../../gateway/encrypt/random-stream.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import {
   paillierPrivateJson,
@@ -136,6 +138,32 @@ describe('Paillier engines on a real 2048-bit key', () => {
     expect(unpack(layout, reference.decrypt(sum))).toEqual(expected);
     expect(unpack(layout, decrypt(key, sum))).toEqual(expected);
     expect(expected[0]).toBe(expected[1]! + expected[2]!);
+  });
+
+  it('encryptWith equals the definition (1 + m·n) · r^n mod n² for a known r, at the edges and at random', () => {
+    const { n, n2 } = key.publicKey;
+    const plaintexts = [0n, 1n, n - 1n, n / 2n, 2n ** 120n - 1n];
+    for (let i = 0; i < 20; i++) plaintexts.push(randomUnit(n) % (1n << BigInt(8 * i + 8)));
+    for (const m of plaintexts) {
+      const rn = modPowNative(randomUnit(n), n, n2);
+      const c = encryptWith(key.publicKey, m, rn);
+      expect(c).toBe(((1n + m * n) * rn) % n2);
+      expect(decrypt(key, c)).toBe(m);
+    }
+    // The randomizer 1 (r = 1) gives g^m itself.
+    expect(encryptWith(key.publicKey, 5n, 1n)).toBe(1n + 5n * n);
+  });
+
+  it('RandomStream hands out every byte once, across chunk boundaries and for requests above the chunk', () => {
+    const stream = new RandomStream(64);
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const bytes = stream.take(24);
+      expect(bytes.length).toBe(24);
+      seen.add(bytes.toString('hex'));
+    }
+    expect(seen.size).toBe(1000);
+    expect(stream.take(100).length).toBe(100);
   });
 
   it('addCiphertexts of nothing is the neutral element and of one ciphertext is that ciphertext', () => {
