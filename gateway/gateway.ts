@@ -31,6 +31,8 @@ import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 const DAY_MS = 86_400_000;
 const TICK_MS = 1_000;
 const STATUS_EVERY_MS = 60_000;
+/** Fold queued bill ciphertexts into their totals at least once per interval, or once this many are queued. */
+const BILLS_FOLD_AT = 4096;
 
 export interface GatewayDeps {
   config: Readonly<Config>;
@@ -155,7 +157,7 @@ export class Gateway {
       child('aggregate'),
     );
     const closer = new BillingCloser(
-      config.billing.graceMinutes * 60_000,
+      { graceMs: config.billing.graceMinutes * 60_000, intervalMs, foldAt: BILLS_FOLD_AT },
       layout,
       buffer,
       metrics,

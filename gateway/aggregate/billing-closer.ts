@@ -1,6 +1,8 @@
 /**
- * Billing: every reading is folded into its account's running ciphertext for the period at intake
- * (Buffer.storeReading). Here, once a period has ended plus the grace period, its total is released as a bill.
+ * Billing: every reading's ciphertext is queued for its account and period at intake (Buffer.storeReading) and
+ * folded into the period's running total here, once per interval (or sooner when many are queued), so that an
+ * SD card sees each total rewritten once per interval. Once a period has ended plus the grace period, everything
+ * queued for it is folded and its total released as a bill.
  */
 import type { BufferStore } from '../buffer/buffer.ts';
 import type { BillingPeriodRow } from '../buffer/billing-store.ts';
@@ -11,9 +13,19 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { BillRecordMsg } from '../protocol/messages.ts';
 import { isoUtc } from '../time/zoned.ts';
 
+export interface BillingCloserOptions {
+  graceMs: number;
+  /** Fold the queued ciphertexts at least once per interval of this length... */
+  intervalMs: number;
+  /** ...or as soon as this many are queued. */
+  foldAt: number;
+}
+
 export class BillingCloser {
+  private foldedInterval = Number.NEGATIVE_INFINITY;
+
   constructor(
-    private readonly graceMs: number,
+    private readonly opts: BillingCloserOptions,
     private readonly layout: PackingLayout,
     private readonly buffer: BufferStore,
     private readonly metrics: Metrics,
@@ -21,7 +33,13 @@ export class BillingCloser {
   ) {}
 
   run(now: number): number {
-    const due = this.buffer.billing.due(now - this.graceMs);
+    const interval = Math.floor(now / this.opts.intervalMs);
+    if (interval !== this.foldedInterval || this.buffer.pendingBills.count >= this.opts.foldAt) {
+      const folded = this.buffer.foldBills();
+      if (folded > 0) this.metrics.inc('billing.folded', folded);
+      this.foldedInterval = interval;
+    }
+    const due = this.buffer.billsDue(now - this.opts.graceMs);
     for (const row of due) this.close(row, now);
     return due.length;
   }

@@ -31,6 +31,7 @@ const toRow = (r: Row): BillingPeriodRow => ({
 
 export class BillingStore {
   private readonly getStmt: Statement<[string, number], Row>;
+  private readonly closedStmt: Statement<[string, number], { closed: number }>;
   private readonly upsertStmt: Statement<[string, number, number, Buffer, number]>;
   private readonly dueStmt: Statement<[number], Row>;
   private readonly closeStmt: Statement<[string, number]>;
@@ -38,6 +39,7 @@ export class BillingStore {
 
   constructor(db: Db) {
     this.getStmt = db.prepare('SELECT * FROM billing_periods WHERE account = ? AND period_start = ?');
+    this.closedStmt = db.prepare('SELECT closed FROM billing_periods WHERE account = ? AND period_start = ?');
     this.upsertStmt = db.prepare(
       `INSERT INTO billing_periods (account, period_start, period_end, ciphertext, intervals) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (account, period_start) DO UPDATE SET ciphertext = excluded.ciphertext, intervals = excluded.intervals`,
@@ -54,6 +56,11 @@ export class BillingStore {
   get(account: string, periodStart: number): BillingPeriodRow | undefined {
     const r = this.getStmt.get(account, periodStart);
     return r && toRow(r);
+  }
+
+  /** True when the period's bill has been released (its total is final). */
+  isClosed(account: string, periodStart: number): boolean {
+    return this.closedStmt.get(account, periodStart)?.closed === 1;
   }
 
   put(row: Omit<BillingPeriodRow, 'closed'>): void {

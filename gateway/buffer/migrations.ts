@@ -71,4 +71,29 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: fewer pages written per reading (SD-card wear, docs/performance.md "SQLite writes").
+  `
+  -- Readings in arrival order (a rowid table): a new reading is appended to the last page instead of rewriting
+  -- the page of its meter's earlier rows. The cursor, checked in the same transaction, refuses duplicates.
+  CREATE TABLE readings_v2 (
+    meter_id       TEXT    NOT NULL,
+    neighbourhood  TEXT    NOT NULL,
+    interval_start INTEGER NOT NULL,
+    ciphertext     BLOB    NOT NULL
+  );
+  INSERT INTO readings_v2 (meter_id, neighbourhood, interval_start, ciphertext)
+    SELECT meter_id, neighbourhood, interval_start, ciphertext FROM readings ORDER BY interval_start, meter_id;
+  DROP TABLE readings;
+  ALTER TABLE readings_v2 RENAME TO readings;
+  CREATE INDEX readings_by_group ON readings (neighbourhood, interval_start);
+
+  -- Ciphertexts accepted but not yet folded into their account's running total (billing_periods): appended at
+  -- intake, folded in one transaction per interval, so a total is rewritten once per interval, not per reading.
+  CREATE TABLE pending_bills (
+    account      TEXT    NOT NULL,
+    period_start INTEGER NOT NULL,
+    period_end   INTEGER NOT NULL,
+    ciphertext   BLOB    NOT NULL
+  );
+  `,
 ];

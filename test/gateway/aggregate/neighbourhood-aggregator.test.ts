@@ -110,7 +110,13 @@ describe('aggregation on a real key and buffer', () => {
       metrics,
       silentLogger(),
     );
-    const closer = new BillingCloser(BILL_GRACE, layout, buffer, metrics, silentLogger());
+    const closer = new BillingCloser(
+      { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000 },
+      layout,
+      buffer,
+      metrics,
+      silentLogger(),
+    );
     const store = (id: string, period: Period = DAY0, currentPeriod: Period = DAY0) => {
       const r = encrypted.get(id)!;
       return buffer.storeReading({
@@ -240,6 +246,7 @@ describe('aggregation on a real key and buffer', () => {
       expect(after).toEqual([before]);
       expect(opened(before.parsed.ciphertext)).toEqual(sums(['m1:0', 'm2:0', 'm3:0', 'm4:0']));
       // m5's reading is in its bill.
+      buffer.foldBills();
       const bill = buffer.billing.get('ACC-m5', DAY0.start)!;
       expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext.toString('hex')}`)))).toEqual(
         sums(['m5:0']),
@@ -260,6 +267,25 @@ describe('aggregation on a real key and buffer', () => {
 
   describe('BillingCloser', () => {
     const m1Bill = ['m1:0', 'm1:1', 'm1:2'];
+
+    it('folds the queued readings into the totals once per interval, not at every run', () => {
+      const { buffer, closer, store, metrics } = setup();
+      const t = T0 + 5 * INTERVAL;
+      closer.run(t);
+      store('m1:0');
+      store('m2:0');
+      closer.run(t + 1000); // same interval: still queued
+      expect(buffer.pendingBills.count).toBe(2);
+      expect(buffer.billing.get('ACC-m1', DAY0.start)).toBeUndefined();
+      closer.run(t + INTERVAL); // next interval: folded
+      expect(buffer.pendingBills.count).toBe(0);
+      expect(metrics.get('billing.folded')).toBe(2);
+      const bill = buffer.billing.get('ACC-m1', DAY0.start)!;
+      expect(bill.intervals).toBe(1);
+      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext.toString('hex')}`)))).toEqual(
+        sums(['m1:0']),
+      );
+    });
 
     it('releases a bill only once its period has ended plus the grace period, and only once', () => {
       const { buffer, closer, store, records, metrics } = setup();

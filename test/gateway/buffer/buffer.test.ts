@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferStore, type BufferLimits, type EncryptedReading } from '../../../gateway/buffer/buffer.ts';
+import { openDatabase } from '../../../gateway/buffer/database.ts';
 import { MIGRATIONS } from '../../../gateway/buffer/migrations.ts';
 import type { OutboxRecord, RecordKind } from '../../../gateway/buffer/outbox-store.ts';
 import { fromBytes } from '../../../gateway/encrypt/bigint.ts';
@@ -77,6 +78,7 @@ function dump(b: BufferStore) {
     cursors: all('meter_cursors'),
     decided: all('decided_groups'),
     billing: all('billing_periods'),
+    pendingBills: all('pending_bills'),
     outbox: all('outbox'),
     batches: all('batches'),
     state: all('state'),
@@ -84,7 +86,9 @@ function dump(b: BufferStore) {
   };
 }
 
+/** The account's running total, with every queued reading folded in. */
 const bill = (b: BufferStore, account: string, period = JAN) => {
+  b.foldBills();
   const row = b.billing.get(account, period.start);
   return row && { ciphertext: fromBytes(row.ciphertext), intervals: row.intervals, closed: row.closed };
 };
@@ -107,7 +111,16 @@ describe('BufferStore.open', () => {
       .map((t) => t.name)
       .sort();
     expect(tables).toEqual(
-      ['batches', 'billing_periods', 'decided_groups', 'meter_cursors', 'outbox', 'readings', 'state'].sort(),
+      [
+        'batches',
+        'billing_periods',
+        'decided_groups',
+        'meter_cursors',
+        'outbox',
+        'pending_bills',
+        'readings',
+        'state',
+      ].sort(),
     );
   });
 
@@ -218,6 +231,7 @@ describe('storeReading', () => {
   it('bills a reading whose period is already closed into the current period', () => {
     const b = openBuffer(tempFile());
     b.storeReading(reading('m1', 0, 3n));
+    b.foldBills();
     b.billing.close('ACC-m1', JAN.start);
     const outcome = b.storeReading(reading('m1', 1, 5n, { currentPeriod: FEB }));
     expect(outcome).toEqual({ aggregation: 'stored', billedLate: true });
@@ -233,12 +247,96 @@ describe('storeReading', () => {
     const b = openBuffer(tempFile());
     b.storeReading(reading('m1', 0, 3n));
     b.storeReading(reading('m1', 1, 5n, { period: FEB, currentPeriod: FEB }));
+    b.foldBills();
     b.billing.close('ACC-m1', JAN.start);
     b.billing.close('ACC-m1', FEB.start);
     const before = dump(b);
     expectCode('READING_TOO_OLD', () => b.storeReading(reading('m1', 2, 7n, { currentPeriod: FEB })));
     // The reading inserted for aggregation was rolled back with the rest, and not counted as pending.
     expect(dump(b)).toEqual(before);
+  });
+});
+
+describe('folding queued bills', () => {
+  const billingRows = (b: BufferStore) => b.db.prepare('SELECT COUNT(*) AS n FROM billing_periods').get();
+  const queued = (b: BufferStore) => b.db.prepare('SELECT COUNT(*) AS n FROM pending_bills').get();
+
+  it('queues each reading and rewrites each total once per fold, in chunks, with the same product', () => {
+    const b = openBuffer(tempFile());
+    const values = [3n, 5n, 7n, 11n, 13n];
+    values.forEach((c, i) => b.storeReading(reading('m1', i, c)));
+    b.storeReading(reading('m2', 0, 17n));
+    expect(billingRows(b)).toEqual({ n: 0 });
+    expect(queued(b)).toEqual({ n: 6 });
+    expect(b.foldBills(2)).toBe(6);
+    expect(queued(b)).toEqual({ n: 0 });
+    expect(bill(b, 'ACC-m1')).toEqual({ ciphertext: 15015n, intervals: 5, closed: false });
+    expect(bill(b, 'ACC-m2')).toEqual({ ciphertext: 17n, intervals: 1, closed: false });
+    // Later readings multiply into the existing total.
+    b.storeReading(reading('m1', 5, 2n));
+    expect(b.foldBills()).toBe(1);
+    expect(bill(b, 'ACC-m1')).toEqual({ ciphertext: 30030n, intervals: 6, closed: false });
+    expect(b.foldBills()).toBe(0);
+  });
+
+  it('keeps queued readings across a crash (close without folding) and folds them after re-opening', () => {
+    const file = tempFile();
+    const first = openBuffer(file);
+    first.storeReading(reading('m1', 0, 3n));
+    first.storeReading(reading('m1', 1, 5n, { period: FEB, currentPeriod: FEB }));
+    first.close();
+    const again = openBuffer(file);
+    expect(again.pendingBills.count).toBe(2);
+    expect(again.pendingBills.earliestPeriodEnd).toBe(JAN.end);
+    expect(bill(again, 'ACC-m1', JAN)).toEqual({ ciphertext: 3n, intervals: 1, closed: false });
+    expect(bill(again, 'ACC-m1', FEB)).toEqual({ ciphertext: 5n, intervals: 1, closed: false });
+  });
+
+  it('billsDue folds what is queued for a period that has ended, and lists only ended open periods', () => {
+    const b = openBuffer(tempFile());
+    b.storeReading(reading('m1', 0, 3n));
+    b.storeReading(reading('m2', 0, 5n, { period: FEB, currentPeriod: FEB }));
+    expect(b.billsDue(JAN.end - 1)).toEqual([]);
+    expect(queued(b)).toEqual({ n: 2 });
+    const due = b.billsDue(JAN.end);
+    expect(due.map((r) => [r.account, fromBytes(r.ciphertext), r.intervals])).toEqual([['ACC-m1', 3n, 1]]);
+    expect(queued(b)).toEqual({ n: 0 });
+  });
+
+  it('a fold that fails (disk full, say) leaves the queue and the totals as they were', () => {
+    const b = openBuffer(tempFile());
+    b.storeReading(reading('m1', 0, 3n));
+    b.db.exec(
+      "CREATE TRIGGER fail BEFORE INSERT ON billing_periods BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
+    expect(() => b.foldBills()).toThrow('disk full');
+    expect(queued(b)).toEqual({ n: 1 });
+    expect(billingRows(b)).toEqual({ n: 0 });
+    b.db.exec('DROP TRIGGER fail');
+    expect(bill(b, 'ACC-m1')).toEqual({ ciphertext: 3n, intervals: 1, closed: false });
+  });
+});
+
+describe('migration 2 (readings in arrival order, queued bills)', () => {
+  it('keeps the readings, cursors and totals of a version-1 database', () => {
+    const file = tempFile();
+    // A file as a gateway of the previous release left it: schema version 1, with data.
+    const raw = openDatabase(file, { synchronous: 'NORMAL' }, MIGRATIONS.slice(0, 1));
+    const insert = raw.prepare('INSERT INTO readings VALUES (?, ?, ?, ?)');
+    insert.run('m2', 'north', T0, Buffer.from([5]));
+    insert.run('m1', 'north', T0, Buffer.from([3]));
+    raw.prepare('INSERT INTO meter_cursors VALUES (?, ?)').run('m1', T0);
+    raw.close();
+
+    const b = openBuffer(file);
+    expect(b.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(b.readings.pendingCount()).toBe(2);
+    expect(b.readings.ciphertexts(group(0)).map((r) => [r.meterId, fromBytes(r.ciphertext)])).toEqual([
+      ['m1', 3n],
+      ['m2', 5n],
+    ]);
+    expect(b.readings.cursor('m1')).toBe(T0);
+    expectCode('READING_DUPLICATE', () => b.storeReading(reading('m1', 0, 7n)));
   });
 });
 
@@ -310,7 +408,7 @@ describe('batches and acknowledgements', () => {
     b.storeReading(reading('m2', 1, 11n, { account: 'ACC-m1' }));
     b.decideGroup(group(0), 'released', record('agg:0', 'aggregate', 100, { group: group(0) }));
     b.closePeriod(
-      b.billing.get('ACC-m1', JAN.start)!,
+      b.billsDue(JAN.end).find((row) => row.account === 'ACC-m1')!,
       record('bill:m1', 'bill', 100, {
         period: { account: 'ACC-m1', periodStart: JAN.start },
       }),
