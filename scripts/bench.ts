@@ -91,6 +91,10 @@ function runScript(entry: string, args: string[]): ReturnType<typeof spawn> {
 
 /** The V8 flags and malloc setting of the compiled gateway in production (`npm run start:compiled`, Pi guide §8). */
 const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=40'];
+/** `BENCH_PROF=DIR npm run bench` also writes V8 CPU profiles of the measured gateway (both threads) to DIR. */
+const PROFILE_FLAGS = process.env.BENCH_PROF
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
+  : [];
 const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
 
 /**
@@ -98,10 +102,14 @@ const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
  * TypeScript loader in its memory, a small young generation and a capped old generation.
  */
 function runCompiled(entry: string, args: string[]): ReturnType<typeof spawn> {
-  return spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, path.join(ROOT, 'dist', entry), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...PRODUCTION_ENV },
-  });
+  return spawn(
+    process.execPath,
+    [...PRODUCTION_NODE_FLAGS, ...PROFILE_FLAGS, path.join(ROOT, 'dist', entry), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...PRODUCTION_ENV },
+    },
+  );
 }
 
 async function pipelineRun(spec: RunSpec): Promise<RunResult> {

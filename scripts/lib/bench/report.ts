@@ -36,13 +36,14 @@ export function decryptionTable(rows: DecryptionResult[]): string {
 
 export function pipelineTable(rows: RunResult[]): string {
   const lines = [
-    '| bits | engine | meters | readings | readings / CPU-second | CPU ms / reading | intake p50 / p99 ms | peak RSS MB | SQLite B / meter-day | upstream B / meter-day |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| bits | engine | meters | readings | readings / CPU-second | CPU ms / reading | mulmods / reading (µs each) | intake p50 / p99 ms | peak RSS MB | SQLite B / meter-day | upstream B / meter-day |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const l = r.intakeLatencyMs;
     lines.push(
       `| ${r.bits} | ${r.engine} | ${r.meters} | ${r.readings} | ${f(r.readingsPerCpuSecond, 0)} | ${f(r.cpuMsPerReading, 3)} | ` +
+        `${f(r.mulmodsPerReading, 1)} (${f(r.refMulmodUs, 1)}) | ` +
         `${l ? `${f(l.p50, 2)} / ${f(l.p99, 2)}` : '-'} | ${f(r.peakRssMb, 0)} | ${f(r.sqliteBytesPerMeterDay, 0)} | ` +
         `${f(r.upstreamBytesPerMeterDay, 0)} |`,
     );

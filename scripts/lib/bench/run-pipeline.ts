@@ -13,6 +13,7 @@ import { Gateway } from '../../../gateway/gateway.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import { REFERENCE_BANDS } from '../reference-sums.ts';
+import { mulmodMicros } from './machine-speed.ts';
 
 export interface RunSpec {
   bits: number;
@@ -34,6 +35,10 @@ export interface RunResult extends Omit<RunSpec, 'keyDir' | 'brokerUrl' | 'csv' 
   wallMs: number;
   readingsPerCpuSecond: number;
   cpuMsPerReading: number;
+  /** CPU µs of one n²-sized modular multiplication, measured just before and after the run (machine speed). */
+  refMulmodUs: number;
+  /** The run's CPU per reading in units of that multiplication: a machine-independent cost. */
+  mulmodsPerReading: number;
   intakeLatencyMs: { p50: number; p90: number; p99: number; max: number } | undefined;
   peakRssMb: number;
   sqliteBytesPerMeterDay: number;
@@ -93,6 +98,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   await gateway.start();
   await gateway.warmEngine(1024);
 
+  const mulmodBefore = mulmodMicros(spec.bits);
   const io0 = writeBytes();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -119,6 +125,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   const written = writeBytes() - io0;
   const readings = gateway.metrics.get('readings.accepted');
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  const refMulmodUs = (mulmodBefore + mulmodMicros(spec.bits)) / 2;
   const result: RunResult = {
     bits: spec.bits,
     engine: spec.engine,
@@ -130,6 +137,8 @@ async function run(spec: RunSpec): Promise<RunResult> {
     wallMs,
     readingsPerCpuSecond: readings / (cpuMs / 1000),
     cpuMsPerReading: cpuMs / readings,
+    refMulmodUs,
+    mulmodsPerReading: (cpuMs * 1000) / readings / refMulmodUs,
     intakeLatencyMs: gateway.metrics.percentiles('intake.latency_ms'),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
     sqliteBytesPerMeterDay: written / (spec.meters * spec.days),
