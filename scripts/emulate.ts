@@ -24,6 +24,7 @@ import { SealedMeter } from './lib/emulate/sealed-meter.ts';
 import { dsmrFrame, iecModeDFrame, smlFrame, type FrameInput } from './lib/emulate/frames.ts';
 import { loadHousehold, type Household } from './lib/emulate/household.ts';
 import { genericPayload, tasmotaPayload } from './lib/emulate/mqtt-payloads.ts';
+import { parseLineSpec } from './lib/emulate/line-spec.ts';
 import { openSerialOutput, type SerialOutput } from './lib/emulate/serial-output.ts';
 import { TimeLoop } from './lib/emulate/time-loop.ts';
 import { openPtyPair } from './lib/pty-pair.ts';
@@ -64,6 +65,8 @@ Serial (dsmr, sml, iec62056-21):
   --pty DIR           make a pty pair: the gateway opens DIR/gateway (default var/emulate/<protocol>)
   --device PATH       write to this serial device instead (a USB adapter wired to the gateway's)
   --dsmr-version V    ${DSMR_VERSIONS.join(', ')} (default 5.0): telegram format and line settings
+  --line BAUD:FMT     line settings instead of the protocol's, e.g. 115200:7E1 (a DSMR 4 meter that sends 7E1);
+                      7-bit characters go out with their parity bit, as on a real line
   --smarty-key HEX    dsmr: encrypt each telegram as a Luxembourg Smarty meter does (AES-128-GCM, 32 hex digits)
   --sml-absolute-time send an absolute time in each SML file (eHZ send only a seconds index)
 
@@ -107,6 +110,7 @@ async function main(argv: string[]): Promise<void> {
       'dsmr-version': { type: 'string', default: '5.0' },
       'sml-absolute-time': { type: 'boolean', default: false },
       'smarty-key': { type: 'string' },
+      line: { type: 'string' },
       broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       topic: { type: 'string', default: 'tele/emulated-meter/SENSOR' },
       format: { type: 'string', default: 'tasmota' },
@@ -141,10 +145,14 @@ async function main(argv: string[]): Promise<void> {
   const smartyKey = values['smarty-key'];
   if (smartyKey !== undefined && !/^[0-9A-Fa-f]{32}$/.test(smartyKey))
     throw new UsageError('--smarty-key: 32 hex digits', HELP);
+  const lineOverride = values.line === undefined ? undefined : parseLineSpec(values.line);
+  if (values.line !== undefined && !lineOverride)
+    throw new UsageError('--line: BAUD:FORMAT, e.g. 115200:7E1 or 9600:8N1', HELP);
   const initialWh = Number(values['initial-kwh']) * 1000;
   if (!(initialWh >= 0)) throw new UsageError('--initial-kwh: a non-negative number', HELP);
 
-  if (values.capture) return replayCapture(protocol, values.capture, { ...values, stepS, version });
+  if (values.capture)
+    return replayCapture(protocol, values.capture, { ...values, stepS, version, lineOverride });
 
   const household = await loadHousehold({
     ...(values.csv ? { csv: values.csv } : {}),
@@ -223,11 +231,12 @@ async function main(argv: string[]): Promise<void> {
     close = async () => (await server.stop(), await pair?.close());
   } else {
     const line: LineSettings =
-      protocol === 'dsmr'
+      lineOverride ??
+      (protocol === 'dsmr'
         ? lineSettingsFor(version)
         : protocol === 'iec62056-21'
           ? iecLineSettings(values['iec-mode'] === 'C' ? SIGN_ON_BAUD : MODE_D_BAUD)
-          : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+          : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 });
     const out = await serialOutput(protocol, values, line);
     if (protocol === 'iec62056-21' && values['iec-mode'] === 'C') {
       serveModeC({
@@ -315,6 +324,7 @@ async function replayCapture(
   o: {
     stepS: number;
     version: DsmrVersion;
+    lineOverride: LineSettings | undefined;
     pty?: string | undefined;
     device?: string | undefined;
     speed?: string;
@@ -325,11 +335,12 @@ async function replayCapture(
   const chunks = captureChunks(protocol, readFileSync(file));
   // An IEC 62056-21 capture is replayed as mode D pushes (2400 baud 7E1): a mode C dialogue needs a reader.
   const line: LineSettings =
-    protocol === 'dsmr'
+    o.lineOverride ??
+    (protocol === 'dsmr'
       ? lineSettingsFor(o.version)
       : protocol === 'iec62056-21'
         ? iecLineSettings(MODE_D_BAUD)
-        : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 };
+        : { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1 });
   const out = await serialOutput(protocol, o, line);
   console.log(
     `replaying ${chunks.length} frames of ${file}, one every ${o.stepS} s (speed ${o.speed ?? 1}), looping`,

@@ -35,7 +35,8 @@ const P1_115200_8N1: P1LineSettings = { baudRate: 115200, dataBits: 8, parity: '
  * (1-3:0.2.8, or the header), and the version printed on a meter is not always what its P1 firmware speaks. A
  * technician who is not told should try 115200 8N1 first (DSMR 4.0 and later, and the Belgian, Luxembourg and
  * Hungarian variants, which follow DSMR 5), then 115200 7E1 (some DSMR 4 meters), then 9600 7E1; the port's
- * `line:` setting overrides this table (docs/drivers/serial.md). There is no automatic detection.
+ * `line:` setting overrides this table (docs/drivers/serial.md), and `dsmrVersion: auto` tries them in that order
+ * (`DSMR_AUTO_LINES`).
  */
 export const DSMR_LINE_SETTINGS: Readonly<Record<DsmrVersion, Readonly<DsmrLineSettings>>> = {
   '2.2': {
@@ -49,6 +50,12 @@ export const DSMR_LINE_SETTINGS: Readonly<Record<DsmrVersion, Readonly<DsmrLineS
   '5.0': { ...P1_115200_8N1, spec: 'P1 5.0.2 §6.1', intervalSeconds: 1 },
   '5.0.2-be': { ...P1_115200_8N1, spec: 'Fluvius e-MUCS P1 (follows P1 5.0.2 §6.1)', intervalSeconds: 1 },
 };
+
+/** 115200 7E1: what some DSMR 4.x meters send (and what P1 4.0 drafts specified). */
+const P1_115200_7E1: P1LineSettings = { baudRate: 115200, dataBits: 7, parity: 'even', stopBits: 1 };
+
+/** The order in which `dsmrVersion: auto` tries line settings: the most common first. */
+export const DSMR_AUTO_LINES: readonly P1LineSettings[] = [P1_115200_8N1, P1_115200_7E1, IEC_9600_7E1];
 
 /** The line settings alone, ready to open a port with. */
 export function lineSettingsFor(version: DsmrVersion): P1LineSettings {

@@ -45,7 +45,20 @@ export function buildSerialDrivers(
       parity: port.line.parity ?? protocol.line.parity,
       stopBits: port.line.stopBits ?? protocol.line.stopBits,
     };
-    drivers.push(new PushMeterDriver(protocol, { link: { ...link, line }, series }, ctx, open));
+    // Detection only when the protocol asks for it (DSMR auto) and the config sets no line setting itself.
+    const configured = Object.values(port.line).some((v) => v !== undefined);
+    const detect =
+      protocol.lineCandidates && !configured
+        ? { candidates: protocol.lineCandidates, windowMs: port.lineDetectSeconds * 1000 }
+        : undefined;
+    drivers.push(
+      new PushMeterDriver(
+        protocol,
+        { link: { ...link, line }, series, ...(detect ? { detect } : {}) },
+        ctx,
+        open,
+      ),
+    );
   }
   return drivers;
 }

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { GatewayError } from '../../gateway/errors.ts';
 import type { SerialPortSchema } from '../../gateway/config/drivers-schema.ts';
 import { hasCrc } from '../dsmr/dsmr-version.ts';
-import { lineSettingsFor } from '../dsmr/line-settings.ts';
+import { DSMR_AUTO_LINES, lineSettingsFor } from '../dsmr/line-settings.ts';
 import { decryptSmartyFrame } from '../dsmr/smarty-frame.ts';
 import { SmartyFramer } from '../dsmr/smarty-framer.ts';
 import { readSecretFile } from '../../gateway/keys/files.ts';
@@ -27,9 +27,14 @@ export function pushProtocolFor(port: PortConfig): PushProtocol {
       if (port.decryptionKeyFile) return smartyProtocol(port, port.decryptionKeyFile);
       return {
         name: 'dsmr',
-        line: lineSettingsFor(port.dsmrVersion),
+        ...dsmrLine(port.dsmrVersion),
         framer: (onReject) => new TelegramFramer({ onReject }),
-        parse: (frame) => parseTelegram(frame, { mbus: port.mbus, requireCrc: hasCrc(port.dsmrVersion) }),
+        // With `auto`, a CRC is required of telegrams that declare version 4.0 or later (the parser's rule).
+        parse: (frame) =>
+          parseTelegram(frame, {
+            mbus: port.mbus,
+            requireCrc: port.dsmrVersion !== 'auto' && hasCrc(port.dsmrVersion),
+          }),
       };
     case 'sml':
       return {
@@ -44,6 +49,11 @@ export function pushProtocolFor(port: PortConfig): PushProtocol {
   }
 }
 
+function dsmrLine(version: PortConfig['dsmrVersion']): Pick<PushProtocol, 'line' | 'lineCandidates'> {
+  if (version === 'auto') return { line: DSMR_AUTO_LINES[0]!, lineCandidates: DSMR_AUTO_LINES };
+  return { line: lineSettingsFor(version) };
+}
+
 /** Luxembourg Smarty: DSMR 5 telegrams inside AES-128-GCM frames (drivers/dsmr/smarty-frame.ts). */
 function smartyProtocol(port: PortConfig, keyFile: string): PushProtocol {
   const hex = readSecretFile(keyFile, 'Smarty decryption key').trim();
@@ -54,7 +64,7 @@ function smartyProtocol(port: PortConfig, keyFile: string): PushProtocol {
   const authenticationKey = Buffer.from(port.authenticationKey, 'hex');
   return {
     name: 'dsmr',
-    line: lineSettingsFor(port.dsmrVersion),
+    ...dsmrLine(port.dsmrVersion),
     framer: (onReject) => new SmartyFramer({ onReject }),
     parse: (frame) =>
       parseTelegram(decryptSmartyFrame(frame, key, authenticationKey), { mbus: port.mbus, requireCrc: true }),

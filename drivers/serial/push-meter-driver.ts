@@ -7,12 +7,15 @@ import type { Transform } from 'node:stream';
 import { errorCode, type GatewayError } from '../../gateway/errors.ts';
 import type { Driver, DriverContext } from '../driver.ts';
 import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
+import { LineDetector } from './line-detector.ts';
 import type { PushProtocol } from './push-protocol.ts';
-import { SerialLink, type SerialLinkOptions, type PortOpener } from './serial-link.ts';
+import { SerialLink, type LineSettings, type SerialLinkOptions, type PortOpener } from './serial-link.ts';
 
 export interface PushMeterOptions {
   link: SerialLinkOptions;
   series: MeterSeriesOptions;
+  /** Find the line settings by listening: each candidate in turn for `windowMs` (`line-detector.ts`). */
+  detect?: { candidates: readonly LineSettings[]; windowMs: number };
 }
 
 export class PushMeterDriver implements Driver {
@@ -20,6 +23,7 @@ export class PushMeterDriver implements Driver {
   private readonly link: SerialLink;
   private readonly series: MeterSeries;
   private framer: Transform | undefined;
+  private readonly detector: LineDetector | undefined;
   /** Codes already logged at warn level since the last good frame (a noisy line must not flood the log). */
   private readonly warned = new Set<string>();
 
@@ -37,17 +41,31 @@ export class PushMeterDriver implements Driver {
       log: ctx.log,
       cursor: () => ctx.cursor(meterId),
     });
-    this.link = new SerialLink(opts.link, {
-      open,
-      onData: (chunk) => this.framer?.write(chunk),
-      onState: (state) => {
-        // A reopened port starts with a fresh framer: bytes from before the loss never join bytes after it.
-        if (state === 'open' && !this.framer) this.framer = this.newFramer();
-        if (state === 'failed' || state === 'closed') this.dropFramer();
+    this.detector =
+      opts.detect &&
+      new LineDetector(
+        { port: opts.link.name, ...opts.detect },
+        { switchTo: (line) => void this.link.changeLine(line), metrics: ctx.metrics, log: ctx.log },
+      );
+    const line = this.detector?.line ?? opts.link.line;
+    this.link = new SerialLink(
+      { ...opts.link, line },
+      {
+        open,
+        onData: (chunk) => this.framer?.write(chunk),
+        onState: (state) => {
+          // A reopened port starts with a fresh framer: bytes from before the loss never join bytes after it.
+          if (state === 'open' && !this.framer) {
+            this.framer = this.newFramer();
+            this.detector?.opened();
+          }
+          if (state === 'failed' || state === 'closed') this.dropFramer();
+          if (state === 'failed') this.detector?.closed();
+        },
+        metrics: ctx.metrics,
+        log: ctx.log,
       },
-      metrics: ctx.metrics,
-      log: ctx.log,
-    });
+    );
   }
 
   async start(): Promise<void> {
@@ -55,6 +73,7 @@ export class PushMeterDriver implements Driver {
   }
 
   async stop(): Promise<void> {
+    this.detector?.stop();
     await this.link.stop();
     this.dropFramer();
   }
@@ -71,6 +90,7 @@ export class PushMeterDriver implements Driver {
       try {
         const parsed = protocol.parse(frame);
         ctx.metrics.inc(`driver.${protocol.name}.frames`);
+        this.detector?.confirmed();
         this.warned.clear();
         this.series.frame(parsed, ctx.clock.now());
       } catch (error) {

@@ -12,6 +12,8 @@ export interface PushProtocol {
   readonly name: string;
   /** Line settings when the config sets none. */
   readonly line: LineSettings;
+  /** When the settings are to be found by listening: the candidates, in order (`line` is the first). */
+  readonly lineCandidates?: readonly LineSettings[];
   /** A fresh framer (one per opening of the port: a partial frame never spans two). Rejects go to `onReject`. */
   framer(onReject: (error: GatewayError) => void): Transform;
   /** Verifies and parses one frame; throws a GatewayError (FRAME_*) when it cannot be trusted. */

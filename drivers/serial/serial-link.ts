@@ -13,6 +13,7 @@ import { GatewayError, errorCode } from '../../gateway/errors.ts';
 import type { Logger } from '../../gateway/observe/log.ts';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
 import { serialOpenError } from './serial-errors.ts';
+import { sevenBitChars, withParityBit } from './seven-bit.ts';
 
 export interface LineSettings {
   baudRate: number;
@@ -78,6 +79,8 @@ export class SerialLink {
   private delayMs: number;
   private stopped = false;
   private lastError: string | undefined;
+  /** The settings the port is (re)opened with; changed by `changeLine`. */
+  private line: LineSettings;
   state: LinkState = 'closed';
 
   constructor(
@@ -85,6 +88,7 @@ export class SerialLink {
     private readonly deps: SerialLinkDeps,
   ) {
     this.delayMs = opts.reopenInitialMs;
+    this.line = opts.line;
   }
 
   /** Starts opening; never rejects: a port that cannot be opened now is retried in the background. */
@@ -105,12 +109,27 @@ export class SerialLink {
     this.setState('closed');
   }
 
+  /** Closes the port and opens it again with other line settings (line-setting detection). */
+  async changeLine(line: LineSettings): Promise<void> {
+    this.line = line;
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.silenceTimer);
+    const port = this.port;
+    this.port = undefined;
+    if (port) await port.close();
+    this.setState('closed');
+    await this.open();
+  }
+
   /** Writes bytes and waits until they are handed to the OS. Fails when the port is not open. */
   write(bytes: Buffer): Promise<void> {
     const port = this.port;
     if (!port) return Promise.reject(new GatewayError('SERIAL_PORT_FAILED', `${this.opts.path} is not open`));
+    const { dataBits, parity } = this.line;
+    const wire = dataBits === 7 && parity !== 'none' ? withParityBit(bytes, parity) : bytes;
     return new Promise((resolve, reject) => {
-      port.stream.write(bytes, (error) =>
+      port.stream.write(wire, (error) =>
         error ? reject(serialOpenError(this.opts.path, error)) : resolve(),
       );
     });
@@ -120,6 +139,7 @@ export class SerialLink {
   async setBaudRate(baudRate: number): Promise<void> {
     if (!this.port) throw new GatewayError('SERIAL_PORT_FAILED', `${this.opts.path} is not open`);
     await this.port.setBaudRate(baudRate);
+    this.line = { ...this.line, baudRate };
   }
 
   private async open(): Promise<void> {
@@ -127,7 +147,7 @@ export class SerialLink {
     this.setState('opening');
     let port: OpenPort;
     try {
-      port = await this.deps.open(this.opts.path, this.opts.line);
+      port = await this.deps.open(this.opts.path, this.line);
     } catch (error) {
       this.fail(serialOpenError(this.opts.path, error));
       return;
@@ -136,7 +156,8 @@ export class SerialLink {
     this.port = port;
     this.delayMs = this.opts.reopenInitialMs;
     this.lastError = undefined;
-    this.deps.log.info({ port: this.opts.name, path: this.opts.path, ...this.opts.line }, 'serial port open');
+    this.deps.log.info({ port: this.opts.name, path: this.opts.path, ...this.line }, 'serial port open');
+    const sevenBit = this.line.dataBits === 7;
     this.setState('open');
     this.armSilence();
     port.stream.on('data', (chunk: Buffer) => {
@@ -147,7 +168,7 @@ export class SerialLink {
         this.setState('open');
       }
       this.armSilence();
-      this.deps.onData(chunk);
+      this.deps.onData(sevenBit ? sevenBitChars(chunk) : chunk);
     });
     // A disconnected adapter or a closed pty ends the stream with an error (EIO) and/or a close.
     let gone = false;

@@ -65,9 +65,20 @@ export const SerialPortSchema = z
       .describe('Device path; prefer the stable /dev/serial/by-id/... name to /dev/ttyUSB0'),
     protocol: z.enum(['dsmr', 'sml', 'iec62056-21']).describe('What the meter on this port speaks'),
     dsmrVersion: z
-      .enum(DSMR_VERSIONS)
+      .enum([...DSMR_VERSIONS, 'auto'])
       .default('5.0')
-      .describe('DSMR: selects the line settings (2.2 and 3.0: 9600 7E1; 4.x, 5.0 and 5.0.2-be: 115200 8N1)'),
+      .describe(
+        'DSMR: selects the line settings (2.2 and 3.0: 9600 7E1; 4.x, 5.0 and 5.0.2-be: 115200 8N1); auto tries ' +
+          '115200 8N1, 115200 7E1 and 9600 7E1 in turn and keeps the first that gives a good telegram',
+      ),
+    lineDetectSeconds: z
+      .number()
+      .min(1)
+      .max(600)
+      .default(25)
+      .describe(
+        'DSMR auto: how long each line setting is tried (two telegrams of a meter sending every 10 s)',
+      ),
     iec: z
       .object({
         mode: z.enum(['C', 'D']).default('C').describe('C: the gateway polls a readout; D: the meter pushes'),

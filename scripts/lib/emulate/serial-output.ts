@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { openSerialPort, type LineSettings, type OpenPort } from '../../../drivers/serial/serial-link.ts';
+import { sevenBitChars, withParityBit } from '../../../drivers/serial/seven-bit.ts';
 import { openPtyPair, type PtyPair } from '../pty-pair.ts';
 
 export interface SerialOutput {
@@ -32,11 +33,16 @@ export async function openSerialOutput(
     devicePath = target.device;
   }
   const port: OpenPort = await openSerialPort(devicePath, line);
+  // 7-bit characters travel with their parity bit, as on the wire of a real line (drivers/serial/seven-bit.ts).
+  const sevenBit = line.dataBits === 7;
+  const parity = line.parity;
+  const toWire = (bytes: Buffer) => (sevenBit && parity !== 'none' ? withParityBit(bytes, parity) : bytes);
   return {
     gatewayPath: pair?.gatewayEnd,
     write: (bytes) =>
-      new Promise((resolve, reject) => port.stream.write(bytes, (e) => (e ? reject(e) : resolve()))),
-    onData: (handler) => void port.stream.on('data', handler),
+      new Promise((resolve, reject) => port.stream.write(toWire(bytes), (e) => (e ? reject(e) : resolve()))),
+    onData: (handler) =>
+      void port.stream.on('data', (chunk: Buffer) => handler(sevenBit ? sevenBitChars(chunk) : chunk)),
     setBaudRate: (baudRate) => port.setBaudRate(baudRate),
     close: async () => {
       await port.close();
