@@ -101,25 +101,24 @@ export class SerialLink {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.silenceTimer);
-    const port = this.port;
-    this.port = undefined;
-    if (port) await port.close();
-    this.setState('closed');
+    await this.close();
   }
 
   /** Closes the port and opens it again with other line settings (line-setting detection). */
   async changeLine(line: LineSettings): Promise<void> {
     this.line = line;
     if (this.stopped) return;
+    await this.close();
+    await this.open();
+  }
+
+  private async close(): Promise<void> {
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
     const port = this.port;
     this.port = undefined;
     if (port) await port.close();
     this.setState('closed');
-    await this.open();
   }
 
   /** Writes bytes and waits until they are handed to the OS. Fails when the port is not open. */

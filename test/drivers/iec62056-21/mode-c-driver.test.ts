@@ -12,12 +12,12 @@ import { ModeCDriver } from '../../../drivers/iec62056-21/mode-c-driver.ts';
 import { lineSettings, SIGN_ON_BAUD } from '../../../drivers/iec62056-21/protocol.ts';
 import { openSerialPort } from '../../../drivers/serial/serial-link.ts';
 import type { Reading } from '../../../gateway/acquire/reading.ts';
-import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { systemClock } from '../../../gateway/time/clock.ts';
 import { serveModeC } from '../../../scripts/lib/emulate/iec-responder.ts';
 import { openSerialOutput } from '../../../scripts/lib/emulate/serial-output.ts';
 import { openPtyPair } from '../../../scripts/lib/pty-pair.ts';
+import { driverContext } from '../../helpers/driver-context.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const INTERVAL = 4000;
@@ -61,16 +61,7 @@ function driver(dir: string) {
         maxSkewMs: 5000,
       },
     },
-    {
-      meters: [],
-      sink: (r) => readings.push(r),
-      clock: systemClock,
-      startedAt: Date.now(),
-      intervalMs: INTERVAL,
-      cursor: () => undefined,
-      metrics,
-      log: silentLogger(),
-    },
+    driverContext({ meters: [], readings, clock: systemClock, intervalMs: INTERVAL, metrics }),
     openSerialPort,
   );
   cleanups.push(() => d.stop());

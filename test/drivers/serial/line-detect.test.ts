@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../../gateway/acquire/reading.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
-import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import type { DsmrVersion } from '../../../drivers/dsmr/dsmr-version.ts';
@@ -20,6 +19,7 @@ import type { PushMeterDriver } from '../../../drivers/serial/push-meter-driver.
 import { openSerialPort, type LineSettings, type PortOpener } from '../../../drivers/serial/serial-link.ts';
 import { localMeterTime } from '../../../scripts/lib/emulate/meter-time.ts';
 import { openSerialOutput, type SerialOutput } from '../../../scripts/lib/emulate/serial-output.ts';
+import { driverContext } from '../../helpers/driver-context.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const I = 15 * 60_000;
@@ -68,16 +68,7 @@ function setup(meterLine: LineSettings, extra: Record<string, unknown> = {}) {
   });
   const [driver] = buildSerialDrivers(
     config,
-    (meters) => ({
-      meters,
-      sink: (r) => readings.push(r),
-      clock: new ManualClock(T0),
-      startedAt: T0,
-      intervalMs: I,
-      cursor: () => undefined,
-      metrics,
-      log: silentLogger(),
-    }),
+    (meters) => driverContext({ meters, readings, clock: new ManualClock(T0), intervalMs: I, metrics }),
     open,
   ) as [PushMeterDriver];
   cleanups.push(() => driver.stop());

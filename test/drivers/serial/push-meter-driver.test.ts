@@ -12,12 +12,12 @@ import { writeTelegram } from '../../../drivers/dsmr/telegram-writer.ts';
 import { pushProtocolFor } from '../../../drivers/serial/protocols.ts';
 import { PushMeterDriver } from '../../../drivers/serial/push-meter-driver.ts';
 import { openSerialPort } from '../../../drivers/serial/serial-link.ts';
-import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import { openPtyPair, type PtyPair } from '../../../scripts/lib/pty-pair.ts';
 import { localMeterTime } from '../../../scripts/lib/emulate/meter-time.ts';
+import { driverContext } from '../../helpers/driver-context.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const I = 15 * 60_000;
@@ -90,16 +90,7 @@ function setup() {
         maxSkewMs: 120_000,
       },
     },
-    {
-      meters: config.meters,
-      sink: (r) => readings.push(r),
-      clock: new ManualClock(T0),
-      startedAt: T0,
-      intervalMs: I,
-      cursor: () => undefined,
-      metrics,
-      log: silentLogger(),
-    },
+    driverContext({ meters: config.meters, readings, clock: new ManualClock(T0), intervalMs: I, metrics }),
     openSerialPort,
   );
   cleanups.push(() => driver.stop());

@@ -1,0 +1,31 @@
+/** A DriverContext for driver tests: readings collected in an array, no cursor, a silent log. */
+import type { DriverContext } from '../../drivers/driver.ts';
+import type { Reading, SealedReadingIn } from '../../gateway/acquire/reading.ts';
+import type { MeterConfig } from '../../gateway/config/schema.ts';
+import { silentLogger } from '../../gateway/observe/log.ts';
+import type { Metrics } from '../../gateway/observe/metrics.ts';
+import type { Clock } from '../../gateway/time/clock.ts';
+
+export interface TestContextOptions {
+  meters: readonly MeterConfig[];
+  readings: Reading[];
+  clock: Clock;
+  intervalMs: number;
+  metrics: Metrics;
+  /** Collects what a sealed-reading driver hands over, when given. */
+  sealed?: SealedReadingIn[];
+}
+
+export function driverContext(o: TestContextOptions): DriverContext {
+  return {
+    meters: o.meters,
+    sink: (r) => o.readings.push(r),
+    ...(o.sealed ? { sealedSink: (r: SealedReadingIn) => o.sealed!.push(r) } : {}),
+    clock: o.clock,
+    startedAt: o.clock.now(),
+    intervalMs: o.intervalMs,
+    cursor: () => undefined,
+    metrics: o.metrics,
+    log: silentLogger(),
+  };
+}
