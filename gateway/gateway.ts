@@ -138,6 +138,7 @@ export class Gateway {
         maxReadingAgeMs,
         billingPeriodOf: period,
         billingGraceMs: config.billing.graceMinutes * 60_000,
+        maxHeldReadings: config.buffer.maxPendingReadings,
       },
       supplierKey,
       clock,
@@ -206,7 +207,9 @@ export class Gateway {
 
     this.tick = () =>
       this.guard('tick', () => {
-        // Readings still queued for their group commit must be in SQLite before their group is decided.
+        // Held readings the clock has reached, and readings still queued for their group commit, must be in
+        // SQLite before their group is decided.
+        intake.releaseHeld();
         intake.flush();
         const now = clock.now();
         aggregator.run(now);

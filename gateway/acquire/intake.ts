@@ -1,6 +1,11 @@
 /**
  * The boundary between drivers and the core: validates each Reading, encrypts it at once and stores the
  * ciphertext. Every rejection is counted under its error code and logged once, without the reading's value.
+ *
+ * The gateway's clock is not trusted blindly: a reading that ends after the gateway's "now" (a Pi without a
+ * real-time clock runs behind until NTP sets it; the meters' clocks are right) is encrypted as usual and its
+ * ciphertext held in SQLite (`held_readings`) until the gateway's clock reaches it (`releaseHeld`, every tick),
+ * up to `buffer.maxReadingAgeDays` ahead and `buffer.maxPendingReadings` readings.
  */
 import type { MeterConfig } from '../config/schema.ts';
 import type { BufferStore, EncryptedReading } from '../buffer/buffer.ts';
@@ -11,6 +16,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { Clock } from '../time/clock.ts';
 import type { Span } from '../time/periods.ts';
 import { isoUtc } from '../time/zoned.ts';
+import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import { assertCiphertext, type PaillierPublicKey } from '../encrypt/paillier.ts';
 import type { Reading, SealedReadingIn } from './reading.ts';
 
@@ -31,7 +37,12 @@ export interface IntakeOptions {
   billingPeriodOf: (epochMs: number) => Span;
   /** A period is closed this long after its end; a reading of a closed period is billed in the current one. */
   billingGraceMs: number;
+  /** At most this many readings from ahead of the gateway's clock are held. */
+  maxHeldReadings: number;
 }
+
+/** What `prepare` makes of a reading: a ciphertext for the buffer, or nothing for now (held). */
+type Prepared = { item: EncryptedReading; billedLate: boolean } | undefined;
 
 interface Queued {
   item: EncryptedReading;
@@ -50,6 +61,8 @@ export class Intake {
   private readonly meters: Map<string, MeterConfig>;
   private queue: Queued[] = [];
   private flushScheduled = false;
+  /** True while readings are being held (one warning per episode). */
+  private holding = false;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -84,14 +97,32 @@ export class Intake {
     );
   };
 
-  private enqueue(
-    meterId: string,
-    start: number,
-    prepare: () => { item: EncryptedReading; billedLate: boolean },
-  ) {
+  /**
+   * Moves the held readings that the gateway's clock has now reached into the buffer (through the same checks
+   * as any reading). Runs on every tick, before the aggregation. Returns how many were released.
+   */
+  releaseHeld(limit = 1000): number {
+    const due = this.buffer.held.due(this.clock.now() + FUTURE_TOLERANCE_MS, limit);
+    for (const h of due) {
+      const slot = { meterId: h.meterId, start: h.intervalStart, end: h.intervalEnd };
+      const ciphertext = fromBytes(h.ciphertext);
+      this.enqueue(h.meterId, h.intervalStart, () => this.prepare(slot, () => ciphertext), true);
+    }
+    if (due.length > 0) this.metrics.inc('readings.held_released', due.length);
+    if (this.holding && due.length < limit && this.buffer.held.summary().count === 0) {
+      this.holding = false;
+      this.log.info("the gateway's clock has caught up with the meters: every held reading released");
+    }
+    return due.length;
+  }
+
+  private enqueue(meterId: string, start: number, prepare: () => Prepared, held = false) {
     const accepted = performance.now();
     try {
-      const { item, billedLate } = prepare();
+      const prepared = prepare();
+      if (!prepared) return;
+      const { item, billedLate } = prepared;
+      if (held) item.held = true;
       this.queue.push({ item, meterId, start, accepted, billedLate });
       // Bound the wait of the first queued reading when a driver hands over a long burst.
       if (performance.now() - this.queue[0]!.accepted >= MAX_QUEUE_MS) {
@@ -101,7 +132,17 @@ export class Intake {
         setImmediate(() => this.flush());
       }
     } catch (error) {
+      if (held) this.dropHeld(meterId, start);
       this.reject(meterId, start, error);
+    }
+  }
+
+  /** A held reading refused at its release is not kept (it would be refused again at every tick). */
+  private dropHeld(meterId: string, start: number): void {
+    try {
+      this.buffer.held.delete(meterId, start);
+    } catch {
+      // The database refuses writes (disk full): the row stays held and is tried again on the next tick.
     }
   }
 
@@ -115,13 +156,17 @@ export class Intake {
     try {
       results = this.buffer.storeReadings(batch.map((q) => q.item));
     } catch (error) {
+      // Held readings stay held (their rows were not deleted): they are released again on the next tick.
       for (const q of batch) this.reject(q.meterId, q.start, error);
       return;
     }
     const committed = performance.now();
     results.forEach((outcome, i) => {
       const q = batch[i]!;
-      if (outcome instanceof Error) return this.reject(q.meterId, q.start, outcome);
+      if (outcome instanceof Error) {
+        if (q.item.held) this.dropHeld(q.meterId, q.start);
+        return this.reject(q.meterId, q.start, outcome);
+      }
       // From the driver handing the reading over to its ciphertext committed in SQLite.
       this.metrics.observe('intake.latency_ms', committed - q.accepted);
       this.metrics.inc('readings.accepted');
@@ -143,6 +188,45 @@ export class Intake {
     return this.buffer.readings.cursor(meterId);
   }
 
+  private hold(reading: ReadingSlot, ciphertext: bigint, now: number): void {
+    const aheadMs = reading.end - now;
+    if (aheadMs > this.opts.maxReadingAgeMs) {
+      throw new GatewayError(
+        'READING_FROM_FUTURE',
+        `reading ends ${Math.round(aheadMs / 3_600_000)} h after the gateway's clock, more than ` +
+          "buffer.maxReadingAgeDays: the meter's clock or the gateway's is wrong",
+      );
+    }
+    const { count } = this.buffer.held.summary();
+    if (count >= this.opts.maxHeldReadings) {
+      throw new GatewayError(
+        'READING_HOLD_FULL',
+        `${count} readings already held for the gateway's clock to catch up (buffer.maxPendingReadings)`,
+      );
+    }
+    const held = this.buffer.held.hold(
+      {
+        meterId: reading.meterId,
+        intervalStart: reading.start,
+        intervalEnd: reading.end,
+        ciphertext: toBytes(ciphertext),
+      },
+      now,
+    );
+    if (!held) {
+      throw new GatewayError('READING_DUPLICATE', `meter ${reading.meterId}: interval already held`);
+    }
+    this.metrics.inc('readings.held');
+    if (!this.holding) {
+      this.holding = true;
+      this.log.warn(
+        { meter: reading.meterId, aheadMinutes: Math.round(aheadMs / 60_000) },
+        "readings end after the gateway's clock: holding their ciphertexts until it catches up " +
+          '(is NTP running? timedatectl status)',
+      );
+    }
+  }
+
   /** Bounds of a plaintext reading, then its encryption; the plaintext is not referenced after this. */
   private encryptPlain(reading: Reading): bigint {
     const { maxWhPerReading } = this.opts;
@@ -155,11 +239,11 @@ export class Intake {
     return this.encryptor.encrypt(reading);
   }
 
-  /** Validates what every reading must satisfy (meter, interval, clock, age, order), then gets its ciphertext. */
-  private prepare(
-    reading: ReadingSlot,
-    ciphertextOf: () => bigint,
-  ): { item: EncryptedReading; billedLate: boolean } {
+  /**
+   * Validates what every reading must satisfy (meter, interval, clock, age, order), then gets its ciphertext;
+   * holds a reading from ahead of the gateway's clock (returns undefined).
+   */
+  private prepare(reading: ReadingSlot, ciphertextOf: () => bigint): Prepared {
     const meter = this.meters.get(reading.meterId);
     if (!meter)
       throw new GatewayError('READING_UNKNOWN_METER', `no meter "${reading.meterId}" in the config`);
@@ -176,10 +260,8 @@ export class Intake {
     }
     const now = this.clock.now();
     if (reading.end > now + FUTURE_TOLERANCE_MS) {
-      throw new GatewayError(
-        'READING_BAD_INTERVAL',
-        'reading ends in the future: meter or gateway clock is wrong',
-      );
+      this.hold(reading, ciphertextOf(), now);
+      return undefined;
     }
     if (reading.start < now - maxReadingAgeMs) {
       throw new GatewayError('READING_TOO_OLD', 'reading older than buffer.maxReadingAgeDays');

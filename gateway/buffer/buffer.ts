@@ -11,6 +11,7 @@ import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { BillingStore, type BillingPeriodRow } from './billing-store.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
+import { HeldStore } from './held-store.ts';
 import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
 import { ReadingsStore, type Group } from './readings-store.ts';
@@ -36,6 +37,8 @@ export interface EncryptedReading {
   period: Period;
   /** The billing period open now: where a reading of an already closed period is billed. */
   currentPeriod: Period;
+  /** Released from `held_readings`: its held row is deleted in the same transaction. */
+  held?: boolean;
 }
 
 export interface StoreOutcome {
@@ -49,6 +52,7 @@ export class BufferStore {
   readonly readings: ReadingsStore;
   readonly billing: BillingStore;
   readonly pendingBills: PendingBillsStore;
+  readonly held: HeldStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
 
@@ -61,6 +65,7 @@ export class BufferStore {
     this.readings = new ReadingsStore(db);
     this.billing = new BillingStore(db);
     this.pendingBills = new PendingBillsStore(db);
+    this.held = new HeldStore(db);
     this.outbox = new OutboxStore(db);
     this.state = new StateStore(db);
   }
@@ -140,6 +145,7 @@ export class BufferStore {
         ciphertext: toBytes(r.ciphertext),
       });
       this.readings.setCursor(r.meterId, r.intervalStart);
+      if (r.held) this.held.delete(r.meterId, r.intervalStart);
       return { aggregation, billedLate };
     })();
   }

@@ -96,4 +96,19 @@ export const MIGRATIONS: readonly string[] = [
     ciphertext   BLOB    NOT NULL
   );
   `,
+  // 3: readings from ahead of the gateway's clock, held until it catches up (docs/buffer.md "Clock").
+  `
+  -- Ciphertexts of readings that end after the gateway's "now": a Raspberry Pi has no real-time clock and may
+  -- run hours or days behind the meters until NTP has set it. Released into readings/pending_bills when the
+  -- gateway's clock reaches them; a reading delivered twice while held is kept once.
+  CREATE TABLE held_readings (
+    meter_id       TEXT    NOT NULL,
+    interval_start INTEGER NOT NULL,
+    interval_end   INTEGER NOT NULL,
+    ciphertext     BLOB    NOT NULL,
+    held_at        INTEGER NOT NULL,
+    PRIMARY KEY (meter_id, interval_start)
+  );
+  CREATE INDEX held_readings_by_end ON held_readings (interval_end);
+  `,
 ];

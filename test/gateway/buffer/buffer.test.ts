@@ -115,6 +115,7 @@ describe('BufferStore.open', () => {
         'batches',
         'billing_periods',
         'decided_groups',
+        'held_readings',
         'meter_cursors',
         'outbox',
         'pending_bills',
