@@ -4,9 +4,6 @@
  * Pi whose clock NTP has not set yet) is encrypted and held, survives a restart, and enters the buffer when the
  * clock reaches it.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Intake } from '../../../gateway/acquire/intake.ts';
 import { TariffBands } from '../../../gateway/acquire/tariff.ts';
@@ -23,6 +20,7 @@ import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import { billingPeriodOf } from '../../../gateway/time/periods.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
+import { openTestBuffer, tempBufferFile } from '../../helpers/buffer.ts';
 
 const I = 15 * 60_000;
 const DAY = 86_400_000;
@@ -42,15 +40,9 @@ afterEach(() => {
   for (const b of buffers.splice(0)) b.close();
 });
 
-function setup(file = path.join(mkdtempSync(path.join(tmpdir(), 'intake-')), 'buffer.sqlite'), now = T0) {
+function setup(file = tempBufferFile('intake-'), now = T0) {
   const metrics = new Metrics();
-  const buffer = BufferStore.open(
-    file,
-    { synchronous: 'NORMAL' },
-    key.publicKey.n2,
-    { maxPendingReadings: 1000, maxOutboxRecords: 1000 },
-    metrics,
-  );
+  const buffer = openTestBuffer(key.publicKey.n2, metrics, { file });
   buffers.push(buffer);
   const layout = layoutFor(LAYOUT_BOUNDS);
   const bands = new TariffBands([{ name: 'all', windows: ['00:00-24:00'] }], 'UTC');

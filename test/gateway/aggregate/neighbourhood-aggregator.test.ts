@@ -3,9 +3,6 @@
  * the grace period, exactly one decision per group and per billing period (privacy invariant 2), and released sums
  * that the MDMS decrypts to the plaintext totals.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BillingCloser } from '../../../gateway/aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from '../../../gateway/aggregate/neighbourhood-aggregator.ts';
@@ -18,6 +15,7 @@ import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { AggregateRecord, BillRecord, SuppressedRecord } from '../../../gateway/protocol/messages.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
+import { openTestBuffer } from '../../helpers/buffer.ts';
 
 const K = 3;
 const MINUTE = 60_000;
@@ -94,14 +92,7 @@ describe('aggregation on a real key and buffer', () => {
 
   function setup() {
     const metrics = new Metrics();
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'aggregate-')), 'buffer.sqlite');
-    const buffer = BufferStore.open(
-      file,
-      { synchronous: 'NORMAL' },
-      key.publicKey.n2,
-      { maxPendingReadings: 1000, maxOutboxRecords: 1000 },
-      metrics,
-    );
+    const buffer = openTestBuffer(key.publicKey.n2, metrics);
     buffers.push(buffer);
     const aggregator = new NeighbourhoodAggregator(
       { k: K, intervalMs: INTERVAL, graceMs: GRACE, layout },

@@ -3,9 +3,6 @@
  * genuine acknowledgement (right MDMS key, gateway, batch id and body digest) deletes anything.
  */
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferStore } from '../../../gateway/buffer/buffer.ts';
@@ -18,6 +15,7 @@ import { systemClock } from '../../../gateway/time/clock.ts';
 import { Uplink } from '../../../gateway/uplink/uplink.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
 import { waitFor } from '../../helpers/scenario.ts';
+import { openTestBuffer } from '../../helpers/buffer.ts';
 
 const PREFIX = 'meterspace/v1';
 const GW = 'gw-uplink';
@@ -34,14 +32,7 @@ describe('Uplink with Mosquitto', () => {
 
   beforeAll(async () => {
     broker = await startMosquitto();
-    const dir = mkdtempSync(path.join(tmpdir(), 'uplink-'));
-    buffer = BufferStore.open(
-      path.join(dir, 'buffer.sqlite'),
-      { synchronous: 'NORMAL' },
-      97n * 97n,
-      { maxPendingReadings: 1000, maxOutboxRecords: 1000 },
-      metrics,
-    );
+    buffer = openTestBuffer(97n * 97n, metrics);
     mdms = await mqtt.connectAsync(broker.url);
     await mdms.subscribeAsync(topics.batch(PREFIX, GW), { qos: 1 });
     mdms.on('message', (_t, payload) => received.push(payload.toString()));
