@@ -3,6 +3,7 @@
  * (keys → buffer → encrypt → aggregate → batch → uplink → drivers → schedules) and stops them in reverse.
  */
 import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -15,6 +16,8 @@ import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
 import type { Config } from './config/schema.ts';
+import { CustomerService } from './customer/customer-service.ts';
+import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
 import { errorCode } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
@@ -29,6 +32,19 @@ import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The enrolment-code hashes, when configured, read afresh at each request; a configured file not made yet means
+ * no codes yet. Checked once at start, so that a file that is invalid or readable by others stops the gateway.
+ */
+function codesLoader(file: string | undefined, log: Logger): () => EnrolmentCodes | undefined {
+  if (!file) return () => undefined;
+  const load = () => (existsSync(file) ? loadEnrolmentCodes(file) : new Map<string, string>());
+  if (!existsSync(file))
+    log.warn({ file }, 'no enrolment codes yet: households cannot enrol (scripts/keygen enrolment-code)');
+  load();
+  return load;
+}
 const TICK_MS = 1_000;
 const STATUS_EVERY_MS = 60_000;
 /** Fold queued bill ciphertexts into their totals at least once per interval, or once this many are queued. */
@@ -189,6 +205,22 @@ export class Gateway {
       child('uplink'),
     );
     this.uplink = uplink;
+    const customers = new CustomerService(
+      {
+        gatewayId: config.gateway.id,
+        prefix: config.upstream.topicPrefix,
+        meters: config.meters.map((m) => m.id),
+        codes: codesLoader(config.keys.enrolmentCodes, log),
+      },
+      buffer.customers,
+      uplink,
+      identity,
+      wall,
+      metrics,
+      child('customer'),
+    );
+    customers.start();
+    intake.streamTo(customers.live);
     uplink.start();
 
     const driverContext = (meters: Config['meters'], component: string): DriverContext => ({

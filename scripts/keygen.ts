@@ -5,8 +5,10 @@
  *   scripts/keygen gateway   --out keys                 gateway Ed25519 identity (signs batches)
  *   scripts/keygen mdms      --out keys                 MDMS Ed25519 pair (signs acknowledgements)
  *   scripts/keygen operator  --out keys                 operator Ed25519 pair (signs remote configuration)
- *   scripts/keygen customer  --out keys --name NAME     household X25519 pair
- *   scripts/keygen all       --out keys                 all of the above, one customer named "household"
+ *   scripts/keygen all       --out keys                 all of the above
+ *   scripts/keygen enrolment-code --config F --meter ID  a meter's one-time enrolment code (only its hash is kept)
+ *
+ * Households make their own keys, on their own device: scripts/customer keygen.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +17,9 @@ import { parseArgs } from 'node:util';
 import { fingerprint, writeKeyFile } from '../gateway/keys/files.ts';
 import { generatePaillier, generateSigningPair } from '../gateway/keys/generate.ts';
 import { paillierPrivateJson, paillierPublicJson } from '../gateway/keys/paillier-files.ts';
+import { loadConfigFile } from '../gateway/config/load.ts';
+import { codeKeyPair, generateEnrolmentCode } from '../gateway/customer/enrolment-code.ts';
+import { storeEnrolmentCode } from '../gateway/customer/enrolment-codes.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 
 const HELP = `Usage: scripts/keygen <kind> [options]
@@ -28,22 +33,28 @@ Kinds:
                                                        -> mdms.ed25519.key.pem, mdms.ed25519.pub.pem
   operator   Ed25519 key of a fleet operator (signs remote configuration)
                                                        -> operator.ed25519.key.pem, operator.ed25519.pub.pem
-  customer   X25519 key of a household (opens its sealed readings)
-                                                       -> customer-NAME.x25519.key.pem, customer-NAME.x25519.pub.pem
   meter      Ed25519 key of a meter that encrypts and signs its own readings (MQTT "sealed" format)
                                                        -> meter-NAME.ed25519.key.pem, meter-NAME.ed25519.pub.pem
-  all        every kind above but meter (customer named "household")
+  all        every kind above but meter
+  enrolment-code
+             a one-time enrolment code for each --meter of the gateway's --config: printed once, to hand to
+             the household (on the meter or on paper); the gateway keeps only a salted hash of it, in the file
+             named by keys.enrolmentCodes. Running it again for a meter replaces its code.
+
+Households make their own keys on their own device: scripts/customer keygen.
 
 Options:
   --out DIR     directory to write to (default: ./keys)
   --bits N      Paillier modulus size: 3072 (default), 4096, or 2048 (acceptable only through 2030, NIST SP 800-57)
-  --name NAME   customer or meter key name (default: household)
+  --name NAME   meter key name (default: household)
+  --config F    enrolment-code: the gateway's configuration file
+  --meter ID    enrolment-code: a meter id of that configuration (repeatable)
   --force       replace existing files
   -h, --help    show this help
 
 Private key files are written with mode 0600. Key generation prints its progress.`;
 
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'meter', 'all'] as const;
+const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'meter', 'all', 'enrolment-code'] as const;
 type Kind = (typeof KINDS)[number];
 
 async function main(argv: string[]): Promise<void> {
@@ -55,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '3072' },
       name: { type: 'string', default: 'household' },
       force: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      meter: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -66,6 +79,7 @@ async function main(argv: string[]): Promise<void> {
   if (!kind || !KINDS.includes(kind) || positionals.length > 1) {
     throw new UsageError(`expected one kind of: ${KINDS.join(', ')}`, HELP);
   }
+  if (kind === 'enrolment-code') return enrolmentCodes(values.config, values.meter ?? []);
   const bits = Number(values.bits);
   if (bits !== 2048 && bits !== 3072 && bits !== 4096)
     throw new UsageError('--bits must be 2048, 3072 or 4096', HELP);
@@ -73,15 +87,9 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError('--name: letters, digits, _ and - only', HELP);
   const out = path.resolve(values.out);
   const force = values.force;
-  const kinds: Kind[] = kind === 'all' ? ['supplier', 'gateway', 'mdms', 'operator', 'customer'] : [kind];
+  const kinds: Kind[] = kind === 'all' ? ['supplier', 'gateway', 'mdms', 'operator'] : [kind];
   const base = (k: Kind) =>
-    k === 'supplier'
-      ? 'supplier.paillier'
-      : k === 'customer'
-        ? `customer-${values.name}.x25519`
-        : k === 'meter'
-          ? `meter-${values.name}.ed25519`
-          : `${k}.ed25519`;
+    k === 'supplier' ? 'supplier.paillier' : k === 'meter' ? `meter-${values.name}.ed25519` : `${k}.ed25519`;
   const ext = (k: Kind) => (k === 'supplier' ? 'json' : 'pem');
   const files = (k: Kind) => [
     path.join(out, `${base(k)}.key.${ext(k)}`),
@@ -103,11 +111,39 @@ async function main(argv: string[]): Promise<void> {
       console.log(`  wrote ${privateFile} and ${publicFile}`);
       continue;
     }
-    const pair = generateSigningPair(k === 'customer' ? 'x25519' : 'ed25519');
+    const pair = generateSigningPair('ed25519');
     writeKeyFile(privateFile, pair.privatePem, { secret: true, force });
     writeKeyFile(publicFile, pair.publicPem, { secret: false, force });
     console.log(`${k}: wrote ${privateFile} and ${publicFile}, fingerprint ${fingerprint(pair.publicKey)}`);
   }
+}
+
+/** Makes and prints a one-time code per meter; stores only the public key each code stands for. */
+function enrolmentCodes(configFile: string | undefined, meters: string[]): Promise<void> {
+  if (!configFile || meters.length === 0)
+    throw new UsageError('enrolment-code needs --config and at least one --meter', HELP);
+  const config = loadConfigFile(configFile);
+  const file = config.keys.enrolmentCodes;
+  if (!file) {
+    throw new GatewayError(
+      'CONFIG_INVALID',
+      `${configFile}: set keys.enrolmentCodes (e.g. enrolment-codes.json beside the other keys) first`,
+    );
+  }
+  const known = new Set(config.meters.map((m) => m.id));
+  for (const meter of meters) {
+    if (!known.has(meter)) throw new UsageError(`--meter ${meter}: not a meter of ${configFile}`, HELP);
+  }
+  for (const meter of meters) {
+    const code = generateEnrolmentCode();
+    storeEnrolmentCode(file, meter, codeKeyPair(code, config.gateway.id, meter).publicKey);
+    console.log(`${meter}\t${code}`);
+  }
+  console.error(
+    `stored the hashes in ${file}; hand each code to its household (it is shown only now). ` +
+      'A running gateway reads the file at each enrolment: no restart needed.',
+  );
+  return Promise.resolve();
 }
 
 runCli(main);

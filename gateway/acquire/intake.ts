@@ -63,6 +63,8 @@ export class Intake {
   private flushScheduled = false;
   /** True while readings are being held (one warning per episode). */
   private holding = false;
+  /** Where each accepted plaintext reading is also sealed to its household (CustomerService.live). */
+  private stream: ((reading: Reading) => void) | undefined;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -79,9 +81,19 @@ export class Intake {
   /** The ReadingSink handed to drivers. Never throws. */
   readonly accept = (reading: Reading): void => {
     this.enqueue(reading.meterId, reading.start, () =>
-      this.prepare(reading, () => this.encryptPlain(reading)),
+      this.prepare(reading, () => {
+        const ciphertext = this.encryptPlain(reading);
+        // The household's sealed copy, made at the same moment (invariant 1: sealed to its own key only).
+        this.stream?.(reading);
+        return ciphertext;
+      }),
     );
   };
+
+  /** Seals every accepted plaintext reading to its household too (docs/customers.md). */
+  streamTo(sink: (reading: Reading) => void): void {
+    this.stream = sink;
+  }
 
   /**
    * The sink of meters that encrypt their own readings (MQTT "sealed"): the ciphertext is checked to be a valid

@@ -11,6 +11,7 @@ import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { BillingStore, type BillingPeriodRow } from './billing-store.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
+import { CustomerStore } from '../customer/customer-store.ts';
 import { HeldStore } from './held-store.ts';
 import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
@@ -53,6 +54,7 @@ export class BufferStore {
   readonly billing: BillingStore;
   readonly pendingBills: PendingBillsStore;
   readonly held: HeldStore;
+  readonly customers: CustomerStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
 
@@ -66,6 +68,7 @@ export class BufferStore {
     this.billing = new BillingStore(db);
     this.pendingBills = new PendingBillsStore(db);
     this.held = new HeldStore(db);
+    this.customers = new CustomerStore(db);
     this.outbox = new OutboxStore(db);
     this.state = new StateStore(db);
   }

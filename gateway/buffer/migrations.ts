@@ -111,4 +111,21 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX held_readings_by_end ON held_readings (interval_end);
   `,
+  // 4: households' enrolled keys (docs/customers.md).
+  `
+  -- The public keys a household enrolled for its meter: readings are sealed to "sealing" (X25519) and its
+  -- requests verified with "signing" (Ed25519). last_seq: the highest request sequence number seen for the
+  -- meter, kept across re-keying, so no request is ever accepted twice.
+  CREATE TABLE customers (
+    meter_id    TEXT    PRIMARY KEY,
+    sealing     TEXT    NOT NULL,
+    signing     TEXT    NOT NULL,
+    pseudonym   TEXT    NOT NULL UNIQUE,
+    enrolled_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE customer_seq (
+    meter_id TEXT    PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -72,6 +72,7 @@ function resolvePaths(c: Config, base: string): Config {
   c.keys.supplierPublic = r(c.keys.supplierPublic);
   c.keys.gatewayPrivate = r(c.keys.gatewayPrivate);
   c.keys.mdmsPublic = r(c.keys.mdmsPublic);
+  if (c.keys.enrolmentCodes) c.keys.enrolmentCodes = r(c.keys.enrolmentCodes);
   if (c.upstream.passwordFile) c.upstream.passwordFile = r(c.upstream.passwordFile);
   const tls = c.upstream.tls;
   if (tls?.ca) tls.ca = r(tls.ca);

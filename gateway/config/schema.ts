@@ -227,6 +227,13 @@ export const ConfigSchema = z
         supplierPublic: z.string().describe('Supplier Paillier public key (JSON, see docs/protocol.md)'),
         gatewayPrivate: z.string().describe('Gateway Ed25519 private key (PKCS#8 PEM, mode 0600)'),
         mdmsPublic: z.string().describe('MDMS Ed25519 public key (SPKI PEM) that signs acknowledgements'),
+        enrolmentCodes: z
+          .string()
+          .optional()
+          .describe(
+            "Salted hashes of the meters' one-time enrolment codes (scripts/keygen enrolment-code); without it " +
+              'households cannot enrol (docs/customers.md)',
+          ),
       })
       .strict()
       .describe('Key files made by scripts/keygen'),

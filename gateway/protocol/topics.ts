@@ -8,6 +8,13 @@ export const topics = {
   ack: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/ack`,
   /** gateway → anyone: retained online/offline status and counters (no readings, no meter ids). */
   status: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/status`,
+  /** household → gateway: signed requests (enrolment, …), QoS 1. */
+  customerRequest: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/customer/request`,
+  /** gateway → household: the signed reply to request `id`. */
+  customerReply: (prefix: string, gatewayId: string, id: string) =>
+    `${prefix}/gw/${gatewayId}/customer/reply/${id}`,
+  /** gateway → household: readings sealed to the household's key, named by its pseudonym, not its meter. */
+  customerLive: (prefix: string, pseudonym: string) => `${prefix}/c/${pseudonym}/live`,
   /** What an MDMS subscribes to for every gateway's batches. */
   allBatches: (prefix: string) => `${prefix}/gw/+/batch`,
 };

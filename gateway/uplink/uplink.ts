@@ -27,8 +27,17 @@ export interface UplinkOptions {
   retryMaxMs: number;
 }
 
-export class Uplink {
+/** What other components (households' requests and streams) need of the upstream connection. */
+export interface MessageLink {
+  /** Subscribes to `topic` (now and after every reconnect) and hands its messages to `handler`. */
+  route(topic: string, handler: (payload: Buffer) => void): void;
+  /** Publishes if connected; false (nothing queued) when the broker is away. */
+  publish(topic: string, payload: string, qos: 0 | 1): boolean;
+}
+
+export class Uplink implements MessageLink {
   private client: MqttClient | undefined;
+  private readonly routes = new Map<string, (payload: Buffer) => void>();
   private readonly inFlight = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -67,6 +76,7 @@ export class Uplink {
           );
         }
       });
+      for (const topic of this.routes.keys()) this.subscribeRoute(client, topic);
       this.publishStatus(true);
       this.buffer.outbox.makeAllDue(this.wall.now());
       this.sendDue();
@@ -80,7 +90,19 @@ export class Uplink {
       this.metrics.inc('uplink.errors');
       this.log.warn({ err: err.message }, 'upstream connection error');
     });
-    client.on('message', (topic, payload) => this.onAck(payload));
+    const ackTopic = topics.ack(prefix, gatewayId);
+    client.on('message', (topic, payload) => {
+      if (topic === ackTopic) return this.onAck(payload);
+      const handler = this.routes.get(topic);
+      if (!handler) return;
+      try {
+        handler(payload);
+      } catch (error) {
+        // Handlers count and answer their own errors; anything escaping is a bug, counted, never a crash.
+        this.metrics.inc(`uplink.handler_failed.${errorCode(error)}`);
+        this.log.error({ topic, err: (error as Error).message }, 'message handler failed');
+      }
+    });
     // Re-sends are checked often; each batch's own back-off decides whether it is due.
     this.timer = setInterval(() => this.sendDue(), Math.min(1000, this.opts.retryInitialMs));
   }
@@ -94,13 +116,34 @@ export class Uplink {
     this.client = undefined;
   }
 
+  route(topic: string, handler: (payload: Buffer) => void): void {
+    this.routes.set(topic, handler);
+    if (this.client?.connected) this.subscribeRoute(this.client, topic);
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    client.publish(topic, payload, { qos }, () => {});
+    return true;
+  }
+
+  private subscribeRoute(client: MqttClient, topic: string): void {
+    client.subscribe(topic, { qos: 1 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos === 128)) {
+        this.metrics.inc('uplink.subscribe_refused');
+        this.log.error({ topic, err: err?.message }, 'broker refused a subscription: check its ACL');
+      }
+    });
+  }
+
   /** Publishes every batch whose next attempt is due; runs on a timer and after each flush. */
   sendDue(): void {
     const client = this.client;
     if (!client?.connected) return;
     for (const batch of this.buffer.outbox.dueBatches(this.wall.now())) {
       if (this.inFlight.has(batch.batchId)) continue;
-      this.publish(client, batch);
+      this.publishBatch(client, batch);
     }
   }
 
@@ -126,7 +169,7 @@ export class Uplink {
     });
   }
 
-  private publish(client: MqttClient, batch: StoredBatch): void {
+  private publishBatch(client: MqttClient, batch: StoredBatch): void {
     this.inFlight.add(batch.batchId);
     const attempts = batch.attempts + 1;
     // Schedule the next try before sending, so a crash mid-publish cannot make it re-send in a tight loop.

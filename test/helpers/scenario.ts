@@ -62,6 +62,8 @@ export interface ScenarioOptions {
   drivers?: Record<string, unknown>;
   /** Real instant at which the virtual clock reads `from` (shared with emulators). */
   anchor?: string;
+  /** Key-file settings besides the three every gateway has (e.g. enrolmentCodes). */
+  keysExtra?: Record<string, string>;
   /** Aggregation and billing grace (default 240 and 300 minutes). */
   graceMinutes?: { intervals: number; billing: number };
 }
@@ -107,6 +109,7 @@ export function makeScenario(o: ScenarioOptions): Scenario {
       supplierPublic: o.keys.files.supplierPublic,
       gatewayPrivate: o.keys.files.gatewayPrivate,
       mdmsPublic: o.keys.files.mdmsPublic,
+      ...o.keysExtra,
     },
     upstream: {
       url: o.brokerUrl,

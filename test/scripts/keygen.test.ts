@@ -3,57 +3,38 @@
  * overwrite, usage errors — and keys that work: the Paillier pair decrypts what paillier-bigint encrypted with the
  * public file, the Ed25519 pairs sign and verify, the printed fingerprints match the public files.
  */
-import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { PrivateKey, PublicKey } from 'paillier-bigint';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePaillierPrivate } from '../../gateway/keys/paillier-files.ts';
 import { decrypt } from '../../scripts/lib/mdms/decrypt.ts';
+import { runCli, type CliRun } from '../helpers/run-cli.ts';
 
 const KEYGEN = path.resolve(import.meta.dirname, '../../scripts/keygen');
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'customer', 'meter', 'all'];
+const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'meter', 'all', 'enrolment-code'];
 const PRIVATE = [
   'supplier.paillier.key.json',
   'gateway.ed25519.key.pem',
   'mdms.ed25519.key.pem',
   'operator.ed25519.key.pem',
-  'customer-household.x25519.key.pem',
 ];
 const PUBLIC = [
   'supplier.paillier.pub.json',
   'gateway.ed25519.pub.pem',
   'mdms.ed25519.pub.pem',
   'operator.ed25519.pub.pem',
-  'customer-household.x25519.pub.pem',
 ];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const exec = promisify(execFile);
-
-async function keygen(...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await exec(KEYGEN, args, { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout: string; stderr: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const keygen = (...args: string[]): Promise<CliRun> => runCli(KEYGEN, args);
 
 const hexField = (json: Record<string, unknown>, name: string) => BigInt(`0x${String(json[name])}`);
 
 describe('scripts/keygen', () => {
   let out: string;
-  let run: Run;
+  let run: CliRun;
 
   beforeAll(async () => {
     out = path.join(mkdtempSync(path.join(tmpdir(), 'keygen-')), 'keys');
@@ -64,10 +45,10 @@ describe('scripts/keygen', () => {
     const help = await keygen('--help');
     expect(help.code).toBe(0);
     for (const kind of KINDS) expect(help.stdout).toMatch(new RegExp(`^\\s+${kind}\\s`, 'm'));
-    for (const file of [...PRIVATE, ...PUBLIC].filter((f) => !f.startsWith('customer'))) {
+    for (const file of [...PRIVATE, ...PUBLIC]) {
       expect(help.stdout).toContain(file);
     }
-    for (const option of ['--out', '--bits', '--name', '--force', '--help'])
+    for (const option of ['--out', '--bits', '--name', '--force', '--config', '--meter', '--help'])
       expect(help.stdout).toContain(option);
   });
 
@@ -89,7 +70,6 @@ describe('scripts/keygen', () => {
       ['gateway', 'gateway.ed25519'],
       ['mdms', 'mdms.ed25519'],
       ['operator', 'operator.ed25519'],
-      ['customer', 'customer-household.x25519'],
     ] as const) {
       // The fingerprint is the first 16 bytes of SHA-256 over the public key's DER.
       const der = createPublicKey(readFileSync(path.join(out, `${base}.pub.pem`))).export({
@@ -137,7 +117,7 @@ describe('scripts/keygen', () => {
     ).toBe(m + 5n);
   });
 
-  it('the signing pairs: each private key signs what its public file verifies; the customer key is X25519', () => {
+  it('the signing pairs: each private key signs what its public file verifies', () => {
     const message = Buffer.from('batch 42');
     for (const base of ['gateway.ed25519', 'mdms.ed25519', 'operator.ed25519']) {
       const privateKey = createPrivateKey(readFileSync(path.join(out, `${base}.key.pem`)));
@@ -150,11 +130,6 @@ describe('scripts/keygen', () => {
       readFileSync(path.join(out, `${k}.ed25519.pub.pem`), 'utf8'),
     );
     expect(new Set(pems).size).toBe(3);
-    const customer = createPrivateKey(readFileSync(path.join(out, 'customer-household.x25519.key.pem')));
-    expect(customer.asymmetricKeyType).toBe('x25519');
-    expect(createPublicKey(customer).export({ type: 'spki', format: 'pem' })).toBe(
-      readFileSync(path.join(out, 'customer-household.x25519.pub.pem'), 'utf8'),
-    );
   });
 
   it('refuses to overwrite existing keys without --force and leaves them as they were', async () => {
@@ -186,7 +161,8 @@ describe('scripts/keygen', () => {
       [],
       ['gateway', 'mdms', '--out', dir],
       ['supplier', '--out', dir, '--bits', '1024'],
-      ['customer', '--out', dir, '--name', '../escape'],
+      ['meter', '--out', dir, '--name', '../escape'],
+      ['enrolment-code', '--meter', 'm1'],
     ];
     const runs = await Promise.all(
       [...usage, ['gateway', '--out', dir, '--colour', 'blue']].map((a) => keygen(...a)),

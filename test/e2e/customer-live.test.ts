@@ -1,0 +1,129 @@
+/**
+ * A household as it would do it, end to end with the real tools: the installer makes the meter's enrolment code
+ * (`scripts/keygen enrolment-code`), the household makes its keys on its own device (`scripts/customer keygen`),
+ * a wrong code is refused, the right one enrols it (fingerprints compared), and `scripts/customer live` shows
+ * exactly its meter's readings from the real data as the gateway reads them, while another household's key,
+ * listening on the same stream, opens nothing. Mosquitto, the gateway process and the CLIs are real.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isoUtc } from '../../gateway/time/zoned.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { GATEWAY_ID, TEST_METERS, waitFor } from '../helpers/scenario.ts';
+import { runCli } from '../helpers/run-cli.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const KEYGEN = path.join(ROOT, 'scripts/keygen');
+const CUSTOMER = path.join(ROOT, 'scripts/customer');
+const FROM = '2012-10-09T00:00:00Z';
+const TO = '2012-10-09T12:00:00Z';
+const HALF_HOUR = 1_800_000;
+
+const cli = (bin: string, args: string[]) => runCli(bin, args);
+
+function listen(keyFile: string): { child: ChildProcess; out: () => string; err: () => string } {
+  const child = spawn(CUSTOMER, ['live', '--key', keyFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return { child, out: () => out, err: () => err };
+}
+
+describe('a household enrols and reads its own readings live', () => {
+  let h: Harness;
+  const dir = mkdtempSync(path.join(tmpdir(), 'household-'));
+  const codesFile = path.join(dir, 'enrolment-codes.json');
+  const meter = TEST_METERS[0]!;
+  const listeners: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    // The data starts flowing 45 s from now: time to start the gateway and enrol first.
+    const anchor = new Date(Date.now() + 45_000).toISOString();
+    h = await startHarness({
+      from: FROM,
+      to: TO,
+      speed: 1800,
+      anchor,
+      keysExtra: { enrolmentCodes: codesFile },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const l of listeners) l.kill('SIGTERM');
+    await h?.close();
+  });
+
+  it('refuses a wrong code, enrols with the right one, then streams exactly its readings', async () => {
+    const made = await cli(KEYGEN, [
+      'enrolment-code',
+      '--config',
+      h.scenario.configFile,
+      '--meter',
+      meter.id,
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const code = /^m01\t(\S+)$/m.exec(made.stdout)![1]!;
+    expect(readFileSync(codesFile, 'utf8')).not.toContain(code.replace(/-/g, ''));
+
+    const gateway = h.spawn();
+    const log = () => {
+      try {
+        return readFileSync(h.scenario.logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start');
+
+    const key = path.join(dir, 'household.key.json');
+    const made2 = await cli(CUSTOMER, ['keygen', '--key', key]);
+    expect(made2.code, made2.stderr).toBe(0);
+    const fingerprint = /fingerprint: (.+)$/m.exec(made2.stdout)![1]!;
+    const common = ['--key', key, '--broker', h.broker.url, '--gateway', GATEWAY_ID, '--meter', meter.id];
+
+    const wrong = await cli(CUSTOMER, ['enrol', ...common, '--code', 'AAAA-BBBB-CCCC-DDDD']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('ENROLMENT_REFUSED');
+    expect(wrong.stderr).toContain('wrong enrolment code');
+
+    const enrolled = await cli(CUSTOMER, ['enrol', ...common, '--code', code.toLowerCase()]);
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    expect(enrolled.stdout).toContain(`your key's fingerprint:    ${fingerprint}`);
+
+    // Another household's key on the same stream (its enrolment file copied): it must open nothing.
+    const stranger = path.join(dir, 'stranger.key.json');
+    expect((await cli(CUSTOMER, ['keygen', '--key', stranger])).code).toBe(0);
+    copyFileSync(`${key}.enrolment.json`, `${stranger}.enrolment.json`);
+
+    const mine = listen(key);
+    const theirs = listen(stranger);
+    listeners.push(mine.child, theirs.child);
+    await waitFor(
+      () => mine.err().includes('waiting for readings') && theirs.err().includes('waiting'),
+      30_000,
+    );
+
+    // The 24 readings of the half-day window, each exactly as in the CSV.
+    const rows = h.scenario.rows.filter((r) => r.household === meter.household);
+    expect(rows).toHaveLength(24);
+    await waitFor(() => mine.out().trim().split('\n').length >= rows.length, 90_000, 'every live reading');
+    const lines = mine
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    const expected = rows.map((r) => [isoUtc(r.end - HALF_HOUR), isoUtc(r.end), String(r.wh), 'Wh']);
+    expect(lines).toEqual(expected);
+    expect(theirs.out()).toBe('');
+    expect(
+      theirs.err().match(/does not open with this key: \[SEAL_INVALID\]/g)?.length,
+    ).toBeGreaterThanOrEqual(rows.length);
+    // The gateway logged the enrolment with the same fingerprint.
+    expect(log()).toContain(`"fingerprint":"${fingerprint}"`);
+    expect(gateway.child.exitCode).toBeNull();
+  }, 240_000);
+});

@@ -1,0 +1,149 @@
+/**
+ * Enrolment of a household's keys on a real SQLite buffer: with the meter's code, re-keying with the enrolled key,
+ * and every refusal (wrong code, replay, signature by another key, unknown meter, no code registered, re-keying by
+ * a key that is not the enrolled one) with its code and nothing changed. Requests are built by the customer
+ * tool's own code.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
+import {
+  customerFingerprint,
+  customerPseudonym,
+  generateCustomerKeys,
+} from '../../../gateway/customer/customer-key.ts';
+import {
+  codeKeyPair,
+  generateEnrolmentCode,
+  normaliseCode,
+} from '../../../gateway/customer/enrolment-code.ts';
+import { applyEnrolment, parseRequest } from '../../../gateway/customer/enrolment.ts';
+import { Metrics } from '../../../gateway/observe/metrics.ts';
+import { enrolRequest } from '../../../scripts/lib/customer/client.ts';
+import { openTestBuffer } from '../../helpers/buffer.ts';
+import { expectCode } from '../../helpers/expect-code.ts';
+
+const GW = 'gw-1';
+const T = Date.parse('2026-11-24T12:00:00Z');
+const code = generateEnrolmentCode();
+const codes = new Map([['m1', codeKeyPair(code, GW, 'm1').publicKey]]);
+
+const buffers: BufferStore[] = [];
+afterEach(() => {
+  for (const b of buffers.splice(0)) b.close();
+});
+
+function setup() {
+  const buffer = openTestBuffer(97n * 97n, new Metrics());
+  buffers.push(buffer);
+  const ctx = { gatewayId: GW, meters: new Set(['m1', 'm2']), codes, store: buffer.customers, now: T };
+  const apply = (message: string) => {
+    const signed = parseRequest(Buffer.from(message));
+    return applyEnrolment({ ...signed, request: signed.request }, ctx);
+  };
+  const snapshot = () => ({
+    customers: buffer.db.prepare('SELECT * FROM customers').all(),
+    seq: buffer.db.prepare('SELECT * FROM customer_seq').all(),
+  });
+  return { buffer, ctx, apply, snapshot };
+}
+
+const byCode = (keys = generateCustomerKeys(), o: { now?: number; meterId?: string; code?: string } = {}) =>
+  enrolRequest({
+    gatewayId: GW,
+    meterId: o.meterId ?? 'm1',
+    keys,
+    authority: { kind: 'code', code: o.code ?? code },
+    now: o.now ?? T,
+  });
+
+describe('enrolment codes', () => {
+  it('are 16 Crockford base-32 characters in groups of four, read leniently', () => {
+    expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/);
+    expect(normaliseCode(code.toLowerCase().replace(/-/g, ' '))).toBe(code.replace(/-/g, ''));
+    expect(normaliseCode('OOOO-IIII-LLLL-0000')).toBe('0000111111110000');
+    expectCode('ENROLMENT_CODE_INVALID', () => normaliseCode('ABCD-EFGH'));
+    expectCode('ENROLMENT_CODE_INVALID', () => normaliseCode('ABCD-EFGH-JKMN-PQRU')); // U is not in the alphabet
+  });
+
+  it('stand for a key that depends on the gateway and the meter (a code is good for one meter only)', () => {
+    const a = codeKeyPair(code, GW, 'm1').publicKey;
+    expect(codeKeyPair(code.toLowerCase(), GW, 'm1').publicKey).toBe(a);
+    expect(codeKeyPair(code, GW, 'm2').publicKey).not.toBe(a);
+    expect(codeKeyPair(code, 'gw-2', 'm1').publicKey).not.toBe(a);
+  });
+});
+
+describe('applyEnrolment', () => {
+  it('enrols a household with the right code, under a pseudonym derived from its key', () => {
+    const s = setup();
+    const keys = generateCustomerKeys();
+    const enrolled = s.apply(byCode(keys).message);
+    expect(enrolled).toEqual({
+      meterId: 'm1',
+      keys: keys.publicKeys,
+      pseudonym: customerPseudonym(GW, keys.publicKeys),
+      enrolledAt: T,
+    });
+    expect(s.buffer.customers.get('m1')).toEqual(enrolled);
+    expect(enrolled.pseudonym).toMatch(/^[0-9a-f]{32}$/);
+    expect(customerFingerprint(keys.publicKeys)).toMatch(/^([0-9a-f]{4} ){9}[0-9a-f]{4}$/);
+  });
+
+  it('re-keys with a proof by the enrolled key, or with the code again; the pseudonym changes', () => {
+    const s = setup();
+    const first = generateCustomerKeys();
+    s.apply(byCode(first).message);
+    const second = generateCustomerKeys();
+    const rekey = enrolRequest({
+      gatewayId: GW,
+      meterId: 'm1',
+      keys: second,
+      authority: { kind: 'current-key', current: first },
+      now: T + 1,
+    });
+    const after = s.apply(rekey.message);
+    expect(after.keys).toEqual(second.publicKeys);
+    expect(after.pseudonym).not.toBe(customerPseudonym(GW, first.publicKeys));
+    const third = generateCustomerKeys();
+    expect(s.apply(byCode(third, { now: T + 2 }).message).keys).toEqual(third.publicKeys);
+  });
+
+  it('refuses, with its code and changing nothing: wrong code, replay, foreign signature, unknown meter, no code', () => {
+    const s = setup();
+    const keys = generateCustomerKeys();
+    const good = byCode(keys);
+    s.apply(good.message);
+    const before = s.snapshot();
+
+    const wrongCode = generateEnrolmentCode();
+    expectCode('ENROLMENT_REFUSED', () =>
+      s.apply(byCode(generateCustomerKeys(), { code: wrongCode, now: T + 5 }).message),
+    );
+    // The very same message again, and an older sequence number with a valid proof.
+    expectCode('REQUEST_REPLAYED', () => s.apply(good.message));
+    expectCode('REQUEST_REPLAYED', () => s.apply(byCode(generateCustomerKeys(), { now: T - 1 }).message));
+    // Signed by a key other than the one it enrols (no proof of possession).
+    const forged = JSON.parse(byCode(generateCustomerKeys(), { now: T + 6 }).message) as { sig: string };
+    forged.sig = (JSON.parse(byCode(generateCustomerKeys(), { now: T + 6 }).message) as { sig: string }).sig;
+    expectCode('SIGNATURE_INVALID', () => s.apply(JSON.stringify(forged)));
+    expectCode('ENROLMENT_REFUSED', () =>
+      s.apply(byCode(generateCustomerKeys(), { meterId: 'm9', now: T + 7 }).message),
+    );
+    // m2 has no code registered, and nobody to re-key from.
+    expectCode('ENROLMENT_REFUSED', () =>
+      s.apply(byCode(generateCustomerKeys(), { meterId: 'm2', now: T + 8 }).message),
+    );
+    const stranger = generateCustomerKeys();
+    const hijack = enrolRequest({
+      gatewayId: GW,
+      meterId: 'm1',
+      keys: generateCustomerKeys(),
+      authority: { kind: 'current-key', current: stranger },
+      now: T + 9,
+    });
+    expectCode('ENROLMENT_REFUSED', () => s.apply(hijack.message));
+    expectCode('MESSAGE_MALFORMED', () => s.apply('{"v":1,"body":"{}","sig":"AA"}'));
+    expectCode('MESSAGE_MALFORMED', () => s.apply('not json'));
+    expect(s.snapshot()).toEqual(before);
+  });
+});
