@@ -37,6 +37,9 @@ export function buildModbusDriver(
               endpoint: endpoint(s.bus),
               unitId: s.unit,
               map: loadRegisterMap(s.model),
+              // The meter's own answer timeout and retries (config), else the poller's defaults.
+              ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
+              ...(s.retries !== undefined ? { retries: s.retries } : {}),
             },
             // Modbus carries no time: samples are placed by the gateway's clock.
             series: seriesOptions(config, meter, mb, s.registers),

@@ -76,7 +76,9 @@ export class ModbusMeterDriver implements Driver {
     const { ctx } = this;
     ctx.metrics.inc(`driver.modbus.errors.${error.code}`);
     const status = this.poller.status().find((s) => s.id === id);
-    if (status && !status.up && !this.down.has(id)) {
+    // Down means a poll got no answer (counted in consecutiveFailures before it is reported); `up` alone is also
+    // false during a meter's first poll, when an exception or corrupt answer shows that the meter is alive.
+    if (status && !status.up && status.consecutiveFailures > 0 && !this.down.has(id)) {
       this.down.add(id);
       ctx.log.warn(
         { meter: id, code: error.code, reason: error.message },
