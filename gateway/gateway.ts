@@ -92,6 +92,7 @@ export class Gateway {
   private engine: EngineHandle | undefined;
   private intake: Intake | undefined;
   private uplink: Uplink | undefined;
+  private customers: CustomerService | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
   private task: ScheduledTask | undefined;
@@ -210,9 +211,11 @@ export class Gateway {
         gatewayId: config.gateway.id,
         prefix: config.upstream.topicPrefix,
         meters: config.meters.map((m) => m.id),
+        historyDays: config.customers.historyDays,
         codes: codesLoader(config.keys.enrolmentCodes, log),
       },
       buffer.customers,
+      buffer.history,
       uplink,
       identity,
       wall,
@@ -220,6 +223,7 @@ export class Gateway {
       child('customer'),
     );
     customers.start();
+    this.customers = customers;
     intake.streamTo(customers.live);
     uplink.start();
 
@@ -249,6 +253,7 @@ export class Gateway {
         const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
+        customers.prune(now);
         if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
       });
     this.flush = () =>
@@ -292,6 +297,7 @@ export class Gateway {
     for (const driver of [...this.drivers].reverse()) await driver.stop();
     this.drivers = [];
     this.intake?.flush();
+    this.customers?.flush();
     await this.uplink?.stop();
     await this.engine?.stop();
     this.buffer?.close();

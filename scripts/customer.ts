@@ -6,6 +6,8 @@
  *   scripts/customer enrol  --key FILE --gateway ID --meter ID --code CODE [--broker URL]
  *   scripts/customer enrol  --key NEW --gateway ID --meter ID --current OLD     (re-keying)
  *   scripts/customer live   --key FILE
+ *   scripts/customer history --key FILE --from ISO --to ISO [--csv]
+ *   scripts/customer erase  --key FILE
  *   scripts/customer fingerprint --key FILE
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,16 @@ import { publicKeyFromRaw } from '../gateway/customer/raw-keys.ts';
 import { errorCode, GatewayError } from '../gateway/errors.ts';
 import { fingerprint } from '../gateway/keys/files.ts';
 import { topics } from '../gateway/protocol/topics.ts';
-import { enrolRequest, openLive, openReply, type Authority } from './lib/customer/client.ts';
+import type { CustomerReply } from '../gateway/protocol/customer-messages.ts';
+import {
+  enrolRequest,
+  eraseRequest,
+  historyRequest,
+  openHistory,
+  openLive,
+  openReply,
+  type Authority,
+} from './lib/customer/client.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 
 const HELP = `Usage: scripts/customer <command> [options]
@@ -35,6 +46,9 @@ Commands:
   fingerprint   print the keys' fingerprint (compare it with what the gateway reports at enrolment)
   enrol         enrol the keys for --meter of --gateway, proven with --code (or --current KEY to re-key)
   live          show the readings of the enrolled meter as they arrive
+  history       fetch the readings the gateway keeps for you (customers.historyDays, default 30) between
+                --from and --to, opened here; --csv prints CSV (start,end,wh)
+  erase         ask the gateway to delete everything it keeps for you (your history); it is deleted
 
 Options:
   --key FILE       the household's key file (default: ./household.key.json); enrol keeps what it learns
@@ -45,7 +59,10 @@ Options:
   --meter ID       enrol: the meter's id on that gateway (printed with the code)
   --code CODE      enrol: the meter's one-time enrolment code, e.g. 7KQ2-M9XD-4TPA-ZR1C
   --current FILE   enrol: re-key: the key file enrolled now (instead of --code)
-  --timeout S      enrol: seconds to wait for the gateway's reply (default 30)
+  --from ISO       history: first interval start (default: 30 days ago)
+  --to ISO         history: end (default: now)
+  --csv            history: CSV output
+  --timeout S      enrol, history, erase: seconds to wait for the gateway's reply (default 30)
   --force          keygen: replace an existing key file
   -h, --help       show this help`;
 
@@ -81,6 +98,9 @@ async function main(argv: string[]): Promise<void> {
       meter: { type: 'string' },
       code: { type: 'string' },
       current: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      csv: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30' },
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -102,8 +122,12 @@ async function main(argv: string[]): Promise<void> {
       return enrol(values);
     case 'live':
       return live(values.key);
+    case 'history':
+      return history(values);
+    case 'erase':
+      return erase(values.key, Number(values.timeout));
     default:
-      throw new UsageError('give a command: keygen, fingerprint, enrol or live', HELP);
+      throw new UsageError('give a command: keygen, fingerprint, enrol, live, history or erase', HELP);
   }
 }
 
@@ -126,60 +150,130 @@ async function enrol(v: {
   const pinned =
     v.current && existsSync(enrolmentFile(v.current)) ? loadEnrolment(v.current).gatewayKey : undefined;
   const request = enrolRequest({ gatewayId: v.gateway, meterId: v.meter, keys, authority, now: Date.now() });
-  const client = await mqtt.connectAsync(v.broker, { clientId: `customer-${request.id}` });
-  try {
-    const replyTopic = topics.customerReply(v.prefix, v.gateway, request.id);
-    const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
-    await client.subscribeAsync(replyTopic, { qos: 1 });
-    await client.publishAsync(topics.customerRequest(v.prefix, v.gateway), request.message, { qos: 1 });
-    const timeoutMs = Number(v.timeout) * 1000;
-    const raw = await Promise.race([
-      reply,
-      new Promise<never>((_, reject) =>
-        setTimeout(
-          () =>
-            reject(
-              new GatewayError(
-                'DEVICE_TIMEOUT',
-                `no reply from gateway ${v.gateway} within ${v.timeout} s (is it running and on ${v.broker}?)`,
-              ),
-            ),
-          timeoutMs,
-        ).unref(),
-      ),
-    ]);
-    const answer = openReply(raw, pinned);
-    if (!answer.ok) {
-      throw new GatewayError(
-        answer.code === 'REQUEST_REPLAYED' ? 'REQUEST_REPLAYED' : 'ENROLMENT_REFUSED',
-        `the gateway refused: [${answer.code}] ${answer.message ?? ''}`,
-      );
-    }
-    const mine = customerFingerprint(keys.publicKeys);
-    if (answer.fingerprint !== mine) {
-      throw new GatewayError(
-        'ENROLMENT_REFUSED',
-        `the gateway enrolled ${answer.fingerprint}, not this key (${mine})`,
-      );
-    }
-    const enrolment: Enrolment = {
-      broker: v.broker,
-      prefix: v.prefix,
-      gateway: v.gateway,
-      meter: v.meter,
-      pseudonym: answer.pseudonym!,
-      gatewayKey: answer.gatewayKey,
-    };
-    writeFileSync(enrolmentFile(v.key), `${JSON.stringify(enrolment, null, 2)}\n`, { mode: 0o600 });
-    console.log(`enrolled: meter ${v.meter} of gateway ${v.gateway}`);
-    console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
-    console.log(
-      `the gateway's fingerprint: ${fingerprint(publicKeyFromRaw(enrolment.gatewayKey, 'Ed25519'))}`,
+  const raw = await ask(v.broker, v.prefix, v.gateway, request, Number(v.timeout));
+  const answer = openReply(raw, pinned);
+  if (!answer.ok) throw refused(answer);
+  const mine = customerFingerprint(keys.publicKeys);
+  if (answer.fingerprint !== mine) {
+    throw new GatewayError(
+      'ENROLMENT_REFUSED',
+      `the gateway enrolled ${answer.fingerprint}, not this key (${mine})`,
     );
-    console.log(`your stream: ${topics.customerLive(v.prefix, enrolment.pseudonym)}`);
+  }
+  const enrolment: Enrolment = {
+    broker: v.broker,
+    prefix: v.prefix,
+    gateway: v.gateway,
+    meter: v.meter,
+    pseudonym: answer.pseudonym!,
+    gatewayKey: answer.gatewayKey,
+  };
+  writeFileSync(enrolmentFile(v.key), `${JSON.stringify(enrolment, null, 2)}\n`, { mode: 0o600 });
+  console.log(`enrolled: meter ${v.meter} of gateway ${v.gateway}`);
+  console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
+  console.log(`the gateway's fingerprint: ${fingerprint(publicKeyFromRaw(enrolment.gatewayKey, 'Ed25519'))}`);
+  console.log(`your stream: ${topics.customerLive(v.prefix, enrolment.pseudonym)}`);
+}
+
+/** The gateway's refusal, with its code and reason. */
+const refused = (reply: CustomerReply) =>
+  new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
+
+/** Publishes a request and waits for the gateway's reply to it. */
+async function ask(
+  broker: string,
+  prefix: string,
+  gateway: string,
+  request: { id: string; message: string },
+  timeoutS: number,
+): Promise<Buffer> {
+  const client = await mqtt.connectAsync(broker, { clientId: `customer-${request.id}` });
+  try {
+    const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
+    await client.subscribeAsync(topics.customerReply(prefix, gateway, request.id), { qos: 1 });
+    await client.publishAsync(topics.customerRequest(prefix, gateway), request.message, { qos: 1 });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new GatewayError(
+              'DEVICE_TIMEOUT',
+              `no reply from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
+            ),
+          ),
+        timeoutS * 1000,
+      );
+    });
+    try {
+      return await Promise.race([reply, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     await client.endAsync();
   }
+}
+
+/** A signed request to the gateway of the household's enrolment; the checked reply, or its refusal as an error. */
+async function askEnrolled(
+  keyFile: string,
+  build: (e: Enrolment) => { id: string; message: string },
+  timeoutS: number,
+): Promise<{ reply: CustomerReply; enrolment: Enrolment }> {
+  const e = loadEnrolment(keyFile);
+  const raw = await ask(e.broker, e.prefix, e.gateway, build(e), timeoutS);
+  const reply = openReply(raw, e.gatewayKey);
+  if (!reply.ok)
+    throw new GatewayError(
+      'ENROLMENT_REFUSED',
+      `the gateway refused: [${reply.code}] ${reply.message ?? ''}`,
+    );
+  return { reply, enrolment: e };
+}
+
+async function history(v: {
+  key: string;
+  from?: string | undefined;
+  to?: string | undefined;
+  csv: boolean;
+  timeout: string;
+}): Promise<void> {
+  const keys = loadCustomerKeys(v.key);
+  const to = v.to ? Date.parse(v.to) : Date.now();
+  let from = v.from ? Date.parse(v.from) : to - 30 * 86_400_000;
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to)
+    throw new UsageError('--from must be before --to (ISO 8601)', HELP);
+  if (v.csv) console.log('start,end,wh');
+  let count = 0;
+  for (;;) {
+    const { reply, enrolment } = await askEnrolled(
+      v.key,
+      (e) => historyRequest({ meterId: e.meter, keys, from, to, now: Date.now() }),
+      Number(v.timeout),
+    );
+    const readings = openHistory(reply, keys.sealingPrivate, enrolment.pseudonym);
+    for (const r of readings)
+      console.log(
+        v.csv ? `${r.start},${r.end},${r.wh}` : `${r.start}  ${r.end}  ${String(r.wh).padStart(7)} Wh`,
+      );
+    count += readings.length;
+    if (!reply.more || readings.length === 0) break;
+    from = Date.parse(readings.at(-1)!.start) + 1;
+  }
+  console.error(`${count} readings`);
+}
+
+async function erase(keyFile: string, timeoutS: number): Promise<void> {
+  const keys = loadCustomerKeys(keyFile);
+  const { reply, enrolment } = await askEnrolled(
+    keyFile,
+    (e) => eraseRequest({ meterId: e.meter, keys, now: Date.now() }),
+    timeoutS,
+  );
+  console.log(
+    `the gateway deleted ${reply.erased ?? 0} of your readings (meter ${enrolment.meter} of ${enrolment.gateway})`,
+  );
 }
 
 async function live(keyFile: string): Promise<void> {

@@ -12,6 +12,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { BillingStore, type BillingPeriodRow } from './billing-store.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
 import { CustomerStore } from '../customer/customer-store.ts';
+import { HistoryStore } from '../customer/history-store.ts';
 import { HeldStore } from './held-store.ts';
 import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
@@ -55,6 +56,7 @@ export class BufferStore {
   readonly pendingBills: PendingBillsStore;
   readonly held: HeldStore;
   readonly customers: CustomerStore;
+  readonly history: HistoryStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
 
@@ -69,6 +71,7 @@ export class BufferStore {
     this.pendingBills = new PendingBillsStore(db);
     this.held = new HeldStore(db);
     this.customers = new CustomerStore(db);
+    this.history = new HistoryStore(db);
     this.outbox = new OutboxStore(db);
     this.state = new StateStore(db);
   }

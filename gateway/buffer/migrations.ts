@@ -128,4 +128,19 @@ export const MIGRATIONS: readonly string[] = [
     last_seq INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: households' history (docs/customers.md).
+  `
+  -- Each reading of an enrolled meter, sealed to its household's key (the gateway cannot open it), kept for
+  -- customers.historyDays and served on the household's signed request. "pseudonym" is the stream it was sealed
+  -- for: a household is served what was sealed to its current key only.
+  CREATE TABLE customer_history (
+    meter_id       TEXT    NOT NULL,
+    interval_start INTEGER NOT NULL,
+    interval_end   INTEGER NOT NULL,
+    pseudonym      TEXT    NOT NULL,
+    sealed         TEXT    NOT NULL,
+    PRIMARY KEY (meter_id, interval_start)
+  );
+  CREATE INDEX customer_history_by_end ON customer_history (interval_end);
+  `,
 ];

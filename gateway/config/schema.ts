@@ -133,6 +133,18 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('k-anonymity of neighbourhood aggregates (privacy invariant 2)'),
+    customers: z
+      .object({
+        historyDays: z
+          .number()
+          .min(1)
+          .max(3660)
+          .default(30)
+          .describe("Days a household's sealed readings are kept on the gateway for its history requests"),
+      })
+      .strict()
+      .prefault({})
+      .describe("Households' own data (docs/customers.md)"),
     intervals: z
       .object({
         minutes: z

@@ -1,23 +1,36 @@
 /**
- * The households' side of the gateway: answers their signed requests (enrolment for now) and streams each
- * reading of an enrolled meter, sealed to the household's key, on a topic named by its pseudonym. The plaintext
- * reading is sealed the moment it is accepted and never kept (invariant 1); the live stream is best effort
- * (QoS 0, nothing queued while the broker is away: the household's history is the durable copy).
+ * The households' side of the gateway: answers their signed requests (enrolment, history, erase) and streams
+ * each reading of an enrolled meter, sealed to the household's key, on a topic named by its pseudonym, keeping
+ * the same sealed value as its history for customers.historyDays. The plaintext reading is sealed the moment it
+ * is accepted and never kept (invariant 1); the live stream is best effort (QoS 0, nothing queued while the
+ * broker is away): the history is the durable copy.
  */
+
+/** Most sealed readings in one history reply (about 0.9 MB); the household asks again for the rest. */
+const HISTORY_PAGE = 5000;
 import type { KeyObject } from 'node:crypto';
 import type { Reading } from '../acquire/reading.ts';
 import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { signEnvelope } from '../protocol/envelope.ts';
-import { liveAad, type CustomerReply, type LiveReading } from '../protocol/customer-messages.ts';
+import {
+  liveAad,
+  type CustomerReply,
+  type EnrolRequest,
+  type EraseRequest,
+  type HistoryRequest,
+  type LiveReading,
+} from '../protocol/customer-messages.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 import type { MessageLink } from '../uplink/uplink.ts';
 import { customerFingerprint } from './customer-key.ts';
 import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
-import { applyEnrolment, parseRequest } from './enrolment.ts';
+import { authorise } from './authorise.ts';
+import { applyEnrolment, parseRequest, type SignedRequest } from './enrolment.ts';
+import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw, rawPublicKey } from './raw-keys.ts';
 import { seal } from './seal.ts';
@@ -26,6 +39,7 @@ export interface CustomerServiceOptions {
   gatewayId: string;
   prefix: string;
   meters: readonly string[];
+  historyDays: number;
   /** The enrolment-code hashes as they are now (re-read at each request: codes can be added while running). */
   codes: () => EnrolmentCodes | undefined;
 }
@@ -33,10 +47,13 @@ export interface CustomerServiceOptions {
 export class CustomerService {
   private readonly sealingKeys = new Map<string, { customer: EnrolledCustomer; key: KeyObject }>();
   private readonly meters: ReadonlySet<string>;
+  private pending: SealedEntry[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly opts: CustomerServiceOptions,
     private readonly store: CustomerStore,
+    private readonly history: HistoryStore,
     private readonly link: MessageLink,
     private readonly identity: { privateKey: KeyObject; publicKey: KeyObject },
     private readonly wall: Clock,
@@ -72,6 +89,13 @@ export class CustomerService {
           liveAad(pseudonym, start, end),
         ),
       };
+      this.keep({
+        meterId: reading.meterId,
+        start: reading.start,
+        end: reading.end,
+        pseudonym,
+        sealed: body.sealed,
+      });
       const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
       const sent = this.link.publish(topics.customerLive(this.opts.prefix, pseudonym), message, 0);
       this.metrics.inc(sent ? 'customer.live_sent' : 'customer.live_offline');
@@ -81,35 +105,98 @@ export class CustomerService {
     }
   };
 
+  /** Writes the sealed readings of this turn to the history, in one transaction. */
+  flush(): void {
+    this.flushScheduled = false;
+    const entries = this.pending;
+    this.pending = [];
+    try {
+      this.history.add(entries);
+    } catch (error) {
+      // Disk full or read-only: the history misses these; the live stream and everything else go on.
+      this.metrics.inc(`customer.history_failed.${errorCode(error)}`, entries.length);
+      this.log.warn(
+        { code: errorCode(error), readings: entries.length },
+        'sealed readings not kept in the history',
+      );
+    }
+  }
+
+  /** Deletes history past its retention (on the tick, with the data clock). */
+  prune(now: number): void {
+    const pruned = this.history.prune(now - this.opts.historyDays * 86_400_000);
+    if (pruned > 0) this.metrics.inc('customer.history_pruned', pruned);
+  }
+
+  private keep(entry: SealedEntry): void {
+    this.pending.push(entry);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   private onRequest(payload: Buffer): void {
     let id: string | undefined;
     try {
       const signed = parseRequest(payload);
       id = signed.request.id;
-      const customer = applyEnrolment(
-        { ...signed, request: signed.request },
-        {
-          gatewayId: this.opts.gatewayId,
-          meters: this.meters,
-          codes: this.opts.codes(),
-          store: this.store,
-          now: this.wall.now(),
-        },
-      );
-      this.remember(customer);
-      const fingerprint = customerFingerprint(customer.keys);
-      this.metrics.inc('customer.enrolled');
-      this.log.info(
-        { meter: customer.meterId, fingerprint, authority: signed.request.authority },
-        'household key enrolled',
-      );
-      this.reply(id, { ok: true, fingerprint, pseudonym: customer.pseudonym });
+      const r = signed.request;
+      if (r.type === 'enrol') this.enrol({ ...signed, request: r });
+      else if (r.type === 'history') this.serveHistory(signed, r);
+      else this.erase(signed, r);
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`customer.rejected.${code}`);
       this.log.warn({ code, reason: (error as Error).message }, 'household request refused');
       if (id) this.reply(id, { ok: false, code, message: (error as Error).message.slice(0, 500) });
     }
+  }
+
+  private enrol(signed: SignedRequest & { request: EnrolRequest }): void {
+    const r = signed.request;
+    const previous = this.store.get(r.meterId);
+    const customer = applyEnrolment(signed, {
+      gatewayId: this.opts.gatewayId,
+      meters: this.meters,
+      codes: this.opts.codes(),
+      store: this.store,
+      now: this.wall.now(),
+    });
+    this.remember(customer);
+    // Enrolled with the code over someone else's key (a new occupant): the old history is not theirs.
+    if (r.authority === 'code' && previous && previous.keys.signing !== customer.keys.signing) {
+      this.flush();
+      this.history.erase(r.meterId);
+    }
+    const fingerprint = customerFingerprint(customer.keys);
+    this.metrics.inc('customer.enrolled');
+    this.log.info({ meter: customer.meterId, fingerprint, authority: r.authority }, 'household key enrolled');
+    this.reply(r.id, { ok: true, fingerprint, pseudonym: customer.pseudonym });
+  }
+
+  private serveHistory(signed: SignedRequest, r: HistoryRequest): void {
+    const customer = authorise(signed, this.store);
+    this.flush();
+    const from = Date.parse(r.from);
+    const to = Date.parse(r.to);
+    const rows = this.history.range(r.meterId, customer.pseudonym, from, to, HISTORY_PAGE + 1);
+    const page = rows.slice(0, HISTORY_PAGE);
+    this.metrics.inc('customer.history_served');
+    this.reply(r.id, {
+      ok: true,
+      readings: page.map((e) => ({ start: isoUtc(e.start), end: isoUtc(e.end), sealed: e.sealed })),
+      more: rows.length > HISTORY_PAGE,
+    });
+  }
+
+  private erase(signed: SignedRequest, r: EraseRequest): void {
+    authorise(signed, this.store);
+    this.flush();
+    const erased = this.history.erase(r.meterId);
+    this.metrics.inc('customer.history_erased');
+    this.log.info({ meter: r.meterId, erased }, "household's history erased at its request");
+    this.reply(r.id, { ok: true, erased });
   }
 
   /** Every reply names the gateway's key, so that a household's tool can check it on first contact. */

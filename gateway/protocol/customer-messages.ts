@@ -40,7 +40,17 @@ export const EnrolRequest = z
   .strict();
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 
-export const CustomerRequest = z.discriminatedUnion('type', [EnrolRequest]);
+/** The household's sealed readings with from ≤ start < to (at most 5,000 per reply; `more` says there are more). */
+export const HistoryRequest = z
+  .object({ type: z.literal('history'), ...RequestBase, from: z.iso.datetime(), to: z.iso.datetime() })
+  .strict();
+export type HistoryRequest = z.infer<typeof HistoryRequest>;
+
+/** Delete the household's whole history from the gateway. */
+export const EraseRequest = z.object({ type: z.literal('erase'), ...RequestBase }).strict();
+export type EraseRequest = z.infer<typeof EraseRequest>;
+
+export const CustomerRequest = z.discriminatedUnion('type', [EnrolRequest, HistoryRequest, EraseRequest]);
 export type CustomerRequest = z.infer<typeof CustomerRequest>;
 
 /** The gateway's reply, in a signed envelope (envelope.ts) on …/customer/reply/<id>. */
@@ -57,6 +67,14 @@ export const CustomerReply = z
     pseudonym: z.string().optional(),
     /** The gateway's Ed25519 public key (raw), which signs its replies and the live stream. */
     gatewayKey: RawKey,
+    /** History: sealed readings, each opened like a live one. */
+    readings: z
+      .array(z.object({ start: z.iso.datetime(), end: z.iso.datetime(), sealed: B64u(1024) }).strict())
+      .optional(),
+    /** History: more readings in the range after the last one here (ask again from its end). */
+    more: z.boolean().optional(),
+    /** Erase: how many sealed readings were deleted. */
+    erased: z.number().int().min(0).optional(),
   })
   .strict();
 export type CustomerReply = z.infer<typeof CustomerReply>;

@@ -6,7 +6,8 @@
  * listening on the same stream, opens nothing. Mosquitto, the gateway process and the CLIs are real.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ function listen(keyFile: string): { child: ChildProcess; out: () => string; err:
   return { child, out: () => out, err: () => err };
 }
 
-describe('a household enrols and reads its own readings live', () => {
+describe('a household enrols, reads its own readings live and as history, and erases them', () => {
   let h: Harness;
   const dir = mkdtempSync(path.join(tmpdir(), 'household-'));
   const codesFile = path.join(dir, 'enrolment-codes.json');
@@ -122,6 +123,33 @@ describe('a household enrols and reads its own readings live', () => {
     expect(
       theirs.err().match(/does not open with this key: \[SEAL_INVALID\]/g)?.length,
     ).toBeGreaterThanOrEqual(rows.length);
+    // History: the same readings, kept on the gateway sealed, opened by the household's tool.
+    const csv = await cli(CUSTOMER, ['history', '--key', key, '--from', FROM, '--to', TO, '--csv']);
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stdout.trim().split('\n')).toEqual([
+      'start,end,wh',
+      ...rows.map((r) => `${isoUtc(r.end - HALF_HOUR)},${isoUtc(r.end)},${r.wh}`),
+    ]);
+    // The other household's key is not the enrolled one: refused.
+    const foreign = await cli(CUSTOMER, ['history', '--key', stranger, '--from', FROM, '--to', TO]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain('SIGNATURE_INVALID');
+
+    // Erase: the history is deleted from the database file itself (after its checkpoint and vacuum).
+    const db = new Database(h.scenario.dbFile, { readonly: true });
+    const sample = (db.prepare('SELECT sealed FROM customer_history LIMIT 1').get() as { sealed: string })
+      .sealed;
+    db.close();
+    const erased = await cli(CUSTOMER, ['erase', '--key', key]);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(erased.stdout).toContain('deleted 24 of your readings');
+    const after = await cli(CUSTOMER, ['history', '--key', key, '--from', FROM, '--to', TO, '--csv']);
+    expect(after.stdout.trim()).toBe('start,end,wh');
+    for (const file of [h.scenario.dbFile, `${h.scenario.dbFile}-wal`]) {
+      const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+      expect(bytes.includes(Buffer.from(sample.slice(0, 40))), file).toBe(false);
+    }
+
     // The gateway logged the enrolment with the same fingerprint.
     expect(log()).toContain(`"fingerprint":"${fingerprint}"`);
     expect(gateway.child.exitCode).toBeNull();

@@ -15,6 +15,7 @@ import {
   LivePlaintext,
   LiveReading,
   liveAad,
+  type CustomerRequest,
   type EnrolRequest,
 } from '../../../gateway/protocol/customer-messages.ts';
 
@@ -33,13 +34,10 @@ export function enrolRequest(o: {
   now: number;
   id?: string;
 }): { id: string; message: string } {
-  const id = o.id ?? requestId();
   const body: EnrolRequest = {
     type: 'enrol',
-    id,
-    meterId: o.meterId,
-    seq: o.now,
-    issuedAt: new Date(o.now).toISOString(),
+    ...requestBase(o.meterId, o.now),
+    ...(o.id ? { id: o.id } : {}),
     keys: o.keys.publicKeys,
     authority: o.authority.kind,
   };
@@ -54,7 +52,46 @@ export function enrolRequest(o: {
     sig: sign(null, text, o.keys.signingPrivate).toString('base64url'),
     proof: sign(null, text, proofKey).toString('base64url'),
   };
-  return { id, message: JSON.stringify(message) };
+  return { id: body.id, message: JSON.stringify(message) };
+}
+
+/** A request signed by the household's enrolled key (history, erase). */
+function signedRequest(body: CustomerRequest, keys: CustomerKeys): string {
+  const text = Buffer.from(JSON.stringify(body), 'utf8');
+  return JSON.stringify({
+    v: 1,
+    body: text.toString('utf8'),
+    sig: sign(null, text, keys.signingPrivate).toString('base64url'),
+  });
+}
+
+/** What every request carries: a fresh id, the meter, and the time as its sequence number. */
+function requestBase(meterId: string, now: number) {
+  return { id: requestId(), meterId, seq: now, issuedAt: new Date(now).toISOString() };
+}
+
+export function historyRequest(o: {
+  meterId: string;
+  keys: CustomerKeys;
+  from: number;
+  to: number;
+  now: number;
+}): { id: string; message: string } {
+  const body: CustomerRequest = {
+    type: 'history',
+    ...requestBase(o.meterId, o.now),
+    from: new Date(o.from).toISOString(),
+    to: new Date(o.to).toISOString(),
+  };
+  return { id: body.id, message: signedRequest(body, o.keys) };
+}
+
+export function eraseRequest(o: { meterId: string; keys: CustomerKeys; now: number }): {
+  id: string;
+  message: string;
+} {
+  const body: CustomerRequest = { type: 'erase', ...requestBase(o.meterId, o.now) };
+  return { id: body.id, message: signedRequest(body, o.keys) };
 }
 
 /**
@@ -80,6 +117,18 @@ export interface OpenedLiveReading {
   start: string;
   end: string;
   wh: number;
+}
+
+/** Opens the sealed readings of a history reply (each as a live one: same associated data). */
+export function openHistory(
+  reply: CustomerReply,
+  sealingPrivate: KeyObject,
+  pseudonym: string,
+): OpenedLiveReading[] {
+  return (reply.readings ?? []).map((r) => {
+    const plain = open(sealingPrivate, r.sealed, liveAad(pseudonym, r.start, r.end));
+    return { start: r.start, end: r.end, wh: LivePlaintext.parse(JSON.parse(plain.toString('utf8'))).wh };
+  });
 }
 
 /** Checks a live message's signature, then opens its seal with the household's key. */

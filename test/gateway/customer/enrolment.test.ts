@@ -18,7 +18,8 @@ import {
 } from '../../../gateway/customer/enrolment-code.ts';
 import { applyEnrolment, parseRequest } from '../../../gateway/customer/enrolment.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
-import { enrolRequest } from '../../../scripts/lib/customer/client.ts';
+import { authorise } from '../../../gateway/customer/authorise.ts';
+import { enrolRequest, eraseRequest, historyRequest } from '../../../scripts/lib/customer/client.ts';
 import { openTestBuffer } from '../../helpers/buffer.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 
@@ -38,7 +39,9 @@ function setup() {
   const ctx = { gatewayId: GW, meters: new Set(['m1', 'm2']), codes, store: buffer.customers, now: T };
   const apply = (message: string) => {
     const signed = parseRequest(Buffer.from(message));
-    return applyEnrolment({ ...signed, request: signed.request }, ctx);
+    const request = signed.request;
+    if (request.type !== 'enrol') throw new Error('not an enrolment');
+    return applyEnrolment({ ...signed, request }, ctx);
   };
   const snapshot = () => ({
     customers: buffer.db.prepare('SELECT * FROM customers').all(),
@@ -145,5 +148,24 @@ describe('applyEnrolment', () => {
     expectCode('MESSAGE_MALFORMED', () => s.apply('{"v":1,"body":"{}","sig":"AA"}'));
     expectCode('MESSAGE_MALFORMED', () => s.apply('not json'));
     expect(s.snapshot()).toEqual(before);
+  });
+});
+
+describe('authorise (history and erase requests)', () => {
+  it("serves only the enrolled household's signed, fresh requests", () => {
+    const s = setup();
+    const keys = generateCustomerKeys();
+    s.apply(byCode(keys).message);
+    const check = (message: string) => authorise(parseRequest(Buffer.from(message)), s.buffer.customers);
+    const history = historyRequest({ meterId: 'm1', keys, from: T - 86_400_000, to: T, now: T + 10 });
+    expect(check(history.message).meterId).toBe('m1');
+    expectCode('REQUEST_REPLAYED', () => check(history.message));
+    const other = generateCustomerKeys();
+    expectCode('SIGNATURE_INVALID', () =>
+      check(eraseRequest({ meterId: 'm1', keys: other, now: T + 20 }).message),
+    );
+    expectCode('ENROLMENT_REFUSED', () => check(eraseRequest({ meterId: 'm2', keys, now: T + 30 }).message));
+    expect(check(eraseRequest({ meterId: 'm1', keys, now: T + 40 }).message).keys).toEqual(keys.publicKeys);
+    expect(s.buffer.customers.lastSeq('m1')).toBe(T + 40);
   });
 });
