@@ -114,6 +114,9 @@ describe('BufferStore.open', () => {
       [
         'batches',
         'billing_periods',
+        'customer_history',
+        'customer_seq',
+        'customers',
         'decided_groups',
         'held_readings',
         'meter_cursors',
