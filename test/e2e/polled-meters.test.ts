@@ -89,7 +89,7 @@ describe('Modbus TCP and RTU, IEC 62056-21 (modes C and D) meters through the ga
       () => store.counts().bills >= scenario.expected.bills.size,
       'every bill at the MDMS',
     );
-  }, 180_000);
+  }, 320_000);
 
   afterAll(() => h?.close());
 

@@ -73,7 +73,7 @@ describe('DSMR, SML, MQTT and self-encrypting meters through the gateway into th
       ...['--meter-key', meterKeyFile, '--gateway-config', scenario.configFile],
     ]);
     await h.runGateway(scenario, () => mdmsComplete(store, scenario.expected), 'all records at the MDMS');
-  }, 180_000);
+  }, 320_000);
 
   afterAll(() => h?.close());
 

@@ -66,14 +66,16 @@ export async function startMetersHarness(leadMs = 12_000): Promise<MetersHarness
     runGateway: async (scenario, done, what) => {
       const g = spawnGateway(scenario.configFile);
       gateway = g;
+      // Generous: on a 2-core machine running the whole suite, the emulators and the gateway share the CPU with
+      // the test files beside them.
       await waitFor(
         done,
-        120_000,
+        240_000,
         what,
         () => `${JSON.stringify(store.counts())}\n${g.output()}\n${emulators.output()}`,
       );
       g.child.kill('SIGTERM');
-      expect(await g.exited).toBe(0);
+      expect(await g.exited, `gateway exit on SIGTERM\n${g.output()}`).toBe(0);
     },
     close: async () => {
       gateway?.child.kill('SIGKILL');
