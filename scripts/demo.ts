@@ -14,6 +14,7 @@ import { packingLayout } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/observe/log.ts';
 import { startEmbeddedBroker } from './lib/embedded-broker.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { enrolHousehold, makeEnrolmentCode } from './lib/demo/household.ts';
 import { DEMO_GATEWAY_ID, DEMO_METERS, writeDemoConfig } from './lib/demo/setup.ts';
 import { printReport } from './lib/demo/report.ts';
 import { generateDemoKeys } from './lib/demo/keys.ts';
@@ -94,10 +95,22 @@ async function main(argv: string[]): Promise<void> {
       `), k = ${K}; ${rows.length} half-hourly readings of ${START.slice(0, 10)}, replayed at ${speed}× real time`,
   );
 
+  // One household will enrol with its meter's code: the installer makes the code before the gateway starts.
+  const household = DEMO_METERS[0]!;
+  const code = makeEnrolmentCode(
+    path.join(dir, 'keys', 'enrolment-codes.json'),
+    DEMO_GATEWAY_ID,
+    household.id,
+  );
+
+  // Everything on the broker is searched at the end, but for the households' requests to their own gateway
+  // (which name their meter, as they must): batches, acks, status and the households' sealed streams.
   const upstream: Buffer[] = [];
   const spy = await mqtt.connectAsync(broker.url, { clientId: 'demo-observer' });
   await spy.subscribeAsync('#', { qos: 0 });
-  spy.on('message', (_topic, payload) => upstream.push(Buffer.from(payload)));
+  spy.on('message', (topic, payload) => {
+    if (!topic.includes('/customer/')) upstream.push(Buffer.from(payload));
+  });
   const store = new MdmsStore(openMdmsDb(path.join(dir, 'mdms.sqlite')));
   const receiver = new MdmsReceiver({
     url: broker.url,
@@ -115,9 +128,19 @@ async function main(argv: string[]): Promise<void> {
     cwd: dir,
     stdio: 'inherit',
   });
-  const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => gateway.once('exit', (status) => resolve(status)));
   // Never leave the gateway running behind the demo (e.g. when the demo's output pipe is closed).
   process.once('exit', () => gateway.kill('SIGTERM'));
+  const home = await enrolHousehold({
+    brokerUrl: broker.url,
+    gatewayId: DEMO_GATEWAY_ID,
+    meterId: household.id,
+    code,
+    timeoutMs: 30_000,
+  });
+  say(
+    `    household of meter ${household.id} enrolled its own key with the meter's code (fingerprint ${home.fingerprint})`,
+  );
   const started = Date.now();
   const total = expected.aggregates.size + expected.suppressed.size + expected.bills.size;
   let done = false;
@@ -143,6 +166,7 @@ async function main(argv: string[]): Promise<void> {
   );
   gateway.kill('SIGTERM');
   await exited;
+  await home.stop();
   await receiver.stop();
   await spy.endAsync();
   await broker.close();
@@ -164,6 +188,10 @@ async function main(argv: string[]): Promise<void> {
     findNeedles(bytes, needles).map((n) => `${n} in ${where}`),
   );
   const serials = DEMO_METERS.filter((m) => wire.includes(m.household) || wire.includes(m.id)).length;
+  // The household's live readings, opened with its own key, against its CSV rows.
+  const csvWh = new Map(rows.filter((r) => r.household === household.household).map((r) => [r.end, r.wh]));
+  const wrong = home.opened.filter((r) => csvWh.get(Date.parse(r.end)) !== r.wh).length;
+  const householdOk = home.opened.length > 0 && wrong === 0 && home.openedByOthers === 0;
   console.log('');
   console.log(
     `Aggregates: ${verdict.aggregatesMatched}/${verdict.aggregatesExpected} equal the CSV sums; ` +
@@ -177,9 +205,14 @@ async function main(argv: string[]): Promise<void> {
   );
   for (const leak of leaks.slice(0, 10)) console.log(`  found: ${leak}`);
   console.log(
+    `Household of meter ${household.id}: opened ${home.opened.length} live readings with its own key ` +
+      `(${home.opened.length - wrong} equal to its CSV rows); another household's key opened ${home.openedByOthers}. ` +
+      'See docs/customers.md for the household tool (scripts/customer).',
+  );
+  console.log(
     `Done in ${elapsed().trim()}. Inspect var/demo/, e.g. scripts/mdms export --db var/demo/mdms.sqlite`,
   );
-  if (!done || !verdict.ok || leaks.length > 0 || serials > 0) {
+  if (!done || !verdict.ok || leaks.length > 0 || serials > 0 || !householdOk) {
     console.log('DEMO FAILED: see above');
     process.exitCode = 1;
   }

@@ -48,6 +48,7 @@ export function writeDemoConfig(o: DemoConfigOptions): string {
       supplierPublic: 'keys/supplier.paillier.pub.json',
       gatewayPrivate: 'keys/gateway.ed25519.key.pem',
       mdmsPublic: 'keys/mdms.ed25519.pub.pem',
+      enrolmentCodes: 'keys/enrolment-codes.json',
     },
     upstream: { url: o.brokerUrl, schedule: '*/2 * * * * *', retryInitialSeconds: 2, retryMaxSeconds: 10 },
     drivers: { replay: { file: o.csv, pollMs: 100 } },
