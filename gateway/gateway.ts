@@ -212,6 +212,17 @@ export class Gateway {
         prefix: config.upstream.topicPrefix,
         meters: config.meters.map((m) => m.id),
         historyDays: config.customers.historyDays,
+        upstreamOf: (meterId) => {
+          const meter = config.meters.find((m) => m.id === meterId)!;
+          return {
+            neighbourhood: meter.neighbourhood,
+            k: config.privacy.k,
+            billingAccount: meter.account,
+            billingPeriod: config.billing.period,
+            tariffBands: config.billing.bands.map((b) => b.name),
+            intervalMinutes: config.intervals.minutes,
+          };
+        },
         codes: codesLoader(config.keys.enrolmentCodes, log),
       },
       buffer.customers,

@@ -8,6 +8,7 @@
  *   scripts/customer live   --key FILE
  *   scripts/customer history --key FILE --from ISO --to ISO [--csv]
  *   scripts/customer erase  --key FILE
+ *   scripts/customer info   --key FILE
  *   scripts/customer fingerprint --key FILE
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,8 +28,8 @@ import { topics } from '../gateway/protocol/topics.ts';
 import type { CustomerReply } from '../gateway/protocol/customer-messages.ts';
 import {
   enrolRequest,
-  eraseRequest,
   historyRequest,
+  meterRequest,
   openHistory,
   openLive,
   openReply,
@@ -49,6 +50,7 @@ Commands:
   history       fetch the readings the gateway keeps for you (customers.historyDays, default 30) between
                 --from and --to, opened here; --csv prints CSV (start,end,wh)
   erase         ask the gateway to delete everything it keeps for you (your history); it is deleted
+  info          what the gateway collects about you, what it sends upstream, what it keeps and for how long
 
 Options:
   --key FILE       the household's key file (default: ./household.key.json); enrol keeps what it learns
@@ -126,8 +128,10 @@ async function main(argv: string[]): Promise<void> {
       return history(values);
     case 'erase':
       return erase(values.key, Number(values.timeout));
+    case 'info':
+      return info(values.key, Number(values.timeout));
     default:
-      throw new UsageError('give a command: keygen, fingerprint, enrol, live, history or erase', HELP);
+      throw new UsageError('give a command: keygen, fingerprint, enrol, live, history, erase or info', HELP);
   }
 }
 
@@ -268,7 +272,7 @@ async function erase(keyFile: string, timeoutS: number): Promise<void> {
   const keys = loadCustomerKeys(keyFile);
   const { reply, enrolment } = await askEnrolled(
     keyFile,
-    (e) => eraseRequest({ meterId: e.meter, keys, now: Date.now() }),
+    (e) => meterRequest('erase', { meterId: e.meter, keys, now: Date.now() }),
     timeoutS,
   );
   console.log(
@@ -299,6 +303,30 @@ async function live(keyFile: string): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   await client.endAsync();
+}
+
+async function info(keyFile: string, timeoutS: number): Promise<void> {
+  const keys = loadCustomerKeys(keyFile);
+  const { reply } = await askEnrolled(
+    keyFile,
+    (e) => meterRequest('info', { meterId: e.meter, keys, now: Date.now() }),
+    timeoutS,
+  );
+  const i = reply.info;
+  if (!i) throw new GatewayError('MESSAGE_MALFORMED', 'the gateway sent no information');
+  const u = i.upstream;
+  console.log(`Meter ${i.meterId} of gateway ${i.gatewayId}, your key ${i.fingerprint} (enrolled ${i.enrolledAt})
+
+What the gateway reads:   ${i.collected.quantity}, every ${i.collected.intervalMinutes} minutes
+What it sends upstream:   - your readings only inside the sum of neighbourhood "${u.neighbourhood}", and only when
+                            at least ${u.k} meters are in it (otherwise nothing for that interval)
+                          - your bill: the ${u.billingPeriod} totals per tariff band (${u.tariffBands.join(', ')})
+                            for account "${u.billingAccount}"
+                          - nothing that names your meter; every value encrypted to the supplier's key
+What it keeps:            - your history, sealed to your key (it cannot open it): ${i.kept.historyReadings} readings,
+                            each kept ${i.kept.historyDays} days (scripts/customer erase deletes it)
+                          - ${i.kept.pendingCiphertexts}
+Third parties with access: ${i.consents.length === 0 ? 'none' : i.consents.length}`);
 }
 
 runCli(main);

@@ -16,6 +16,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { signEnvelope } from '../protocol/envelope.ts';
 import {
   liveAad,
+  type CustomerInfo,
   type CustomerReply,
   type EnrolRequest,
   type EraseRequest,
@@ -40,6 +41,8 @@ export interface CustomerServiceOptions {
   prefix: string;
   meters: readonly string[];
   historyDays: number;
+  /** Where a meter's data goes upstream, from the configuration (for `info`). */
+  upstreamOf: (meterId: string) => CustomerInfo['upstream'] & { intervalMinutes: number };
   /** The enrolment-code hashes as they are now (re-read at each request: codes can be added while running). */
   codes: () => EnrolmentCodes | undefined;
 }
@@ -144,7 +147,8 @@ export class CustomerService {
       const r = signed.request;
       if (r.type === 'enrol') this.enrol({ ...signed, request: r });
       else if (r.type === 'history') this.serveHistory(signed, r);
-      else this.erase(signed, r);
+      else if (r.type === 'erase') this.erase(signed, r);
+      else this.info(signed, r.id);
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`customer.rejected.${code}`);
@@ -197,6 +201,28 @@ export class CustomerService {
     this.metrics.inc('customer.history_erased');
     this.log.info({ meter: r.meterId, erased }, "household's history erased at its request");
     this.reply(r.id, { ok: true, erased });
+  }
+
+  private info(signed: SignedRequest, id: string): void {
+    const customer = authorise(signed, this.store);
+    this.flush();
+    const { intervalMinutes, ...upstream } = this.opts.upstreamOf(customer.meterId);
+    const info: CustomerInfo = {
+      meterId: customer.meterId,
+      gatewayId: this.opts.gatewayId,
+      enrolledAt: isoUtc(customer.enrolledAt),
+      fingerprint: customerFingerprint(customer.keys),
+      collected: { quantity: 'energy imported (Wh) per interval', intervalMinutes },
+      upstream,
+      kept: {
+        historyDays: this.opts.historyDays,
+        historyReadings: this.history.count(customer.meterId, customer.pseudonym),
+        pendingCiphertexts:
+          'Paillier ciphertexts (unreadable here) until the supplier acknowledges the sums they are part of',
+      },
+      consents: [],
+    };
+    this.reply(id, { ok: true, info });
   }
 
   /** Every reply names the gateway's key, so that a household's tool can check it on first contact. */

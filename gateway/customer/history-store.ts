@@ -25,6 +25,7 @@ export class HistoryStore {
   private readonly rangeStmt: Statement<[string, string, number, number, number], Row>;
   private readonly eraseStmt: Statement<[string]>;
   private readonly pruneStmt: Statement<[number]>;
+  private readonly countStmt: Statement<[string, string], { n: number }>;
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
@@ -38,6 +39,9 @@ export class HistoryStore {
     );
     this.eraseStmt = db.prepare('DELETE FROM customer_history WHERE meter_id = ?');
     this.pruneStmt = db.prepare('DELETE FROM customer_history WHERE interval_end < ?');
+    this.countStmt = db.prepare(
+      'SELECT COUNT(*) AS n FROM customer_history WHERE meter_id = ? AND pseudonym = ?',
+    );
   }
 
   /** Stores entries in one transaction. */
@@ -69,6 +73,11 @@ export class HistoryStore {
     this.db.exec('VACUUM');
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     return deleted;
+  }
+
+  /** How many sealed readings are kept for a meter under a pseudonym. */
+  count(meterId: string, pseudonym: string): number {
+    return this.countStmt.get(meterId, pseudonym)!.n;
   }
 
   /** Deletes what is older than the retention. */

@@ -50,8 +50,49 @@ export type HistoryRequest = z.infer<typeof HistoryRequest>;
 export const EraseRequest = z.object({ type: z.literal('erase'), ...RequestBase }).strict();
 export type EraseRequest = z.infer<typeof EraseRequest>;
 
-export const CustomerRequest = z.discriminatedUnion('type', [EnrolRequest, HistoryRequest, EraseRequest]);
+/** What the gateway collects about the household and sends upstream (transparency). */
+export const InfoRequest = z.object({ type: z.literal('info'), ...RequestBase }).strict();
+
+export const CustomerRequest = z.discriminatedUnion('type', [
+  EnrolRequest,
+  HistoryRequest,
+  EraseRequest,
+  InfoRequest,
+]);
 export type CustomerRequest = z.infer<typeof CustomerRequest>;
+
+/** The gateway's account of what it does with a household's data (`info`). */
+export const CustomerInfo = z
+  .object({
+    meterId: Id,
+    gatewayId: Id,
+    enrolledAt: z.iso.datetime(),
+    fingerprint: z.string(),
+    /** What is read from the meter, and how often. */
+    collected: z.object({ quantity: z.string(), intervalMinutes: z.number() }).strict(),
+    /** What leaves the gateway for the supplier, and under which rules. */
+    upstream: z
+      .object({
+        neighbourhood: Id,
+        k: z.number().int(),
+        billingAccount: Id,
+        billingPeriod: z.string(),
+        tariffBands: z.array(z.string()),
+      })
+      .strict(),
+    /** What the gateway keeps, and for how long. */
+    kept: z
+      .object({
+        historyDays: z.number(),
+        historyReadings: z.number().int(),
+        pendingCiphertexts: z.string(),
+      })
+      .strict(),
+    /** Third parties the household has granted access to (none until consent exists). */
+    consents: z.array(z.unknown()),
+  })
+  .strict();
+export type CustomerInfo = z.infer<typeof CustomerInfo>;
 
 /** The gateway's reply, in a signed envelope (envelope.ts) on …/customer/reply/<id>. */
 export const CustomerReply = z
@@ -75,6 +116,8 @@ export const CustomerReply = z
     more: z.boolean().optional(),
     /** Erase: how many sealed readings were deleted. */
     erased: z.number().int().min(0).optional(),
+    /** Info: what the gateway collects, sends and keeps. */
+    info: CustomerInfo.optional(),
   })
   .strict();
 export type CustomerReply = z.infer<typeof CustomerReply>;

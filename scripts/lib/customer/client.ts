@@ -86,11 +86,12 @@ export function historyRequest(o: {
   return { id: body.id, message: signedRequest(body, o.keys) };
 }
 
-export function eraseRequest(o: { meterId: string; keys: CustomerKeys; now: number }): {
-  id: string;
-  message: string;
-} {
-  const body: CustomerRequest = { type: 'erase', ...requestBase(o.meterId, o.now) };
+/** A request that names only the meter: `erase` (delete my history) or `info` (what do you keep and send). */
+export function meterRequest(
+  type: 'erase' | 'info',
+  o: { meterId: string; keys: CustomerKeys; now: number },
+): { id: string; message: string } {
+  const body: CustomerRequest = { type, ...requestBase(o.meterId, o.now) };
   return { id: body.id, message: signedRequest(body, o.keys) };
 }
 

@@ -19,7 +19,7 @@ import {
 import { applyEnrolment, parseRequest } from '../../../gateway/customer/enrolment.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { authorise } from '../../../gateway/customer/authorise.ts';
-import { enrolRequest, eraseRequest, historyRequest } from '../../../scripts/lib/customer/client.ts';
+import { enrolRequest, historyRequest, meterRequest } from '../../../scripts/lib/customer/client.ts';
 import { openTestBuffer } from '../../helpers/buffer.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 
@@ -162,10 +162,14 @@ describe('authorise (history and erase requests)', () => {
     expectCode('REQUEST_REPLAYED', () => check(history.message));
     const other = generateCustomerKeys();
     expectCode('SIGNATURE_INVALID', () =>
-      check(eraseRequest({ meterId: 'm1', keys: other, now: T + 20 }).message),
+      check(meterRequest('erase', { meterId: 'm1', keys: other, now: T + 20 }).message),
     );
-    expectCode('ENROLMENT_REFUSED', () => check(eraseRequest({ meterId: 'm2', keys, now: T + 30 }).message));
-    expect(check(eraseRequest({ meterId: 'm1', keys, now: T + 40 }).message).keys).toEqual(keys.publicKeys);
+    expectCode('ENROLMENT_REFUSED', () =>
+      check(meterRequest('info', { meterId: 'm2', keys, now: T + 30 }).message),
+    );
+    expect(check(meterRequest('erase', { meterId: 'm1', keys, now: T + 40 }).message).keys).toEqual(
+      keys.publicKeys,
+    );
     expect(s.buffer.customers.lastSeq('m1')).toBe(T + 40);
   });
 });
