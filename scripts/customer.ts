@@ -12,8 +12,9 @@
  *   scripts/customer fingerprint --key FILE
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
+import mqtt, { type IClientOptions } from 'mqtt';
 import { z } from 'zod';
 import {
   customerFingerprint,
@@ -23,7 +24,7 @@ import {
 } from '../gateway/customer/customer-key.ts';
 import { publicKeyFromRaw } from '../gateway/customer/raw-keys.ts';
 import { errorCode, GatewayError } from '../gateway/errors.ts';
-import { fingerprint } from '../gateway/keys/files.ts';
+import { fingerprint, readKeyFile, readSecretFile } from '../gateway/keys/files.ts';
 import { topics } from '../gateway/protocol/topics.ts';
 import type { CustomerReply } from '../gateway/protocol/customer-messages.ts';
 import {
@@ -57,6 +58,11 @@ Options:
                    (gateway, meter, stream name, the gateway's key) beside it in FILE.enrolment.json
   --broker URL     MQTT broker the gateway uses (default: mqtt://127.0.0.1:1883)
   --prefix P       topic prefix (default: meterspace/v1)
+  --ca FILE        PEM of the CA that signed the broker's certificate (mqtts:// with a private CA)
+  --username U     broker user name; --password-file FILE: its password (enrol keeps both for later commands)
+  --gateway-fingerprint F
+                   enrol: the gateway's fingerprint as the installer gave it (scripts/gateway logs it at start);
+                   the reply must be signed by that key (without it, the tool trusts the first reply's key)
   --gateway ID     enrol: the gateway's id
   --meter ID       enrol: the meter's id on that gateway (printed with the code)
   --code CODE      enrol: the meter's one-time enrolment code, e.g. 7KQ2-M9XD-4TPA-ZR1C
@@ -72,6 +78,15 @@ const Enrolment = z
   .object({
     broker: z.string(),
     prefix: z.string(),
+    /** How to reach the broker: CA file, user name, password file (paths, never the password itself). */
+    connection: z
+      .object({
+        ca: z.string().optional(),
+        username: z.string().optional(),
+        passwordFile: z.string().optional(),
+      })
+      .strict()
+      .default({}),
     gateway: z.string(),
     meter: z.string(),
     pseudonym: z.string(),
@@ -81,6 +96,18 @@ const Enrolment = z
 type Enrolment = z.infer<typeof Enrolment>;
 
 const enrolmentFile = (keyFile: string) => `${keyFile}.enrolment.json`;
+
+type Connection = Enrolment['connection'];
+
+/** mqtt.js options for the household's broker connection. */
+function connectOptions(c: Connection, clientId: string): IClientOptions {
+  return {
+    clientId,
+    ...(c.ca ? { ca: readKeyFile(c.ca, 'CA certificate') } : {}),
+    ...(c.username ? { username: c.username } : {}),
+    ...(c.passwordFile ? { password: readSecretFile(c.passwordFile, 'broker password file').trim() } : {}),
+  };
+}
 
 function loadEnrolment(keyFile: string): Enrolment {
   const file = enrolmentFile(keyFile);
@@ -96,6 +123,10 @@ async function main(argv: string[]): Promise<void> {
       key: { type: 'string', default: './household.key.json' },
       broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       prefix: { type: 'string', default: 'meterspace/v1' },
+      ca: { type: 'string' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      'gateway-fingerprint': { type: 'string' },
       gateway: { type: 'string' },
       meter: { type: 'string' },
       code: { type: 'string' },
@@ -121,7 +152,11 @@ async function main(argv: string[]): Promise<void> {
     case 'fingerprint':
       return void console.log(customerFingerprint(loadCustomerKeys(values.key).publicKeys));
     case 'enrol':
-      return enrol(values);
+      return enrol({
+        ...values,
+        passwordFile: values['password-file'],
+        gatewayFingerprint: values['gateway-fingerprint'],
+      });
     case 'live':
       return live(values.key);
     case 'history':
@@ -143,6 +178,10 @@ async function enrol(v: {
   meter?: string | undefined;
   code?: string | undefined;
   current?: string | undefined;
+  ca?: string | undefined;
+  username?: string | undefined;
+  passwordFile?: string | undefined;
+  gatewayFingerprint?: string | undefined;
   timeout: string;
 }): Promise<void> {
   if (!v.gateway || !v.meter) throw new UsageError('enrol needs --gateway and --meter', HELP);
@@ -154,8 +193,20 @@ async function enrol(v: {
   const pinned =
     v.current && existsSync(enrolmentFile(v.current)) ? loadEnrolment(v.current).gatewayKey : undefined;
   const request = enrolRequest({ gatewayId: v.gateway, meterId: v.meter, keys, authority, now: Date.now() });
-  const raw = await ask(v.broker, v.prefix, v.gateway, request, Number(v.timeout));
+  const connection: Connection = {
+    ...(v.ca ? { ca: path.resolve(v.ca) } : {}),
+    ...(v.username ? { username: v.username } : {}),
+    ...(v.passwordFile ? { passwordFile: path.resolve(v.passwordFile) } : {}),
+  };
+  const raw = await ask(v.broker, connection, v.prefix, v.gateway, request, Number(v.timeout));
   const answer = openReply(raw, pinned);
+  const signedBy = fingerprint(publicKeyFromRaw(answer.gatewayKey, 'Ed25519'));
+  if (v.gatewayFingerprint && v.gatewayFingerprint.toLowerCase() !== signedBy) {
+    throw new GatewayError(
+      'SIGNATURE_INVALID',
+      `the reply is signed by gateway key ${signedBy}, not ${v.gatewayFingerprint}: not your gateway, or someone in between`,
+    );
+  }
   if (!answer.ok) throw refused(answer);
   const mine = customerFingerprint(keys.publicKeys);
   if (answer.fingerprint !== mine) {
@@ -167,6 +218,7 @@ async function enrol(v: {
   const enrolment: Enrolment = {
     broker: v.broker,
     prefix: v.prefix,
+    connection,
     gateway: v.gateway,
     meter: v.meter,
     pseudonym: answer.pseudonym!,
@@ -186,12 +238,13 @@ const refused = (reply: CustomerReply) =>
 /** Publishes a request and waits for the gateway's reply to it. */
 async function ask(
   broker: string,
+  connection: Connection,
   prefix: string,
   gateway: string,
   request: { id: string; message: string },
   timeoutS: number,
 ): Promise<Buffer> {
-  const client = await mqtt.connectAsync(broker, { clientId: `customer-${request.id}` });
+  const client = await mqtt.connectAsync(broker, connectOptions(connection, `customer-${request.id}`));
   try {
     const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
     await client.subscribeAsync(topics.customerReply(prefix, gateway, request.id), { qos: 1 });
@@ -226,7 +279,7 @@ async function askEnrolled(
   timeoutS: number,
 ): Promise<{ reply: CustomerReply; enrolment: Enrolment }> {
   const e = loadEnrolment(keyFile);
-  const raw = await ask(e.broker, e.prefix, e.gateway, build(e), timeoutS);
+  const raw = await ask(e.broker, e.connection, e.prefix, e.gateway, build(e), timeoutS);
   const reply = openReply(raw, e.gatewayKey);
   if (!reply.ok)
     throw new GatewayError(
@@ -284,7 +337,10 @@ async function live(keyFile: string): Promise<void> {
   const keys = loadCustomerKeys(keyFile);
   const e = loadEnrolment(keyFile);
   const gatewayKey = publicKeyFromRaw(e.gatewayKey, 'Ed25519');
-  const client = await mqtt.connectAsync(e.broker, { clientId: `customer-live-${process.pid}` });
+  const client = await mqtt.connectAsync(
+    e.broker,
+    connectOptions(e.connection, `customer-live-${process.pid}`),
+  );
   const topic = topics.customerLive(e.prefix, e.pseudonym);
   client.on('message', (_t, payload) => {
     try {

@@ -91,7 +91,18 @@ describe('a household enrols, reads its own readings live and as history, and er
     expect(wrong.stderr).toContain('ENROLMENT_REFUSED');
     expect(wrong.stderr).toContain('wrong enrolment code');
 
-    const enrolled = await cli(CUSTOMER, ['enrol', ...common, '--code', code.toLowerCase()]);
+    // Pinned to the gateway's key as the installer gives it (the gateway logs its fingerprint at start): a reply
+    // signed by any other key is refused by the tool.
+    const gatewayFingerprint = /"gatewayFingerprint":"([0-9a-f]{32})"/.exec(log())![1]!;
+    const impostor = await cli(CUSTOMER, [
+      ...['enrol', ...common, '--code', code, '--gateway-fingerprint', '0'.repeat(32)],
+    ]);
+    expect(impostor.code).toBe(1);
+    expect(impostor.stderr).toContain('not your gateway');
+
+    const enrolled = await cli(CUSTOMER, [
+      ...['enrol', ...common, '--code', code.toLowerCase(), '--gateway-fingerprint', gatewayFingerprint],
+    ]);
     expect(enrolled.code, enrolled.stderr).toBe(0);
     expect(enrolled.stdout).toContain(`your key's fingerprint:    ${fingerprint}`);
 
