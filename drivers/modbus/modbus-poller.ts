@@ -211,5 +211,10 @@ export class ModbusPoller {
  */
 function unreachable(error: GatewayError): boolean {
   if (error instanceof ModbusExceptionError) return error.exceptionCode === 10 || error.exceptionCode === 11;
-  return error.code === 'DEVICE_TIMEOUT' || error.code === 'SERIAL_PORT_FAILED';
+  return (
+    error.code === 'DEVICE_TIMEOUT' ||
+    error.code === 'SERIAL_PORT_FAILED' ||
+    // A bus the gateway may not open (not in the dialout group) is as unreachable as an unplugged one.
+    error.code === 'SERIAL_PERMISSION'
+  );
 }

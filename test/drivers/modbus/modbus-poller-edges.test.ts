@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayError } from '../../../gateway/errors.ts';
 import { ModbusPoller, type ModbusDevice } from '../../../drivers/modbus/modbus-poller.ts';
 import { loadRegisterMap } from '../../../drivers/modbus/register-map.ts';
+import { serialOpenError } from '../../../drivers/serial/serial-errors.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 import { FakeTransport, type FakeRequest } from './fake-transport.ts';
 import { delay } from './helpers.ts';
@@ -82,6 +83,24 @@ describe('ModbusPoller edge cases', () => {
     expect(errors.every((e) => e.error.code === 'DEVICE_TIMEOUT')).toBe(true);
     // 100 ms back-off, 2 attempts per poll: about 3 polls per device in 250 ms, not 5.
     expect(transport.connects).toBeLessThanOrEqual(2 * 2 * 4);
+  });
+
+  it('a port the gateway may not open (EACCES): SERIAL_PERMISSION, backed off and marked down like an unplugged one', async () => {
+    // What the RTU transport makes of the OS error (transport.ts, serial-errors.ts).
+    const denied = serialOpenError(
+      '/dev/ttyFAKE0',
+      Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }),
+    );
+    const transport = new FakeTransport(zeros, () => Promise.reject(denied));
+    const { poller, errors } = run([device('a', 1)], transport);
+    poller.start();
+    await delay(250);
+    await poller.stop();
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.every((e) => e.error.code === 'SERIAL_PERMISSION')).toBe(true);
+    expect(errors[0]!.error.message).toContain('dialout');
+    expect(poller.status()[0]).toMatchObject({ up: false });
+    expect(transport.connects).toBeLessThanOrEqual(2 * 4);
   });
 
   it('an answer of the wrong length is FRAME_MALFORMED and counted; the device stays up', async () => {
