@@ -4,7 +4,7 @@
  * is counted under its code and dropped; an unreachable broker is retried by mqtt.js and reported once.
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { errorCode } from '../../gateway/errors.ts';
+import { errorCode, GatewayError } from '../../gateway/errors.ts';
 import type { MeterFrame } from '../common/meter-frame.ts';
 import type { SealedReading } from './sealed-payload.ts';
 import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
@@ -22,6 +22,9 @@ export interface MqttMeterOptions {
   client: IClientOptions;
   meters: MqttMeter[];
 }
+
+/** The largest meter payload parsed. */
+const MAX_PAYLOAD_BYTES = 64 * 1024;
 
 export class MqttMeterDriver implements Driver {
   readonly name = 'mqtt';
@@ -83,6 +86,13 @@ export class MqttMeterDriver implements Driver {
     if (!entry) return;
     const { meter, series } = entry;
     try {
+      // A meter's message is a few kB at most (a sealed 3072-bit reading about 2 kB): refuse a huge one unread.
+      if (payload.length > MAX_PAYLOAD_BYTES) {
+        throw new GatewayError(
+          'FRAME_TOO_LONG',
+          `payload of ${payload.length} bytes (at most ${MAX_PAYLOAD_BYTES})`,
+        );
+      }
       if (meter.kind === 'sealed') {
         const sealed = meter.parse(payload);
         this.ctx.metrics.inc('driver.mqtt.sealed');

@@ -216,17 +216,29 @@ describe('MQTT meter driver: payloads to readings', () => {
       [BRIDGE, '{"values":[{"obis":"1.8.0","value":3.1,"unit":"kWh"}]}'], // not an OBIS code A-B:C.D.E
       [BRIDGE, '{"time":"yesterday","values":[{"obis":"1-0:1.8.0","value":3.1,"unit":"kWh"}]}'],
       [BRIDGE, 'null'],
-      // Huge: 4 MB that is not JSON, and a JSON array of 200 000 values (at most 64 allowed).
-      [PLUG, Buffer.alloc(4 * 1024 * 1024, 'x')],
+      // Too many values (at most 64), in a payload under the size limit.
       [
         BRIDGE,
-        JSON.stringify({ values: Array.from({ length: 200_000 }, () => ({ obis: '1-0:1.8.0', value: 1 })) }),
+        JSON.stringify({ values: Array.from({ length: 500 }, () => ({ obis: '1-0:1.8.0', value: 1 })) }),
       ],
     ];
     for (const [i, [topic, payload]] of bad.entries()) {
       await send(d, pub, topic, payload);
       expect(refused('PAYLOAD_MALFORMED'), `bad payload #${i}`).toBe(i + 1);
     }
+    // Huge: 4 MB that is not JSON, and a JSON array of 200 000 values: refused unread, by size.
+    const huge: [string, string | Buffer][] = [
+      [PLUG, Buffer.alloc(4 * 1024 * 1024, 'x')],
+      [
+        BRIDGE,
+        JSON.stringify({ values: Array.from({ length: 200_000 }, () => ({ obis: '1-0:1.8.0', value: 1 })) }),
+      ],
+    ];
+    for (const [i, [topic, payload]] of huge.entries()) {
+      await send(d, pub, topic, payload);
+      expect(refused('FRAME_TOO_LONG'), `huge payload #${i}`).toBe(i + 1);
+    }
+    expect(refused('PAYLOAD_MALFORMED')).toBe(bad.length);
 
     // Parsed, but not usable as an energy register: counted by the meter's series.
     await send(d, pub, BRIDGE, '{"values":[{"obis":"1-0:1.8.0","value":3.1,"unit":"V"}]}');
@@ -250,7 +262,10 @@ describe('MQTT meter driver: payloads to readings', () => {
     expect(sorted(d.readings)).toEqual([reading('bridge', 0, 750), reading('plug', 0, 250)]);
     expect(d.metrics.get('driver.mqtt.payloads')).toBe(7);
     const rejected = Object.keys(d.metrics.snapshot()).filter((k) => k.startsWith('driver.mqtt.rejected.'));
-    expect(rejected).toEqual(['driver.mqtt.rejected.PAYLOAD_MALFORMED']);
+    expect(rejected).toEqual([
+      'driver.mqtt.rejected.FRAME_TOO_LONG',
+      'driver.mqtt.rejected.PAYLOAD_MALFORMED',
+    ]);
   }, 60_000);
 });
 
