@@ -3,7 +3,7 @@
  * (keys → buffer → encrypt → aggregate → batch → uplink → drivers → schedules) and stops them in reverse.
  */
 import { createPublicKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -39,7 +39,14 @@ const DAY_MS = 86_400_000;
  */
 function codesLoader(file: string | undefined, log: Logger): () => EnrolmentCodes | undefined {
   if (!file) return () => undefined;
-  const load = () => (existsSync(file) ? loadEnrolmentCodes(file) : new Map<string, string>());
+  // Re-read only when the file changed (it is consulted on every tick).
+  let cached: { mtimeMs: number; codes: EnrolmentCodes } | undefined;
+  const load = (): EnrolmentCodes => {
+    if (!existsSync(file)) return new Map<string, string>();
+    const mtimeMs = statSync(file).mtimeMs;
+    if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, codes: loadEnrolmentCodes(file) };
+    return cached.codes;
+  };
   if (!existsSync(file))
     log.warn({ file }, 'no enrolment codes yet: households cannot enrol (scripts/keygen enrolment-code)');
   load();
@@ -265,6 +272,7 @@ export class Gateway {
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
         customers.prune(now);
+        customers.revokeSuperseded();
         if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
       });
     this.flush = () =>

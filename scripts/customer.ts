@@ -18,6 +18,7 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import { z } from 'zod';
 import {
   customerFingerprint,
+  customerPseudonym,
   generateCustomerKeys,
   loadCustomerKeys,
   saveCustomerKeys,
@@ -50,7 +51,7 @@ Commands:
   live          show the readings of the enrolled meter as they arrive
   history       fetch the readings the gateway keeps for you (customers.historyDays, default 30) between
                 --from and --to, opened here; --csv prints CSV (start,end,wh)
-  erase         ask the gateway to delete everything it keeps for you (your history); it is deleted
+  erase         ask the gateway to delete your history (the sealed readings it keeps for you); it is deleted
   info          what the gateway collects about you, what it sends upstream, what it keeps and for how long
 
 Options:
@@ -215,13 +216,20 @@ async function enrol(v: {
       `the gateway enrolled ${answer.fingerprint}, not this key (${mine})`,
     );
   }
+  const pseudonym = customerPseudonym(v.gateway, v.meter, keys.publicKeys);
+  if (answer.pseudonym !== pseudonym) {
+    throw new GatewayError(
+      'MESSAGE_MALFORMED',
+      `the gateway names stream ${answer.pseudonym}, not ${pseudonym}`,
+    );
+  }
   const enrolment: Enrolment = {
     broker: v.broker,
     prefix: v.prefix,
     connection,
     gateway: v.gateway,
     meter: v.meter,
-    pseudonym: answer.pseudonym!,
+    pseudonym,
     gatewayKey: answer.gatewayKey,
   };
   writeFileSync(enrolmentFile(v.key), `${JSON.stringify(enrolment, null, 2)}\n`, { mode: 0o600 });
@@ -263,7 +271,19 @@ async function ask(
       );
     });
     try {
-      return await Promise.race([reply, timeout]);
+      const raw = await Promise.race([reply, timeout]);
+      // A reply to another request (replayed onto this topic by someone) is not an answer to this one.
+      const answeredId = (() => {
+        try {
+          return (JSON.parse((JSON.parse(raw.toString()) as { body: string }).body) as { id?: string }).id;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (answeredId !== request.id) {
+        throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
+      }
+      return raw;
     } finally {
       clearTimeout(timer);
     }
@@ -306,7 +326,7 @@ async function history(v: {
   for (;;) {
     const { reply, enrolment } = await askEnrolled(
       v.key,
-      (e) => historyRequest({ meterId: e.meter, keys, from, to, now: Date.now() }),
+      (e) => historyRequest({ gatewayId: e.gateway, meterId: e.meter, keys, from, to, now: Date.now() }),
       Number(v.timeout),
     );
     const readings = openHistory(reply, keys.sealingPrivate, enrolment.pseudonym);
@@ -325,7 +345,7 @@ async function erase(keyFile: string, timeoutS: number): Promise<void> {
   const keys = loadCustomerKeys(keyFile);
   const { reply, enrolment } = await askEnrolled(
     keyFile,
-    (e) => meterRequest('erase', { meterId: e.meter, keys, now: Date.now() }),
+    (e) => meterRequest('erase', { gatewayId: e.gateway, meterId: e.meter, keys, now: Date.now() }),
     timeoutS,
   );
   console.log(
@@ -365,7 +385,7 @@ async function info(keyFile: string, timeoutS: number): Promise<void> {
   const keys = loadCustomerKeys(keyFile);
   const { reply } = await askEnrolled(
     keyFile,
-    (e) => meterRequest('info', { meterId: e.meter, keys, now: Date.now() }),
+    (e) => meterRequest('info', { gatewayId: e.gateway, meterId: e.meter, keys, now: Date.now() }),
     timeoutS,
   );
   const i = reply.info;

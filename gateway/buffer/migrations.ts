@@ -114,13 +114,15 @@ export const MIGRATIONS: readonly string[] = [
   // 4: households' enrolled keys (docs/customers.md).
   `
   -- The public keys a household enrolled for its meter: readings are sealed to "sealing" (X25519) and its
-  -- requests verified with "signing" (Ed25519). last_seq: the highest request sequence number seen for the
-  -- meter, kept across re-keying, so no request is ever accepted twice.
+  -- requests verified with "signing" (Ed25519). code_key: the enrolment code (its public key) the household
+  -- enrolled with, or inherited by re-keying: a code enrols once, and a new code for the meter revokes this row.
+  -- last_seq: the highest request sequence number seen for the meter, so no request is ever accepted twice.
   CREATE TABLE customers (
     meter_id    TEXT    PRIMARY KEY,
     sealing     TEXT    NOT NULL,
     signing     TEXT    NOT NULL,
     pseudonym   TEXT    NOT NULL UNIQUE,
+    code_key    TEXT    NOT NULL,
     enrolled_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE customer_seq (

@@ -6,11 +6,17 @@
 import { verify } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
 import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
-import type { SignedRequest } from './enrolment.ts';
+import { checkAddressed, type SignedRequest } from './enrolment.ts';
 import { publicKeyFromRaw } from './raw-keys.ts';
 
-export function authorise(signed: SignedRequest, store: CustomerStore): EnrolledCustomer {
+export function authorise(
+  signed: SignedRequest,
+  store: CustomerStore,
+  gatewayId: string,
+  now: number,
+): EnrolledCustomer {
   const r = signed.request;
+  checkAddressed(r, gatewayId, now);
   const customer = store.get(r.meterId);
   if (!customer)
     throw new GatewayError('ENROLMENT_REFUSED', `no household is enrolled for meter "${r.meterId}"`);

@@ -101,12 +101,13 @@ export function customerFingerprint(keys: CustomerPublicKeys): string {
 }
 
 /**
- * The name of a household's stream: derived from its sealing key and the gateway, so the household computes it
- * itself, the broker cannot tell which meter it is, and a new key gives a new, unlinkable name.
+ * The name of a household's stream: derived from the gateway, the meter and the household's keys, so the
+ * household computes it itself, the topic does not show the meter, and a new key gives a new name. (Whoever
+ * reads the enrolment request on the broker sees the meter id and the keys, and can link the two.)
  */
-export function customerPseudonym(gatewayId: string, keys: CustomerPublicKeys): string {
+export function customerPseudonym(gatewayId: string, meterId: string, keys: CustomerPublicKeys): string {
   return createHash('sha256')
-    .update(`meterspace/v1 pseudonym ${gatewayId} ${keys.sealing}`, 'utf8')
+    .update(`meterspace/v1 pseudonym ${gatewayId} ${meterId} ${keys.sealing} ${keys.signing}`, 'utf8')
     .digest('hex')
     .slice(0, 32);
 }

@@ -6,16 +6,20 @@
  * broker is away): the history is the durable copy.
  */
 
+/** The largest household request read (an enrolment is under 1 kB). */
+const MAX_REQUEST_BYTES = 16 * 1024;
+
 /** Most sealed readings in one history reply (about 0.9 MB); the household asks again for the rest. */
 const HISTORY_PAGE = 5000;
 import type { KeyObject } from 'node:crypto';
 import type { Reading } from '../acquire/reading.ts';
-import { errorCode } from '../errors.ts';
+import { errorCode, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { signEnvelope } from '../protocol/envelope.ts';
 import {
   liveAad,
+  livePlaintext,
   type CustomerInfo,
   type CustomerReply,
   type EnrolRequest,
@@ -86,11 +90,7 @@ export class CustomerService {
         type: 'live',
         start,
         end,
-        sealed: seal(
-          entry.key,
-          Buffer.from(JSON.stringify({ wh: reading.wh })),
-          liveAad(pseudonym, start, end),
-        ),
+        sealed: seal(entry.key, livePlaintext(reading.wh), liveAad(pseudonym, start, end)),
       };
       this.keep({
         meterId: reading.meterId,
@@ -125,6 +125,29 @@ export class CustomerService {
     }
   }
 
+  /**
+   * A new enrolment code issued for a meter (scripts/keygen enrolment-code, for a new occupant or a lost key)
+   * revokes the household enrolled with the old one: it receives nothing more, its history is erased, and the
+   * meter's sequence numbers start again. Runs on the tick.
+   */
+  revokeSuperseded(): void {
+    const codes = this.opts.codes();
+    if (!codes) return;
+    for (const { customer } of [...this.sealingKeys.values()]) {
+      const code = codes.get(customer.meterId);
+      if (code === undefined || code === customer.codeKey) continue;
+      this.flush();
+      this.store.revoke(customer.meterId);
+      this.sealingKeys.delete(customer.meterId);
+      const erased = this.history.erase(customer.meterId);
+      this.metrics.inc('customer.revoked');
+      this.log.info(
+        { meter: customer.meterId, erased },
+        'new enrolment code for the meter: the household enrolled with the old one is revoked',
+      );
+    }
+  }
+
   /** Deletes history past its retention (on the tick, with the data clock). */
   prune(now: number): void {
     const pruned = this.history.prune(now - this.opts.historyDays * 86_400_000);
@@ -142,6 +165,12 @@ export class CustomerService {
   private onRequest(payload: Buffer): void {
     let id: string | undefined;
     try {
+      if (payload.length > MAX_REQUEST_BYTES) {
+        throw new GatewayError(
+          'MESSAGE_MALFORMED',
+          `request of ${payload.length} bytes (at most ${MAX_REQUEST_BYTES})`,
+        );
+      }
       const signed = parseRequest(payload);
       id = signed.request.id;
       const r = signed.request;
@@ -153,7 +182,10 @@ export class CustomerService {
       const code = errorCode(error);
       this.metrics.inc(`customer.rejected.${code}`);
       this.log.warn({ code, reason: (error as Error).message }, 'household request refused');
-      if (id) this.reply(id, { ok: false, code, message: (error as Error).message.slice(0, 500) });
+      // Our own errors explain themselves; anything else (a database error) is not the household's business.
+      const message =
+        error instanceof GatewayError ? error.message.slice(0, 500) : 'the gateway could not do it';
+      if (id) this.reply(id, { ok: false, code: error instanceof GatewayError ? code : 'INTERNAL', message });
     }
   }
 
@@ -180,7 +212,7 @@ export class CustomerService {
   }
 
   private serveHistory(signed: SignedRequest, r: HistoryRequest): void {
-    const customer = authorise(signed, this.store);
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
     this.flush();
     const from = Date.parse(r.from);
     const to = Date.parse(r.to);
@@ -195,7 +227,7 @@ export class CustomerService {
   }
 
   private erase(signed: SignedRequest, r: EraseRequest): void {
-    authorise(signed, this.store);
+    authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
     this.flush();
     const erased = this.history.erase(r.meterId);
     this.metrics.inc('customer.history_erased');
@@ -204,7 +236,7 @@ export class CustomerService {
   }
 
   private info(signed: SignedRequest, id: string): void {
-    const customer = authorise(signed, this.store);
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
     this.flush();
     const { intervalMinutes, ...upstream } = this.opts.upstreamOf(customer.meterId);
     const info: CustomerInfo = {

@@ -50,12 +50,36 @@ export interface EnrolmentContext {
   now: number;
 }
 
+/** How far ahead of the gateway's clock a request's sequence number (milliseconds) may be. */
+const MAX_SEQ_AHEAD_MS = 10 * 60_000;
+
+/**
+ * A request must name this gateway (no replay to another one where the same key is enrolled), and its sequence
+ * number may not run ahead of the gateway's clock: one request from a clock set years ahead would otherwise lock
+ * the meter's household out for good.
+ */
+export function checkAddressed(r: { gatewayId: string; seq: number }, gatewayId: string, now: number): void {
+  if (r.gatewayId !== gatewayId) {
+    throw new GatewayError(
+      'REQUEST_REFUSED',
+      `request is for gateway "${r.gatewayId}", this is "${gatewayId}"`,
+    );
+  }
+  if (r.seq > now + MAX_SEQ_AHEAD_MS) {
+    throw new GatewayError(
+      'REQUEST_REFUSED',
+      "request's sequence number is ahead of the gateway's clock: check the clock of the device that sent it",
+    );
+  }
+}
+
 /** Verifies an enrolment and records it; returns the enrolled household. Throws a coded GatewayError. */
 export function applyEnrolment(
   signed: SignedRequest & { request: EnrolRequest },
   ctx: EnrolmentContext,
 ): EnrolledCustomer {
   const r = signed.request;
+  checkAddressed(r, ctx.gatewayId, ctx.now);
   if (!ctx.meters.has(r.meterId))
     throw new GatewayError('ENROLMENT_REFUSED', `no meter "${r.meterId}" on this gateway`);
   const keys = customerPublicKeyObjects(r.keys);
@@ -81,10 +105,18 @@ export function applyEnrolment(
   }
   const last = ctx.store.lastSeq(r.meterId);
   if (r.seq <= last) throw new GatewayError('REQUEST_REPLAYED', `sequence number ${r.seq} not above ${last}`);
+  // A code enrols once: the household it enrolled re-keys with its key; anyone else needs a new code.
+  if (r.authority === 'code' && current?.codeKey === authority) {
+    throw new GatewayError(
+      'ENROLMENT_REFUSED',
+      'this enrolment code has been used: re-key with the enrolled key, or ask the installer for a new code',
+    );
+  }
   const customer: EnrolledCustomer = {
     meterId: r.meterId,
     keys: r.keys,
-    pseudonym: customerPseudonym(ctx.gatewayId, r.keys),
+    pseudonym: customerPseudonym(ctx.gatewayId, r.meterId, r.keys),
+    codeKey: r.authority === 'code' ? authority : current!.codeKey,
     enrolledAt: ctx.now,
   };
   ctx.store.enrol(customer, r.seq);

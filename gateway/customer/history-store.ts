@@ -69,6 +69,7 @@ export class HistoryStore {
    */
   erase(meterId: string): number {
     const deleted = this.eraseStmt.run(meterId).changes;
+    if (deleted === 0) return 0;
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.exec('VACUUM');
     this.db.pragma('wal_checkpoint(TRUNCATE)');

@@ -23,6 +23,8 @@ export const CustomerRequestMessage = z
 const RequestBase = {
   /** Chosen by the household: the reply comes on …/customer/reply/<id>. */
   id: Id,
+  /** The gateway the request is for (a request is not valid at any other). */
+  gatewayId: Id,
   meterId: Id,
   /** Strictly increasing per meter (the household's tool uses milliseconds since 1970): replays are refused. */
   seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
@@ -134,8 +136,14 @@ export const LiveReading = z
   .strict();
 export type LiveReading = z.infer<typeof LiveReading>;
 
-/** What a sealed live reading holds. */
+/** What a sealed live reading holds: JSON, padded with spaces to a fixed length so that the ciphertext's length
+ *  does not tell how many digits the reading has. */
 export const LivePlaintext = z.object({ wh: z.number().int().min(0) }).strict();
+const LIVE_PLAINTEXT_BYTES = 32;
+
+export function livePlaintext(wh: number): Buffer {
+  return Buffer.from(JSON.stringify({ wh }).padEnd(LIVE_PLAINTEXT_BYTES, ' '), 'utf8');
+}
 
 /** The associated data a live reading is sealed with: its stream and its interval. */
 export const liveAad = (pseudonym: string, start: string, end: string): string =>

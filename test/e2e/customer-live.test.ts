@@ -95,7 +95,7 @@ describe('a household enrols, reads its own readings live and as history, and er
     // signed by any other key is refused by the tool.
     const gatewayFingerprint = /"gatewayFingerprint":"([0-9a-f]{32})"/.exec(log())![1]!;
     const impostor = await cli(CUSTOMER, [
-      ...['enrol', ...common, '--code', code, '--gateway-fingerprint', '0'.repeat(32)],
+      ...['enrol', ...common, '--code', 'AAAA-BBBB-CCCC-DDDD', '--gateway-fingerprint', '0'.repeat(32)],
     ]);
     expect(impostor.code).toBe(1);
     expect(impostor.stderr).toContain('not your gateway');
@@ -170,6 +170,36 @@ describe('a household enrols, reads its own readings live and as history, and er
       const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
       expect(bytes.includes(Buffer.from(sample.slice(0, 40))), file).toBe(false);
     }
+
+    // A code enrols once: the same code does not enrol another key (a previous tenant's paper is worthless).
+    const other = path.join(dir, 'other.key.json');
+    expect((await cli(CUSTOMER, ['keygen', '--key', other])).code).toBe(0);
+    const reuse = await cli(CUSTOMER, [
+      'enrol',
+      ...common.map((a) => (a === key ? other : a)),
+      '--code',
+      code,
+    ]);
+    expect(reuse.code).toBe(1);
+    expect(reuse.stderr).toContain('this enrolment code has been used');
+
+    // A new code for the meter (a new occupant) revokes the household enrolled with the old one.
+    const renewed = await cli(KEYGEN, [
+      'enrolment-code',
+      '--config',
+      h.scenario.configFile,
+      '--meter',
+      meter.id,
+    ]);
+    expect(renewed.code, renewed.stderr).toBe(0);
+    await waitFor(
+      () => log().includes('the household enrolled with the old one is revoked'),
+      30_000,
+      'the revocation',
+    );
+    const revoked = await cli(CUSTOMER, ['info', '--key', key]);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toContain('no household is enrolled');
 
     // The gateway logged the enrolment with the same fingerprint.
     expect(log()).toContain(`"fingerprint":"${fingerprint}"`);

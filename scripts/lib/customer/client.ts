@@ -36,7 +36,7 @@ export function enrolRequest(o: {
 }): { id: string; message: string } {
   const body: EnrolRequest = {
     type: 'enrol',
-    ...requestBase(o.meterId, o.now),
+    ...requestBase(o.gatewayId, o.meterId, o.now),
     ...(o.id ? { id: o.id } : {}),
     keys: o.keys.publicKeys,
     authority: o.authority.kind,
@@ -65,12 +65,13 @@ function signedRequest(body: CustomerRequest, keys: CustomerKeys): string {
   });
 }
 
-/** What every request carries: a fresh id, the meter, and the time as its sequence number. */
-function requestBase(meterId: string, now: number) {
-  return { id: requestId(), meterId, seq: now, issuedAt: new Date(now).toISOString() };
+/** What every request carries: a fresh id, the gateway and meter, and the time as its sequence number. */
+function requestBase(gatewayId: string, meterId: string, now: number) {
+  return { id: requestId(), gatewayId, meterId, seq: now, issuedAt: new Date(now).toISOString() };
 }
 
 export function historyRequest(o: {
+  gatewayId: string;
   meterId: string;
   keys: CustomerKeys;
   from: number;
@@ -79,7 +80,7 @@ export function historyRequest(o: {
 }): { id: string; message: string } {
   const body: CustomerRequest = {
     type: 'history',
-    ...requestBase(o.meterId, o.now),
+    ...requestBase(o.gatewayId, o.meterId, o.now),
     from: new Date(o.from).toISOString(),
     to: new Date(o.to).toISOString(),
   };
@@ -89,9 +90,9 @@ export function historyRequest(o: {
 /** A request that names only the meter: `erase` (delete my history) or `info` (what do you keep and send). */
 export function meterRequest(
   type: 'erase' | 'info',
-  o: { meterId: string; keys: CustomerKeys; now: number },
+  o: { gatewayId: string; meterId: string; keys: CustomerKeys; now: number },
 ): { id: string; message: string } {
-  const body: CustomerRequest = { type, ...requestBase(o.meterId, o.now) };
+  const body: CustomerRequest = { type, ...requestBase(o.gatewayId, o.meterId, o.now) };
   return { id: body.id, message: signedRequest(body, o.keys) };
 }
 

@@ -16,7 +16,7 @@ import {
   generateEnrolmentCode,
   normaliseCode,
 } from '../../../gateway/customer/enrolment-code.ts';
-import { applyEnrolment, parseRequest } from '../../../gateway/customer/enrolment.ts';
+import { applyEnrolment, parseRequest, type EnrolmentContext } from '../../../gateway/customer/enrolment.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { authorise } from '../../../gateway/customer/authorise.ts';
 import { enrolRequest, historyRequest, meterRequest } from '../../../scripts/lib/customer/client.ts';
@@ -36,7 +36,13 @@ afterEach(() => {
 function setup() {
   const buffer = openTestBuffer(97n * 97n, new Metrics());
   buffers.push(buffer);
-  const ctx = { gatewayId: GW, meters: new Set(['m1', 'm2']), codes, store: buffer.customers, now: T };
+  const ctx: EnrolmentContext = {
+    gatewayId: GW,
+    meters: new Set(['m1', 'm2']),
+    codes,
+    store: buffer.customers,
+    now: T,
+  };
   const apply = (message: string) => {
     const signed = parseRequest(Buffer.from(message));
     const request = signed.request;
@@ -84,7 +90,8 @@ describe('applyEnrolment', () => {
     expect(enrolled).toEqual({
       meterId: 'm1',
       keys: keys.publicKeys,
-      pseudonym: customerPseudonym(GW, keys.publicKeys),
+      pseudonym: customerPseudonym(GW, 'm1', keys.publicKeys),
+      codeKey: codes.get('m1'),
       enrolledAt: T,
     });
     expect(s.buffer.customers.get('m1')).toEqual(enrolled);
@@ -92,7 +99,7 @@ describe('applyEnrolment', () => {
     expect(customerFingerprint(keys.publicKeys)).toMatch(/^([0-9a-f]{4} ){9}[0-9a-f]{4}$/);
   });
 
-  it('re-keys with a proof by the enrolled key, or with the code again; the pseudonym changes', () => {
+  it('re-keys with a proof by the enrolled key; a used code is refused, a new code enrols', () => {
     const s = setup();
     const first = generateCustomerKeys();
     s.apply(byCode(first).message);
@@ -106,9 +113,33 @@ describe('applyEnrolment', () => {
     });
     const after = s.apply(rekey.message);
     expect(after.keys).toEqual(second.publicKeys);
-    expect(after.pseudonym).not.toBe(customerPseudonym(GW, first.publicKeys));
+    expect(after.pseudonym).not.toBe(customerPseudonym(GW, 'm1', first.publicKeys));
+    expect(after.codeKey).toBe(codes.get('m1'));
+    // The code enrolled the first key: it does not enrol another (a previous tenant's paper is worthless).
     const third = generateCustomerKeys();
-    expect(s.apply(byCode(third, { now: T + 2 }).message).keys).toEqual(third.publicKeys);
+    expectCode('ENROLMENT_REFUSED', () => s.apply(byCode(third, { now: T + 2 }).message));
+    // A new code from the installer does.
+    const newCode = generateEnrolmentCode();
+    s.ctx.codes = new Map([['m1', codeKeyPair(newCode, GW, 'm1').publicKey]]);
+    const renewed = s.apply(byCode(third, { now: T + 3, code: newCode }).message);
+    expect(renewed.keys).toEqual(third.publicKeys);
+    expect(renewed.codeKey).toBe(codeKeyPair(newCode, GW, 'm1').publicKey);
+  });
+
+  it('refuses a request for another gateway, and a sequence number ahead of the clock (REQUEST_REFUSED)', () => {
+    const s = setup();
+    const keys = generateCustomerKeys();
+    const elsewhere = enrolRequest({
+      gatewayId: 'gw-2',
+      meterId: 'm1',
+      keys,
+      authority: { kind: 'code', code },
+      now: T,
+    });
+    expectCode('REQUEST_REFUSED', () => s.apply(elsewhere.message));
+    expectCode('REQUEST_REFUSED', () => s.apply(byCode(keys, { now: T + 86_400_000 }).message));
+    expect(s.buffer.customers.get('m1')).toBeUndefined();
+    expect(s.buffer.customers.lastSeq('m1')).toBe(0);
   });
 
   it('refuses, with its code and changing nothing: wrong code, replay, foreign signature, unknown meter, no code', () => {
@@ -156,20 +187,28 @@ describe('authorise (history and erase requests)', () => {
     const s = setup();
     const keys = generateCustomerKeys();
     s.apply(byCode(keys).message);
-    const check = (message: string) => authorise(parseRequest(Buffer.from(message)), s.buffer.customers);
-    const history = historyRequest({ meterId: 'm1', keys, from: T - 86_400_000, to: T, now: T + 10 });
+    const check = (message: string) =>
+      authorise(parseRequest(Buffer.from(message)), s.buffer.customers, GW, T);
+    const history = historyRequest({
+      gatewayId: GW,
+      meterId: 'm1',
+      keys,
+      from: T - 86_400_000,
+      to: T,
+      now: T + 10,
+    });
     expect(check(history.message).meterId).toBe('m1');
     expectCode('REQUEST_REPLAYED', () => check(history.message));
     const other = generateCustomerKeys();
     expectCode('SIGNATURE_INVALID', () =>
-      check(meterRequest('erase', { meterId: 'm1', keys: other, now: T + 20 }).message),
+      check(meterRequest('erase', { gatewayId: GW, meterId: 'm1', keys: other, now: T + 20 }).message),
     );
     expectCode('ENROLMENT_REFUSED', () =>
-      check(meterRequest('info', { meterId: 'm2', keys, now: T + 30 }).message),
+      check(meterRequest('info', { gatewayId: GW, meterId: 'm2', keys, now: T + 30 }).message),
     );
-    expect(check(meterRequest('erase', { meterId: 'm1', keys, now: T + 40 }).message).keys).toEqual(
-      keys.publicKeys,
-    );
+    expect(
+      check(meterRequest('erase', { gatewayId: GW, meterId: 'm1', keys, now: T + 40 }).message).keys,
+    ).toEqual(keys.publicKeys);
     expect(s.buffer.customers.lastSeq('m1')).toBe(T + 40);
   });
 });
