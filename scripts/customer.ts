@@ -199,8 +199,17 @@ async function enrol(v: {
     ...(v.username ? { username: v.username } : {}),
     ...(v.passwordFile ? { passwordFile: path.resolve(v.passwordFile) } : {}),
   };
-  const raw = await ask(v.broker, connection, v.prefix, v.gateway, request, Number(v.timeout));
-  const answer = openReply(raw, pinned);
+  const answer = await ask(
+    {
+      broker: v.broker,
+      connection,
+      prefix: v.prefix,
+      gateway: v.gateway,
+      ...(pinned ? { gatewayKey: pinned } : {}),
+    },
+    request,
+    Number(v.timeout),
+  );
   const signedBy = fingerprint(publicKeyFromRaw(answer.gatewayKey, 'Ed25519'));
   if (v.gatewayFingerprint && v.gatewayFingerprint.toLowerCase() !== signedBy) {
     throw new GatewayError(
@@ -235,7 +244,7 @@ async function enrol(v: {
   writeFileSync(enrolmentFile(v.key), `${JSON.stringify(enrolment, null, 2)}\n`, { mode: 0o600 });
   console.log(`enrolled: meter ${v.meter} of gateway ${v.gateway}`);
   console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
-  console.log(`the gateway's fingerprint: ${fingerprint(publicKeyFromRaw(enrolment.gatewayKey, 'Ed25519'))}`);
+  console.log(`the gateway's fingerprint: ${signedBy}`);
   console.log(`your stream: ${topics.customerLive(v.prefix, enrolment.pseudonym)}`);
 }
 
@@ -243,16 +252,17 @@ async function enrol(v: {
 const refused = (reply: CustomerReply) =>
   new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
 
-/** Publishes a request and waits for the gateway's reply to it. */
+/**
+ * Publishes a request and waits for the gateway's reply to it, checked with `gatewayKey` (trust on first use when
+ * undefined: see openReply) and refused when it answers another request (replayed onto this topic by someone).
+ */
 async function ask(
-  broker: string,
-  connection: Connection,
-  prefix: string,
-  gateway: string,
+  target: { broker: string; connection: Connection; prefix: string; gateway: string; gatewayKey?: string },
   request: { id: string; message: string },
   timeoutS: number,
-): Promise<Buffer> {
-  const client = await mqtt.connectAsync(broker, connectOptions(connection, `customer-${request.id}`));
+): Promise<CustomerReply> {
+  const { broker, prefix, gateway } = target;
+  const client = await mqtt.connectAsync(broker, connectOptions(target.connection, `customer-${request.id}`));
   try {
     const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
     await client.subscribeAsync(topics.customerReply(prefix, gateway, request.id), { qos: 1 });
@@ -271,19 +281,11 @@ async function ask(
       );
     });
     try {
-      const raw = await Promise.race([reply, timeout]);
-      // A reply to another request (replayed onto this topic by someone) is not an answer to this one.
-      const answeredId = (() => {
-        try {
-          return (JSON.parse((JSON.parse(raw.toString()) as { body: string }).body) as { id?: string }).id;
-        } catch {
-          return undefined;
-        }
-      })();
-      if (answeredId !== request.id) {
+      const answer = openReply(await Promise.race([reply, timeout]), target.gatewayKey);
+      if (answer.id !== request.id) {
         throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
       }
-      return raw;
+      return answer;
     } finally {
       clearTimeout(timer);
     }
@@ -299,13 +301,8 @@ async function askEnrolled(
   timeoutS: number,
 ): Promise<{ reply: CustomerReply; enrolment: Enrolment }> {
   const e = loadEnrolment(keyFile);
-  const raw = await ask(e.broker, e.connection, e.prefix, e.gateway, build(e), timeoutS);
-  const reply = openReply(raw, e.gatewayKey);
-  if (!reply.ok)
-    throw new GatewayError(
-      'ENROLMENT_REFUSED',
-      `the gateway refused: [${reply.code}] ${reply.message ?? ''}`,
-    );
+  const reply = await ask(e, build(e), timeoutS);
+  if (!reply.ok) throw refused(reply);
   return { reply, enrolment: e };
 }
 

@@ -5,12 +5,6 @@
  * is accepted and never kept (invariant 1); the live stream is best effort (QoS 0, nothing queued while the
  * broker is away): the history is the durable copy.
  */
-
-/** The largest household request read (an enrolment is under 1 kB). */
-const MAX_REQUEST_BYTES = 16 * 1024;
-
-/** Most sealed readings in one history reply (about 0.9 MB); the household asks again for the rest. */
-const HISTORY_PAGE = 5000;
 import type { KeyObject } from 'node:crypto';
 import type { Reading } from '../acquire/reading.ts';
 import { errorCode, GatewayError } from '../errors.ts';
@@ -39,6 +33,12 @@ import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw, rawPublicKey } from './raw-keys.ts';
 import { seal } from './seal.ts';
+
+/** The largest household request read (an enrolment is under 1 kB). */
+const MAX_REQUEST_BYTES = 16 * 1024;
+
+/** Most sealed readings in one history reply (about 0.9 MB); the household asks again for the rest. */
+const HISTORY_PAGE = 5000;
 
 export interface CustomerServiceOptions {
   gatewayId: string;
