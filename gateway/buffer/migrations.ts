@@ -145,4 +145,24 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX customer_history_by_end ON customer_history (interval_end);
   `,
+  // 6: households' consents to third parties (docs/customers.md "Consent").
+  `
+  -- Every grant and revoke of a household's consent, and every end the gateway records (expiry is in the grant;
+  -- an end is written when the household is revoked), as an append-only hash chain per tenancy (meter and the
+  -- enrolment code its household enrolled with): "entry" is the exact JSON text that was hashed, and it names
+  -- the previous entry's hash. The household reads the chain back and checks it. Rows are never changed or
+  -- deleted (the triggers refuse it); a household's erase request erases its readings, not this record.
+  CREATE TABLE consent_log (
+    meter_id TEXT    NOT NULL,
+    code_key TEXT    NOT NULL,
+    idx      INTEGER NOT NULL,
+    entry    TEXT    NOT NULL,
+    hash     TEXT    NOT NULL,
+    PRIMARY KEY (meter_id, code_key, idx)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER consent_log_no_update BEFORE UPDATE ON consent_log
+    BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;
+  CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log
+    BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;
+  `,
 ];
