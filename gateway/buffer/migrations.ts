@@ -164,5 +164,19 @@ export const MIGRATIONS: readonly string[] = [
     BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;
   CREATE TRIGGER consent_log_no_delete BEFORE DELETE ON consent_log
     BEGIN SELECT RAISE(ABORT, 'consent_log is append-only'); END;
+  -- Which intervals of an open hour or day have been sent to a third party (no values: the values went out
+  -- masked and sealed), so that the masks of the missing ones can be sent when the span closes.
+  CREATE TABLE shared_sent (
+    consent_id TEXT    NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end   INTEGER NOT NULL,
+    slot       INTEGER NOT NULL,
+    PRIMARY KEY (consent_id, span_start, slot)
+  ) WITHOUT ROWID;
+  -- Messages for third parties, sealed to their keys, until the broker has acknowledged them.
+  CREATE TABLE shared_outbox (
+    topic   TEXT NOT NULL,
+    message TEXT NOT NULL
+  );
   `,
 ];
