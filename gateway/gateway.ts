@@ -16,7 +16,11 @@ import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
 import type { Config } from './config/schema.ts';
+import { ConsentLog } from './customer/consent-log.ts';
+import { Consents } from './customer/consents.ts';
 import { CustomerService } from './customer/customer-service.ts';
+import { SharedStore } from './customer/shared-store.ts';
+import { SharedStream } from './customer/shared-stream.ts';
 import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
 import { errorCode } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
@@ -213,6 +217,19 @@ export class Gateway {
       child('uplink'),
     );
     this.uplink = uplink;
+    const consents = new Consents(
+      { gatewayId: config.gateway.id, prefix: config.upstream.topicPrefix },
+      new ConsentLog(buffer.db),
+    );
+    const shared = new SharedStream(
+      { intervalMs, timeZone: config.gateway.timezone, graceMs: config.intervals.graceMinutes * 60_000 },
+      consents,
+      new SharedStore(buffer.db),
+      uplink,
+      identity,
+      metrics,
+      child('shared'),
+    );
     const customers = new CustomerService(
       {
         gatewayId: config.gateway.id,
@@ -236,7 +253,8 @@ export class Gateway {
       buffer.history,
       uplink,
       identity,
-      wall,
+      { consents, shared },
+      { wall, data: clock },
       metrics,
       child('customer'),
     );
@@ -271,8 +289,7 @@ export class Gateway {
         const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
-        customers.prune(now);
-        customers.revokeSuperseded();
+        customers.tick(now);
         if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
       });
     this.flush = () =>

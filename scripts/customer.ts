@@ -10,12 +10,13 @@
  *   scripts/customer erase  --key FILE
  *   scripts/customer info   --key FILE
  *   scripts/customer fingerprint --key FILE
+ *   scripts/customer consent grant|revoke|log --key FILE …   (lib/customer/consent-commands.ts)
+ *   scripts/customer public-key --key FILE; scripts/customer receive --key FILE --topic T --gateway-key K
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import mqtt, { type IClientOptions } from 'mqtt';
-import { z } from 'zod';
+import mqtt from 'mqtt';
 import {
   customerFingerprint,
   customerPseudonym,
@@ -25,18 +26,27 @@ import {
 } from '../gateway/customer/customer-key.ts';
 import { publicKeyFromRaw } from '../gateway/customer/raw-keys.ts';
 import { errorCode, GatewayError } from '../gateway/errors.ts';
-import { fingerprint, readKeyFile, readSecretFile } from '../gateway/keys/files.ts';
+import { fingerprint } from '../gateway/keys/files.ts';
 import { topics } from '../gateway/protocol/topics.ts';
-import type { CustomerReply } from '../gateway/protocol/customer-messages.ts';
 import {
   enrolRequest,
   historyRequest,
   meterRequest,
   openHistory,
   openLive,
-  openReply,
   type Authority,
 } from './lib/customer/client.ts';
+import { consentCommand, describe, printPublicKey, receive } from './lib/customer/consent-commands.ts';
+import {
+  ask,
+  askEnrolled,
+  connectOptions,
+  enrolmentFile,
+  loadEnrolment,
+  refused,
+  type Connection,
+  type Enrolment,
+} from './lib/customer/session.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 
 const HELP = `Usage: scripts/customer <command> [options]
@@ -53,6 +63,16 @@ Commands:
                 --from and --to, opened here; --csv prints CSV (start,end,wh)
   erase         ask the gateway to delete your history (the sealed readings it keeps for you); it is deleted
   info          what the gateway collects about you, what it sends upstream, what it keeps and for how long
+  consent grant let a third party (--name, --grantee-key) receive your readings summed per --granularity
+                (interval, hourly or daily; default daily) for --days N or --until ISO; prints what to give it
+  consent revoke
+                end consent --id before its time
+  consent log   read back and check the gateway's hash-chained log of your grants and revokes, and what is in force
+
+For a third party:
+  public-key    print the key to give a household (make it first with keygen --key FILE)
+  receive       receive what a household shares with you (--topic, --gateway-key, as the household got them)
+                and print each complete hour or day; --csv prints CSV (granularity,start,end,wh,minutes)
 
 Options:
   --key FILE       the household's key file (default: ./household.key.json); enrol keeps what it learns
@@ -70,51 +90,18 @@ Options:
   --current FILE   enrol: re-key: the key file enrolled now (instead of --code)
   --from ISO       history: first interval start (default: 30 days ago)
   --to ISO         history: end (default: now)
-  --csv            history: CSV output
+  --csv            history, receive: CSV output
+  --name TEXT      consent grant: the third party's name, as you will recognise it in the log
+  --grantee-key K  consent grant: the third party's key (it prints it with public-key)
+  --granularity G  consent grant: interval, hourly or daily
+  --days N, --until ISO
+                   consent grant: how long the consent lasts (at most 366 days)
+  --id ID          consent revoke: the consent
+  --topic T, --gateway-key K
+                   receive: as the household's consent grant printed them
   --timeout S      enrol, history, erase: seconds to wait for the gateway's reply (default 30)
   --force          keygen: replace an existing key file
   -h, --help       show this help`;
-
-const Enrolment = z
-  .object({
-    broker: z.string(),
-    prefix: z.string(),
-    /** How to reach the broker: CA file, user name, password file (paths, never the password itself). */
-    connection: z
-      .object({
-        ca: z.string().optional(),
-        username: z.string().optional(),
-        passwordFile: z.string().optional(),
-      })
-      .strict()
-      .default({}),
-    gateway: z.string(),
-    meter: z.string(),
-    pseudonym: z.string(),
-    gatewayKey: z.string(),
-  })
-  .strict();
-type Enrolment = z.infer<typeof Enrolment>;
-
-const enrolmentFile = (keyFile: string) => `${keyFile}.enrolment.json`;
-
-type Connection = Enrolment['connection'];
-
-/** mqtt.js options for the household's broker connection. */
-function connectOptions(c: Connection, clientId: string): IClientOptions {
-  return {
-    clientId,
-    ...(c.ca ? { ca: readKeyFile(c.ca, 'CA certificate') } : {}),
-    ...(c.username ? { username: c.username } : {}),
-    ...(c.passwordFile ? { password: readSecretFile(c.passwordFile, 'broker password file').trim() } : {}),
-  };
-}
-
-function loadEnrolment(keyFile: string): Enrolment {
-  const file = enrolmentFile(keyFile);
-  if (!existsSync(file)) throw new GatewayError('KEY_FILE_MISSING', `${file} not found: enrol first`);
-  return Enrolment.parse(JSON.parse(readFileSync(file, 'utf8')));
-}
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -135,6 +122,14 @@ async function main(argv: string[]): Promise<void> {
       from: { type: 'string' },
       to: { type: 'string' },
       csv: { type: 'boolean', default: false },
+      name: { type: 'string' },
+      'grantee-key': { type: 'string' },
+      granularity: { type: 'string' },
+      until: { type: 'string' },
+      days: { type: 'string' },
+      id: { type: 'string' },
+      topic: { type: 'string' },
+      'gateway-key': { type: 'string' },
       timeout: { type: 'string', default: '30' },
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -166,8 +161,26 @@ async function main(argv: string[]): Promise<void> {
       return erase(values.key, Number(values.timeout));
     case 'info':
       return info(values.key, Number(values.timeout));
+    case 'consent':
+      return consentCommand(positionals[1], values, HELP);
+    case 'public-key':
+      return printPublicKey(values.key);
+    case 'receive':
+      return receive({
+        ...values,
+        gatewayKey: values['gateway-key'],
+        help: HELP,
+        connection: {
+          ...(values.ca ? { ca: path.resolve(values.ca) } : {}),
+          ...(values.username ? { username: values.username } : {}),
+          ...(values['password-file'] ? { passwordFile: path.resolve(values['password-file']) } : {}),
+        },
+      });
     default:
-      throw new UsageError('give a command: keygen, fingerprint, enrol, live, history, erase or info', HELP);
+      throw new UsageError(
+        'give a command: keygen, fingerprint, enrol, live, history, erase, info, consent, public-key or receive',
+        HELP,
+      );
   }
 }
 
@@ -246,64 +259,6 @@ async function enrol(v: {
   console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
   console.log(`the gateway's fingerprint: ${signedBy}`);
   console.log(`your stream: ${topics.customerLive(v.prefix, enrolment.pseudonym)}`);
-}
-
-/** The gateway's refusal, with its code and reason. */
-const refused = (reply: CustomerReply) =>
-  new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
-
-/**
- * Publishes a request and waits for the gateway's reply to it, checked with `gatewayKey` (trust on first use when
- * undefined: see openReply) and refused when it answers another request (replayed onto this topic by someone).
- */
-async function ask(
-  target: { broker: string; connection: Connection; prefix: string; gateway: string; gatewayKey?: string },
-  request: { id: string; message: string },
-  timeoutS: number,
-): Promise<CustomerReply> {
-  const { broker, prefix, gateway } = target;
-  const client = await mqtt.connectAsync(broker, connectOptions(target.connection, `customer-${request.id}`));
-  try {
-    const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
-    await client.subscribeAsync(topics.customerReply(prefix, gateway, request.id), { qos: 1 });
-    await client.publishAsync(topics.customerRequest(prefix, gateway), request.message, { qos: 1 });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new GatewayError(
-              'DEVICE_TIMEOUT',
-              `no reply from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
-            ),
-          ),
-        timeoutS * 1000,
-      );
-    });
-    try {
-      const answer = openReply(await Promise.race([reply, timeout]), target.gatewayKey);
-      if (answer.id !== request.id) {
-        throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
-      }
-      return answer;
-    } finally {
-      clearTimeout(timer);
-    }
-  } finally {
-    await client.endAsync();
-  }
-}
-
-/** A signed request to the gateway of the household's enrolment; the checked reply, or its refusal as an error. */
-async function askEnrolled(
-  keyFile: string,
-  build: (e: Enrolment) => { id: string; message: string },
-  timeoutS: number,
-): Promise<{ reply: CustomerReply; enrolment: Enrolment }> {
-  const e = loadEnrolment(keyFile);
-  const reply = await ask(e, build(e), timeoutS);
-  if (!reply.ok) throw refused(reply);
-  return { reply, enrolment: e };
 }
 
 async function history(v: {
@@ -399,7 +354,8 @@ What it sends upstream:   - your readings only inside the sum of neighbourhood "
 What it keeps:            - your history, sealed to your key (it cannot open it): ${i.kept.historyReadings} readings,
                             each kept ${i.kept.historyDays} days (scripts/customer erase deletes it)
                           - ${i.kept.pendingCiphertexts}
-Third parties with access: ${i.consents.length === 0 ? 'none' : i.consents.length}`);
+Third parties with access: ${i.consents.length === 0 ? 'none (scripts/customer consent grant)' : ''}`);
+  for (const c of i.consents) console.log(`  - "${c.grantee}" (key ${c.granteeFingerprint}): ${describe(c)}`);
 }
 
 runCli(main);

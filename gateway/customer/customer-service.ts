@@ -14,6 +14,9 @@ import { signEnvelope } from '../protocol/envelope.ts';
 import {
   liveAad,
   livePlaintext,
+  type ActiveConsent,
+  type ConsentGrantRequest,
+  type ConsentRevokeRequest,
   type CustomerInfo,
   type CustomerReply,
   type EnrolRequest,
@@ -21,6 +24,7 @@ import {
   type HistoryRequest,
   type LiveReading,
 } from '../protocol/customer-messages.ts';
+import type { ConsentState } from '../protocol/consent-chain.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
@@ -28,6 +32,8 @@ import type { MessageLink } from '../uplink/uplink.ts';
 import { customerFingerprint } from './customer-key.ts';
 import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
 import { authorise } from './authorise.ts';
+import type { Consents } from './consents.ts';
+import type { SharedStream } from './shared-stream.ts';
 import { applyEnrolment, parseRequest, type SignedRequest } from './enrolment.ts';
 import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
@@ -63,7 +69,9 @@ export class CustomerService {
     private readonly history: HistoryStore,
     private readonly link: MessageLink,
     private readonly identity: { privateKey: KeyObject; publicKey: KeyObject },
-    private readonly wall: Clock,
+    private readonly third: { consents: Consents; shared: SharedStream },
+    /** Request sequence numbers are judged by the wall clock; consents by the data clock (readings' time). */
+    private readonly clocks: { wall: Clock; data: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
@@ -77,10 +85,14 @@ export class CustomerService {
     );
   }
 
-  /** Seals an accepted reading to its household, if one is enrolled, and publishes it. Never throws. */
+  /**
+   * Seals an accepted reading to its household, if one is enrolled, and publishes it; and sends it to the third
+   * parties the household consented to. Never throws.
+   */
   readonly live = (reading: Reading): void => {
     const entry = this.sealingKeys.get(reading.meterId);
     if (!entry) return;
+    this.third.shared.offer(reading, this.clocks.data.now());
     try {
       const start = isoUtc(reading.start);
       const end = isoUtc(reading.end);
@@ -137,18 +149,30 @@ export class CustomerService {
       const code = codes.get(customer.meterId);
       if (code === undefined || code === customer.codeKey) continue;
       this.flush();
+      const ended = this.third.consents.endAll(
+        customer,
+        'the household was revoked: a new enrolment code was issued for the meter',
+        this.clocks.data.now(),
+      );
       this.store.revoke(customer.meterId);
       this.sealingKeys.delete(customer.meterId);
       const erased = this.history.erase(customer.meterId);
       this.metrics.inc('customer.revoked');
       this.log.info(
-        { meter: customer.meterId, erased },
+        { meter: customer.meterId, erased, consentsEnded: ended },
         'new enrolment code for the meter: the household enrolled with the old one is revoked',
       );
     }
   }
 
-  /** Deletes history past its retention (on the tick, with the data clock). */
+  /** On the tick, with the data clock: closes third parties' spans and deletes history past its retention. */
+  tick(now: number): void {
+    this.third.shared.closeSpans(now);
+    this.revokeSuperseded();
+    this.prune(now);
+  }
+
+  /** Deletes history past its retention (with the data clock). */
   prune(now: number): void {
     const pruned = this.history.prune(now - this.opts.historyDays * 86_400_000);
     if (pruned > 0) this.metrics.inc('customer.history_pruned', pruned);
@@ -177,6 +201,9 @@ export class CustomerService {
       if (r.type === 'enrol') this.enrol({ ...signed, request: r });
       else if (r.type === 'history') this.serveHistory(signed, r);
       else if (r.type === 'erase') this.erase(signed, r);
+      else if (r.type === 'consent-grant') this.grant(signed, r);
+      else if (r.type === 'consent-revoke') this.revokeConsent(signed, r);
+      else if (r.type === 'consents') this.consentLog(signed, r.id);
       else this.info(signed, r.id);
     } catch (error) {
       const code = errorCode(error);
@@ -197,14 +224,22 @@ export class CustomerService {
       meters: this.meters,
       codes: this.opts.codes(),
       store: this.store,
-      now: this.wall.now(),
+      now: this.clocks.wall.now(),
     });
-    this.remember(customer);
     // Enrolled with the code over someone else's key (a new occupant): the old history is not theirs.
     if (r.authority === 'code' && previous && previous.keys.signing !== customer.keys.signing) {
       this.flush();
       this.history.erase(r.meterId);
     }
+    // A new tenancy (a new code): the previous household's consents end with it.
+    if (previous && previous.codeKey !== customer.codeKey) {
+      this.third.consents.endAll(
+        previous,
+        'a new household enrolled with a new code',
+        this.clocks.data.now(),
+      );
+    }
+    this.remember(customer);
     const fingerprint = customerFingerprint(customer.keys);
     this.metrics.inc('customer.enrolled');
     this.log.info({ meter: customer.meterId, fingerprint, authority: r.authority }, 'household key enrolled');
@@ -212,7 +247,7 @@ export class CustomerService {
   }
 
   private serveHistory(signed: SignedRequest, r: HistoryRequest): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
     this.flush();
     const from = Date.parse(r.from);
     const to = Date.parse(r.to);
@@ -227,7 +262,7 @@ export class CustomerService {
   }
 
   private erase(signed: SignedRequest, r: EraseRequest): void {
-    authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
+    authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
     this.flush();
     const erased = this.history.erase(r.meterId);
     this.metrics.inc('customer.history_erased');
@@ -236,7 +271,7 @@ export class CustomerService {
   }
 
   private info(signed: SignedRequest, id: string): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.wall.now());
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
     this.flush();
     const { intervalMinutes, ...upstream } = this.opts.upstreamOf(customer.meterId);
     const info: CustomerInfo = {
@@ -252,9 +287,36 @@ export class CustomerService {
         pendingCiphertexts:
           'Paillier ciphertexts (unreadable here) until the supplier acknowledges the sums they are part of',
       },
-      consents: [],
+      consents: this.third.consents.active(customer.meterId, this.clocks.data.now()).map(publicView),
     };
     this.reply(id, { ok: true, info });
+  }
+
+  private grant(signed: SignedRequest, r: ConsentGrantRequest): void {
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const made = this.third.consents.grant(signed, r, customer, this.clocks.data.now());
+    this.metrics.inc('customer.consent_granted');
+    this.log.info(
+      { meter: customer.meterId, consent: made.id, granularity: made.granularity, until: made.until },
+      'household granted a third party access',
+    );
+    this.reply(r.id, { ok: true, consent: publicView(made) });
+  }
+
+  private revokeConsent(signed: SignedRequest, r: ConsentRevokeRequest): void {
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    this.third.consents.revoke(signed, r, customer, this.clocks.data.now());
+    this.metrics.inc('customer.consent_revoked');
+    this.log.info(
+      { meter: customer.meterId, consent: r.consentId },
+      "household revoked a third party's access",
+    );
+    this.reply(r.id, { ok: true });
+  }
+
+  private consentLog(signed: SignedRequest, id: string): void {
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    this.reply(id, { ok: true, log: this.third.consents.lines(customer) });
   }
 
   /** Every reply names the gateway's key, so that a household's tool can check it on first contact. */
@@ -270,5 +332,26 @@ export class CustomerService {
       customer,
       key: publicKeyFromRaw(customer.keys.sealing, 'X25519'),
     });
+    try {
+      this.third.consents.load(customer);
+    } catch (error) {
+      // A log that does not check out grants nothing: no third party receives this household's data.
+      this.metrics.inc(`customer.consent_log_invalid`);
+      this.log.error(
+        { meter: customer.meterId, code: errorCode(error), reason: (error as Error).message },
+        "the household's consent log does not check out: no consent is applied",
+      );
+    }
   }
 }
+
+/** What a household (and its tool) sees of a consent. */
+const publicView = (c: ConsentState): ActiveConsent => ({
+  id: c.id,
+  grantee: c.grantee,
+  granteeFingerprint: c.granteeFingerprint,
+  granularity: c.granularity,
+  from: c.from,
+  until: c.until,
+  topic: c.topic,
+});

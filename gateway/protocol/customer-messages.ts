@@ -55,13 +55,75 @@ export type EraseRequest = z.infer<typeof EraseRequest>;
 /** What the gateway collects about the household and sends upstream (transparency). */
 export const InfoRequest = z.object({ type: z.literal('info'), ...RequestBase }).strict();
 
+/** How finely a third party sees the household's readings: each interval, or summed per hour or per day. */
+export const Granularity = z.enum(['interval', 'hourly', 'daily']);
+export type Granularity = z.infer<typeof Granularity>;
+
+/** Printable name of a third party, as the household calls it (shown back in the log and by `info`). */
+const GranteeName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\p{Cc}]+$/u, 'no control characters');
+
+/** Let a third party (its X25519 key) receive the household's readings at a granularity, until a time. */
+export const ConsentGrantRequest = z
+  .object({
+    type: z.literal('consent-grant'),
+    ...RequestBase,
+    grantee: z.object({ name: GranteeName, sealing: RawKey }).strict(),
+    granularity: Granularity,
+    until: z.iso.datetime(),
+  })
+  .strict();
+export type ConsentGrantRequest = z.infer<typeof ConsentGrantRequest>;
+
+/** End a consent before its time. */
+export const ConsentRevokeRequest = z
+  .object({
+    type: z.literal('consent-revoke'),
+    ...RequestBase,
+    consentId: z.string().regex(/^[0-9a-f]{20}$/),
+  })
+  .strict();
+export type ConsentRevokeRequest = z.infer<typeof ConsentRevokeRequest>;
+
+/** Read back the household's consent log. */
+export const ConsentsRequest = z.object({ type: z.literal('consents'), ...RequestBase }).strict();
+
 export const CustomerRequest = z.discriminatedUnion('type', [
   EnrolRequest,
   HistoryRequest,
   EraseRequest,
   InfoRequest,
+  ConsentGrantRequest,
+  ConsentRevokeRequest,
+  ConsentsRequest,
 ]);
 export type CustomerRequest = z.infer<typeof CustomerRequest>;
+
+/** A consent in force: who receives what, from when until when, and on which topic. */
+export const ActiveConsent = z
+  .object({
+    id: z.string(),
+    grantee: GranteeName,
+    /** The third party's key fingerprint (docs/protocol.md §Consent), to compare with what it gave. */
+    granteeFingerprint: z.string(),
+    granularity: Granularity,
+    from: z.iso.datetime(),
+    until: z.iso.datetime(),
+    /** Where the gateway publishes what it seals to the third party (give it this). */
+    topic: z.string(),
+  })
+  .strict();
+export type ActiveConsent = z.infer<typeof ActiveConsent>;
+
+/** One entry of the consent log: the exact JSON text that was hashed, and its SHA-256 (hex). */
+export const ConsentLogLine = z.object({
+  entry: z.string().max(8192),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type ConsentLogLine = z.infer<typeof ConsentLogLine>;
 
 /** The gateway's account of what it does with a household's data (`info`). */
 export const CustomerInfo = z
@@ -90,8 +152,8 @@ export const CustomerInfo = z
         pendingCiphertexts: z.string(),
       })
       .strict(),
-    /** Third parties the household has granted access to (none until consent exists). */
-    consents: z.array(z.unknown()),
+    /** Third parties the household has granted access to, in force now. */
+    consents: z.array(ActiveConsent),
   })
   .strict();
 export type CustomerInfo = z.infer<typeof CustomerInfo>;
@@ -120,6 +182,10 @@ export const CustomerReply = z
     erased: z.number().int().min(0).optional(),
     /** Info: what the gateway collects, sends and keeps. */
     info: CustomerInfo.optional(),
+    /** Consent grant: the consent made. */
+    consent: ActiveConsent.optional(),
+    /** Consents: the whole consent log of the household's tenancy, oldest first. */
+    log: z.array(ConsentLogLine).max(10_000).optional(),
   })
   .strict();
 export type CustomerReply = z.infer<typeof CustomerReply>;
@@ -148,3 +214,53 @@ export function livePlaintext(wh: number): Buffer {
 /** The associated data a live reading is sealed with: its stream and its interval. */
 export const liveAad = (pseudonym: string, start: string, end: string): string =>
   `meterspace/v1 live ${pseudonym} ${start} ${end}`;
+
+/**
+ * One interval of a third party's stream on …/c/<stream>/shared, in a signed envelope. `start`/`end` is the span
+ * the third party may see (an hour or a day; the interval itself for `interval`), `slot` the interval's place in
+ * it (0 … of − 1). What `sealed` holds is masked (docs/protocol.md §Consent): only the sum over all `of` slots
+ * of a span means anything, so a third party granted `daily` learns daily sums and nothing finer.
+ */
+export const SharedReading = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('shared'),
+    granularity: Granularity,
+    start: z.iso.datetime(),
+    end: z.iso.datetime(),
+    slot: z.number().int().min(0).max(1439),
+    of: z.number().int().min(1).max(1440),
+    sealed: B64u(1024),
+  })
+  .strict();
+export type SharedReading = z.infer<typeof SharedReading>;
+
+/**
+ * What a shared slot holds: `m` = (Wh + mask) mod 2^48, the masks of a span's slots summing to 0 mod 2^48;
+ * `missing` when the gateway had no reading for the slot (or the consent did not cover it) and `m` is the mask
+ * alone. Padded with spaces to a fixed length.
+ */
+export const SharedPlaintext = z
+  .object({
+    m: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 48 - 1),
+    missing: z.boolean(),
+  })
+  .strict();
+const SHARED_PLAINTEXT_BYTES = 48;
+
+export function sharedPlaintext(m: number, missing: boolean): Buffer {
+  return Buffer.from(JSON.stringify({ m, missing }).padEnd(SHARED_PLAINTEXT_BYTES, ' '), 'utf8');
+}
+
+/** The associated data a shared slot is sealed with: its stream, granularity, span and slot. */
+export const sharedAad = (
+  stream: string,
+  granularity: Granularity,
+  start: string,
+  end: string,
+  slot: number,
+): string => `meterspace/v1 shared ${stream} ${granularity} ${start} ${end} ${slot}`;

@@ -15,6 +15,8 @@ export const topics = {
     `${prefix}/gw/${gatewayId}/customer/reply/${id}`,
   /** gateway → household: readings sealed to the household's key, named by its pseudonym, not its meter. */
   customerLive: (prefix: string, pseudonym: string) => `${prefix}/c/${pseudonym}/live`,
+  /** gateway → a third party the household consented to: readings sealed to its key, at the granted granularity. */
+  customerShared: (prefix: string, stream: string) => `${prefix}/c/${stream}/shared`,
   /** What an MDMS subscribes to for every gateway's batches. */
   allBatches: (prefix: string) => `${prefix}/gw/+/batch`,
 };

@@ -31,14 +31,17 @@ export interface UplinkOptions {
 export interface MessageLink {
   /** Subscribes to `topic` (now and after every reconnect) and hands its messages to `handler`. */
   route(topic: string, handler: (payload: Buffer) => void): void;
-  /** Publishes if connected; false (nothing queued) when the broker is away. */
-  publish(topic: string, payload: string, qos: 0 | 1): boolean;
+  /** Publishes when connected (false otherwise); `done` runs when the broker has acknowledged a QoS 1 message. */
+  publish(topic: string, payload: string, qos: 0 | 1, done?: (error?: Error) => void): boolean;
+  /** Runs `listener` on every (re)connection to the broker. */
+  onConnect(listener: () => void): void;
 }
 
 export class Uplink implements MessageLink {
   private client: MqttClient | undefined;
   private readonly routes = new Map<string, (payload: Buffer) => void>();
   private readonly inFlight = new Set<string>();
+  private readonly connectListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -80,6 +83,7 @@ export class Uplink implements MessageLink {
       this.publishStatus(true);
       this.buffer.outbox.makeAllDue(this.wall.now());
       this.sendDue();
+      for (const listener of this.connectListeners) listener();
     });
     client.on('close', () => {
       // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
@@ -121,11 +125,15 @@ export class Uplink implements MessageLink {
     if (this.client?.connected) this.subscribeRoute(this.client, topic);
   }
 
-  publish(topic: string, payload: string, qos: 0 | 1): boolean {
+  publish(topic: string, payload: string, qos: 0 | 1, done?: (error?: Error) => void): boolean {
     const client = this.client;
     if (!client?.connected) return false;
-    client.publish(topic, payload, { qos }, () => {});
+    client.publish(topic, payload, { qos }, (err) => done?.(err));
     return true;
+  }
+
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
   }
 
   private subscribeRoute(client: MqttClient, topic: string): void {

@@ -14,9 +14,13 @@ import {
   CustomerReply,
   LivePlaintext,
   LiveReading,
+  SharedPlaintext,
+  SharedReading,
   liveAad,
+  sharedAad,
   type CustomerRequest,
   type EnrolRequest,
+  type Granularity,
 } from '../../../gateway/protocol/customer-messages.ts';
 
 export type Authority = { kind: 'code'; code: string } | { kind: 'current-key'; current: CustomerKeys };
@@ -87,9 +91,10 @@ export function historyRequest(o: {
   return { id: body.id, message: signedRequest(body, o.keys) };
 }
 
-/** A request that names only the meter: `erase` (delete my history) or `info` (what do you keep and send). */
+/** A request that names only the meter: `erase` (delete my history), `info` (what do you keep and send) or
+ *  `consents` (my consent log). */
 export function meterRequest(
-  type: 'erase' | 'info',
+  type: 'erase' | 'info' | 'consents',
   o: { gatewayId: string; meterId: string; keys: CustomerKeys; now: number },
 ): { id: string; message: string } {
   const body: CustomerRequest = { type, ...requestBase(o.gatewayId, o.meterId, o.now) };
@@ -145,4 +150,64 @@ export function openLive(
   const plain = open(sealingPrivate, live.sealed, liveAad(pseudonym, live.start, live.end));
   const { wh } = LivePlaintext.parse(JSON.parse(plain.toString('utf8')));
   return { start: live.start, end: live.end, wh };
+}
+
+/** A consent for a third party (its X25519 key), signed by the household. */
+export function consentGrantRequest(o: {
+  gatewayId: string;
+  meterId: string;
+  keys: CustomerKeys;
+  grantee: { name: string; sealing: string };
+  granularity: Granularity;
+  until: number;
+  now: number;
+}): { id: string; message: string } {
+  const body: CustomerRequest = {
+    type: 'consent-grant',
+    ...requestBase(o.gatewayId, o.meterId, o.now),
+    grantee: o.grantee,
+    granularity: o.granularity,
+    until: new Date(o.until).toISOString(),
+  };
+  return { id: body.id, message: signedRequest(body, o.keys) };
+}
+
+export function consentRevokeRequest(o: {
+  gatewayId: string;
+  meterId: string;
+  keys: CustomerKeys;
+  consentId: string;
+  now: number;
+}): { id: string; message: string } {
+  const body: CustomerRequest = {
+    type: 'consent-revoke',
+    ...requestBase(o.gatewayId, o.meterId, o.now),
+    consentId: o.consentId,
+  };
+  return { id: body.id, message: signedRequest(body, o.keys) };
+}
+
+export interface OpenedSharedSlot {
+  granularity: Granularity;
+  start: string;
+  end: string;
+  slot: number;
+  of: number;
+  /** (Wh + mask) mod 2^48: meaningful only summed over the span's `of` slots. */
+  m: number;
+  missing: boolean;
+}
+
+/** A third party's view: checks a shared message's signature, then opens its seal with the third party's key. */
+export function openShared(
+  raw: Buffer,
+  gatewayKey: KeyObject,
+  sealingPrivate: KeyObject,
+  stream: string,
+): OpenedSharedSlot {
+  const { body } = openEnvelope(raw, gatewayKey);
+  const s = SharedReading.parse(body);
+  const plain = open(sealingPrivate, s.sealed, sharedAad(stream, s.granularity, s.start, s.end, s.slot));
+  const { m, missing } = SharedPlaintext.parse(JSON.parse(plain.toString('utf8')));
+  return { granularity: s.granularity, start: s.start, end: s.end, slot: s.slot, of: s.of, m, missing };
 }
