@@ -316,7 +316,8 @@ export class CustomerService {
 
   private consentLog(signed: SignedRequest, id: string): void {
     const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
-    this.reply(id, { ok: true, log: this.third.consents.lines(customer) });
+    const active = this.third.consents.active(customer.meterId, this.clocks.data.now()).map(publicView);
+    this.reply(id, { ok: true, log: this.third.consents.lines(customer), active });
   }
 
   /** Every reply names the gateway's key, so that a household's tool can check it on first contact. */

@@ -186,6 +186,8 @@ export const CustomerReply = z
     consent: ActiveConsent.optional(),
     /** Consents: the whole consent log of the household's tenancy, oldest first. */
     log: z.array(ConsentLogLine).max(10_000).optional(),
+    /** Consents: those in force by the gateway's clock (the household checks each against the log). */
+    active: z.array(ActiveConsent).optional(),
   })
   .strict();
 export type CustomerReply = z.infer<typeof CustomerReply>;

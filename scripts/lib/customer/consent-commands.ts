@@ -138,9 +138,25 @@ async function log(keyFile: string, timeoutS: number): Promise<void> {
   console.log(
     `chain of ${lines.length} entries checked${lines.length ? `, head ${head.slice(0, 16)}…` : ''}`,
   );
-  const inForce = standingConsents(entries, { ...where, prefix: enrolment.prefix }).filter(
-    (c) => c.untilMs > Date.now(),
+  // What the gateway says is in force (by its clock) must be granted, and neither revoked nor ended, in the log.
+  const standing = new Map(
+    standingConsents(entries, { ...where, prefix: enrolment.prefix }).map((c) => [c.id, c]),
   );
+  const inForce = reply.active ?? [];
+  for (const c of inForce) {
+    const logged = standing.get(c.id);
+    if (
+      !logged ||
+      logged.until !== c.until ||
+      logged.granularity !== c.granularity ||
+      logged.topic !== c.topic
+    ) {
+      throw new GatewayError(
+        'CONSENT_LOG_INVALID',
+        `the gateway applies consent ${c.id}, which its log does not grant as it says`,
+      );
+    }
+  }
   console.log(inForce.length === 0 ? 'no consent in force' : 'in force:');
   for (const c of inForce) console.log(`  ${c.id}  "${c.grantee}"  ${describe(c)}`);
 }
@@ -173,7 +189,8 @@ export async function receive(v: {
   const gatewayKey = publicKeyFromRaw(v.gatewayKey, 'Ed25519');
   // A persistent session: the broker keeps QoS 1 messages for this receiver while it is away.
   const client = await mqtt.connectAsync(v.broker, {
-    ...connectOptions(v.connection, `shared-${stream.slice(0, 16)}`),
+    // One session per stream and receiving key: two receivers must not take each other's session over.
+    ...connectOptions(v.connection, `shared-${stream.slice(0, 12)}-${keys.publicKeys.sealing.slice(0, 12)}`),
     clean: false,
   });
   const adder = new SpanAdder();
