@@ -35,6 +35,8 @@ export interface IntakeOptions {
   maxWhPerReading: number;
   maxReadingAgeMs: number;
   billingPeriodOf: (epochMs: number) => Span;
+  /** The tariff band of the interval starting at `epochMs` (TariffBands.bandAt). */
+  bandOf: (epochMs: number) => number;
   /** A period is closed this long after its end; a reading of a closed period is billed in the current one. */
   billingGraceMs: number;
   /** At most this many readings from ahead of the gateway's clock are held. */
@@ -44,8 +46,17 @@ export interface IntakeOptions {
 /** What `prepare` makes of a reading: a ciphertext for the buffer, or nothing for now (held). */
 type Prepared = { item: EncryptedReading; billedLate: boolean } | undefined;
 
+/**
+ * Seals a plaintext reading for its household (and the third parties it consented to) the moment it is
+ * encrypted, and returns what delivers those sealed copies; the intake runs it only once the reading's
+ * ciphertext is committed (or held), so a reading the buffer refuses is not streamed either. Never throws.
+ */
+export type ReadingStream = (reading: Reading) => (() => void) | undefined;
+
 interface Queued {
   item: EncryptedReading;
+  /** Delivers the reading's sealed copies once it is committed. */
+  deliver: (() => void) | undefined;
   meterId: string;
   start: number;
   /** When the driver handed the reading over (performance.now()). */
@@ -63,8 +74,8 @@ export class Intake {
   private flushScheduled = false;
   /** True while readings are being held (one warning per episode). */
   private holding = false;
-  /** Where each accepted plaintext reading is also sealed to its household (CustomerService.live). */
-  private stream: ((reading: Reading) => void) | undefined;
+  /** Where each plaintext reading is also sealed to its household (CustomerService.live). */
+  private stream: ReadingStream | undefined;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -80,19 +91,25 @@ export class Intake {
 
   /** The ReadingSink handed to drivers. Never throws. */
   readonly accept = (reading: Reading): void => {
-    this.enqueue(reading.meterId, reading.start, () =>
-      this.prepare(reading, () => {
-        const ciphertext = this.encryptPlain(reading);
-        // The household's sealed copy, made at the same moment (invariant 1: sealed to its own key only).
-        this.stream?.(reading);
-        return ciphertext;
-      }),
+    const sealed: { deliver?: (() => void) | undefined } = {};
+    this.enqueue(
+      reading.meterId,
+      reading.start,
+      () =>
+        this.prepare(reading, (band) => {
+          const ciphertext = this.encryptPlain(reading, band);
+          // The household's sealed copy, made at the same moment (invariant 1: sealed to its own key only).
+          sealed.deliver = this.stream?.(reading);
+          return ciphertext;
+        }),
+      false,
+      sealed,
     );
   };
 
   /** Seals every accepted plaintext reading to its household too (docs/customers.md). */
-  streamTo(sink: (reading: Reading) => void): void {
-    this.stream = sink;
+  streamTo(stream: ReadingStream): void {
+    this.stream = stream;
   }
 
   /**
@@ -128,14 +145,21 @@ export class Intake {
     return due.length;
   }
 
-  private enqueue(meterId: string, start: number, prepare: () => Prepared, held = false) {
+  private enqueue(
+    meterId: string,
+    start: number,
+    prepare: () => Prepared,
+    held = false,
+    sealed?: { deliver?: (() => void) | undefined },
+  ) {
     const accepted = performance.now();
     try {
       const prepared = prepare();
-      if (!prepared) return;
+      // Held (written to held_readings): accepted, so its sealed copies go now.
+      if (!prepared) return void sealed?.deliver?.();
       const { item, billedLate } = prepared;
       if (held) item.held = true;
-      this.queue.push({ item, meterId, start, accepted, billedLate });
+      this.queue.push({ item, deliver: sealed?.deliver, meterId, start, accepted, billedLate });
       // Bound the wait of the first queued reading when a driver hands over a long burst.
       if (performance.now() - this.queue[0]!.accepted >= MAX_QUEUE_MS) {
         this.flush();
@@ -182,6 +206,7 @@ export class Intake {
       // From the driver handing the reading over to its ciphertext committed in SQLite.
       this.metrics.observe('intake.latency_ms', committed - q.accepted);
       this.metrics.inc('readings.accepted');
+      q.deliver?.();
       if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
       if (outcome.billedLate || q.billedLate) this.metrics.inc('readings.billed_late');
     });
@@ -240,7 +265,7 @@ export class Intake {
   }
 
   /** Bounds of a plaintext reading, then its encryption; the plaintext is not referenced after this. */
-  private encryptPlain(reading: Reading): bigint {
+  private encryptPlain(reading: Reading, band: number): bigint {
     const { maxWhPerReading } = this.opts;
     if (!Number.isSafeInteger(reading.wh) || reading.wh < 0 || reading.wh > maxWhPerReading) {
       throw new GatewayError(
@@ -248,14 +273,15 @@ export class Intake {
         `reading is not a whole number of Wh within 0..encryption.maxWhPerReading (${maxWhPerReading})`,
       );
     }
-    return this.encryptor.encrypt(reading);
+    return this.encryptor.encrypt(reading, band);
   }
 
   /**
-   * Validates what every reading must satisfy (meter, interval, clock, age, order), then gets its ciphertext;
-   * holds a reading from ahead of the gateway's clock (returns undefined).
+   * Validates what every reading must satisfy (meter, interval, clock, age, order), then gets its ciphertext
+   * (given the interval's tariff band, looked up once); holds a reading from ahead of the gateway's clock
+   * (returns undefined).
    */
-  private prepare(reading: ReadingSlot, ciphertextOf: () => bigint): Prepared {
+  private prepare(reading: ReadingSlot, ciphertextOf: (band: number) => bigint): Prepared {
     const meter = this.meters.get(reading.meterId);
     if (!meter)
       throw new GatewayError('READING_UNKNOWN_METER', `no meter "${reading.meterId}" in the config`);
@@ -270,9 +296,10 @@ export class Intake {
         `reading does not cover exactly one ${intervalMs / 60_000}-minute interval`,
       );
     }
+    const band = this.opts.bandOf(reading.start);
     const now = this.clock.now();
     if (reading.end > now + FUTURE_TOLERANCE_MS) {
-      this.hold(reading, ciphertextOf(), now);
+      this.hold(reading, ciphertextOf(band), now);
       return undefined;
     }
     if (reading.start < now - maxReadingAgeMs) {
@@ -286,7 +313,7 @@ export class Intake {
         `meter ${meter.id}: interval not after the last accepted one`,
       );
     }
-    const ciphertext = ciphertextOf();
+    const ciphertext = ciphertextOf(band);
     const own = this.opts.billingPeriodOf(reading.start);
     const current = this.opts.billingPeriodOf(now);
     const ownClosed = own.end + this.opts.billingGraceMs <= now;
@@ -296,6 +323,7 @@ export class Intake {
         neighbourhood: meter.neighbourhood,
         account: meter.account,
         intervalStart: reading.start,
+        band,
         ciphertext,
         // Once its period's bill is due (or sent), a reading can only be billed in the current period.
         period: ownClosed ? current : own,

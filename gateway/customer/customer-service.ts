@@ -6,6 +6,7 @@
  * broker is away): the history is the durable copy.
  */
 import type { KeyObject } from 'node:crypto';
+import type { ReadingStream } from '../acquire/intake.ts';
 import type { Reading } from '../acquire/reading.ts';
 import { errorCode, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
@@ -86,13 +87,13 @@ export class CustomerService {
   }
 
   /**
-   * Seals an accepted reading to its household, if one is enrolled, and publishes it; and sends it to the third
-   * parties the household consented to. Never throws.
+   * Seals a reading to its household, if one is enrolled, and for the third parties it consented to; returns
+   * what publishes and keeps those sealed copies, which the intake runs once the reading is committed (so a
+   * reading the buffer refuses is neither streamed nor kept). Never throws.
    */
-  readonly live = (reading: Reading): void => {
+  readonly live: ReadingStream = (reading) => {
     const entry = this.sealingKeys.get(reading.meterId);
-    if (!entry) return;
-    this.third.shared.offer(reading, this.clocks.data.now());
+    if (!entry) return undefined;
     try {
       const start = isoUtc(reading.start);
       const end = isoUtc(reading.end);
@@ -104,19 +105,19 @@ export class CustomerService {
         end,
         sealed: seal(entry.key, livePlaintext(reading.wh), liveAad(pseudonym, start, end)),
       };
-      this.keep({
-        meterId: reading.meterId,
-        start: reading.start,
-        end: reading.end,
-        pseudonym,
-        sealed: body.sealed,
-      });
+      const shared = this.third.shared.prepare(reading, this.clocks.data.now());
       const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
-      const sent = this.link.publish(topics.customerLive(this.opts.prefix, pseudonym), message, 0);
-      this.metrics.inc(sent ? 'customer.live_sent' : 'customer.live_offline');
+      const kept: SealedEntry = { ...slotOf(reading), pseudonym, sealed: body.sealed };
+      return () => {
+        this.keep(kept);
+        shared();
+        const sent = this.link.publish(topics.customerLive(this.opts.prefix, pseudonym), message, 0);
+        this.metrics.inc(sent ? 'customer.live_sent' : 'customer.live_offline');
+      };
     } catch (error) {
       this.metrics.inc(`customer.live_failed.${errorCode(error)}`);
       this.log.warn({ meter: reading.meterId, code: errorCode(error) }, 'live reading not sent');
+      return undefined;
     }
   };
 
@@ -356,3 +357,5 @@ const publicView = (c: ConsentState): ActiveConsent => ({
   until: c.until,
   topic: c.topic,
 });
+
+const slotOf = (r: Reading) => ({ meterId: r.meterId, start: r.start, end: r.end });

@@ -55,22 +55,40 @@ export class SharedStream {
   }
 
   /**
-   * Sends an accepted reading to every third party its household consented to for the reading's interval (a
+   * Masks and seals a reading for every third party its household consented to for the reading's interval (a
    * consent covers the readings from its grant to its end, even one that arrives a little after that end, until
-   * its span closes). `now` is the gateway's data clock. Never throws.
+   * its span closes); returns what queues those messages, run once the reading is committed. `now` is the
+   * gateway's data clock. Never throws.
    */
-  offer(reading: Reading, now: number): void {
+  prepare(reading: Reading, now: number): () => void {
     const consents = this.consents.active(reading.meterId, reading.start);
-    if (consents.length === 0) return;
+    if (consents.length === 0) return () => {};
+    const ready: { consentId: string; span: Span; slot: number; out: OutgoingMessage }[] = [];
     for (const c of consents) {
       try {
-        this.offerTo(c, reading, now);
+        const slot = this.slotMessage(c, reading, now);
+        if (slot) ready.push(slot);
       } catch (error) {
-        this.metrics.inc(`customer.shared_failed.${errorCode(error)}`);
-        this.log.warn({ consent: c.id, code: errorCode(error) }, 'reading not sent to a third party');
+        this.failed(c.id, error);
       }
     }
-    this.flush();
+    return () => {
+      for (const r of ready) {
+        try {
+          if (this.store.queued >= MAX_QUEUED) this.metrics.inc('customer.shared_dropped');
+          else if (!this.store.send(r.consentId, r.span, r.slot, r.out))
+            this.metrics.inc('customer.shared_duplicate');
+        } catch (error) {
+          this.failed(r.consentId, error);
+        }
+      }
+      this.flush();
+    };
+  }
+
+  /** Prepares and queues at once (a reading already committed). */
+  offer(reading: Reading, now: number): void {
+    this.prepare(reading, now)();
   }
 
   /** Completes the spans that have closed by `now` (data clock) with the masks of their missing slots. */
@@ -108,17 +126,23 @@ export class SharedStream {
     }
   }
 
-  private offerTo(c: ConsentState, reading: Reading, now: number): void {
-    if (reading.start < c.fromMs || reading.end > c.untilMs) return;
+  private slotMessage(c: ConsentState, reading: Reading, now: number) {
+    if (reading.start < c.fromMs || reading.end > c.untilMs) return undefined;
     const span = spanOf(c.granularity, reading.start, this.opts.intervalMs, this.opts.timeZone);
     // A span closes grace after its end, and its missing slots' masks go out then: a reading later than that
     // would be counted twice.
-    if (span.end + this.opts.graceMs <= now) return void this.metrics.inc('customer.shared_late');
+    if (span.end + this.opts.graceMs <= now) {
+      this.metrics.inc('customer.shared_late');
+      return undefined;
+    }
     const { slot, of } = this.slotOf(span, reading.start);
     const m = addMod(reading.wh, maskOf(this.keysOf(c).mask, span.start, slot, of));
-    const out = this.message(c, span, slot, of, m, false);
-    if (this.store.queued >= MAX_QUEUED) return void this.metrics.inc('customer.shared_dropped');
-    if (!this.store.send(c.id, span, slot, out)) this.metrics.inc('customer.shared_duplicate');
+    return { consentId: c.id, span, slot, out: this.message(c, span, slot, of, m, false) };
+  }
+
+  private failed(consentId: string, error: unknown): void {
+    this.metrics.inc(`customer.shared_failed.${errorCode(error)}`);
+    this.log.warn({ consent: consentId, code: errorCode(error) }, 'reading not sent to a third party');
   }
 
   private missing(c: ConsentState, span: OpenSpan): OutgoingMessage[] {

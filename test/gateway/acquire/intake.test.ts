@@ -54,6 +54,7 @@ function setup(file = tempBufferFile('intake-'), now = T0) {
       maxWhPerReading: 20_000,
       maxReadingAgeMs: 2 * DAY,
       billingPeriodOf: (ms) => billingPeriodOf(ms, 'monthly', 'UTC'),
+      bandOf: (ms) => bands.bandAt(ms),
       billingGraceMs: 60 * 60_000,
       maxHeldReadings: 3,
     },
@@ -116,6 +117,27 @@ describe('Intake', () => {
     expect(rejected('READING_DUPLICATE')).toBe(2);
     expect(s.stored('m2')).toEqual([[T0 - I, 5n]]);
     expect(s.stored('m1')).toEqual([]);
+  });
+
+  it("delivers a reading's sealed copies only once it is committed or held: a refused one is not streamed", () => {
+    const s = setup();
+    const delivered: string[] = [];
+    s.intake.streamTo((r) => () => delivered.push(`${r.meterId}@${r.start}`));
+    // The same interval twice in one turn: both pass the early checks, the store refuses the second (or, when
+    // encryption is slow enough for the first to be committed already, the early check does).
+    s.intake.accept(reading('m2', T0 - I, 5));
+    s.intake.accept(reading('m2', T0 - I, 6));
+    s.intake.accept(reading('m1', T0 - I, 10));
+    s.intake.flush();
+    expect(s.metrics.get('readings.rejected.READING_DUPLICATE')).toBe(1);
+    expect(delivered).toEqual([`m2@${T0 - I}`, `m1@${T0 - I}`]);
+    // Held (ahead of the gateway's clock): accepted, so delivered at once.
+    s.intake.accept(reading('m1', T0 + 3_600_000, 3));
+    expect(delivered).toHaveLength(3);
+    // Refused at intake: never delivered.
+    s.intake.accept(reading('m1', T0 - 3 * DAY, 1));
+    s.intake.flush();
+    expect(delivered).toHaveLength(3);
   });
 
   it('holds a reading from ahead of the gateway clock and stores it once the clock reaches it', () => {
