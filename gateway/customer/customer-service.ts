@@ -39,10 +39,14 @@ import { applyEnrolment, parseRequest, type SignedRequest } from './enrolment.ts
 import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw, rawPublicKey } from './raw-keys.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { seal } from './seal.ts';
 
 /** The largest household request read (an enrolment is under 1 kB). */
 const MAX_REQUEST_BYTES = 16 * 1024;
+
+/** Refusals answered per second (burst 20); beyond, they are only counted (customer.refusals_unanswered). */
+const REFUSALS_PER_SECOND = 5;
 
 /** Most sealed readings in one history reply (about 0.9 MB); the household asks again for the rest. */
 const HISTORY_PAGE = 5000;
@@ -63,6 +67,7 @@ export class CustomerService {
   private readonly meters: ReadonlySet<string>;
   private pending: SealedEntry[] = [];
   private flushScheduled = false;
+  private readonly refusals: TokenBucket;
 
   constructor(
     private readonly opts: CustomerServiceOptions,
@@ -77,6 +82,7 @@ export class CustomerService {
     private readonly log: Logger,
   ) {
     this.meters = new Set(opts.meters);
+    this.refusals = new TokenBucket(REFUSALS_PER_SECOND, 20, () => clocks.wall.now());
     for (const c of store.all()) this.remember(c);
   }
 
@@ -213,7 +219,9 @@ export class CustomerService {
       // Our own errors explain themselves; anything else (a database error) is not the household's business.
       const message =
         error instanceof GatewayError ? error.message.slice(0, 500) : 'the gateway could not do it';
-      if (id) this.reply(id, { ok: false, code: error instanceof GatewayError ? code : 'INTERNAL', message });
+      if (!id) return;
+      if (!this.refusals.take()) return void this.metrics.inc('customer.refusals_unanswered');
+      this.reply(id, { ok: false, code: error instanceof GatewayError ? code : 'INTERNAL', message });
     }
   }
 
