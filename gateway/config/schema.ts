@@ -61,6 +61,18 @@ const Neighbourhood = z
   })
   .strict();
 
+/** Prices become integers of 10⁻⁶ currency units per kWh (gateway/aggregate/bill-cost.ts): six decimals at most. */
+export const PRICE_DECIMALS = 6;
+
+const Price = z
+  .number()
+  .min(0)
+  .max(1000)
+  .refine(
+    (p) => Math.round(p * 10 ** PRICE_DECIMALS) / 10 ** PRICE_DECIMALS === p,
+    `must have at most ${PRICE_DECIMALS} decimals`,
+  );
+
 const TariffBand = z
   .object({
     name: Id.describe('Band name, e.g. "peak"; names the band slot upstream'),
@@ -68,6 +80,10 @@ const TariffBand = z
       .array(TimeWindow)
       .min(1)
       .describe('Local time-of-day windows of the band; together the bands cover each minute exactly once'),
+    price: Price.optional().describe(
+      'Price per kWh in currency units, at most 6 decimals; required with billing.reveal cost-only. The prices ' +
+        'in force when a bill is closed apply to its whole period',
+    ),
   })
   .strict();
 
@@ -179,8 +195,27 @@ export const ConfigSchema = z
           .max(8)
           .default([{ name: 'all', windows: ['00:00-24:00'] }])
           .describe('Time-of-day tariff bands'),
+        reveal: z
+          .enum(['bands', 'cost-only'])
+          .default('bands')
+          .describe(
+            'What a bill reveals to the supplier: bands, the Wh totals per band; cost-only, only the amount due, ' +
+              'computed homomorphically from the band prices. A change applies from the next period opened',
+          ),
       })
       .strict()
+      .superRefine((billing, ctx) => {
+        if (billing.reveal !== 'cost-only') return;
+        billing.bands.forEach((band, i) => {
+          if (band.price === undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['bands', i, 'price'],
+              message: `is required with billing.reveal cost-only (band "${band.name}" has no price)`,
+            });
+          }
+        });
+      })
       .prefault({})
       .describe('Billing periods and time-of-day tariff bands'),
     encryption: z

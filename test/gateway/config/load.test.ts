@@ -95,6 +95,34 @@ describe('validateConfig', () => {
     expect(config.billing.bands.map((b) => b.name)).toEqual(['peak', 'offpeak']);
   });
 
+  it('accepts cost-only bills with a price of up to 6 decimals for every band; bands is the default', () => {
+    expect(validateConfig(minimal()).billing.reveal).toBe('bands');
+    const config = validateConfig(
+      variant((c) => {
+        c.billing = {
+          reveal: 'cost-only',
+          bands: [
+            { name: 'day', windows: ['00:00-12:00'], price: 0.123456 },
+            { name: 'night', windows: ['12:00-24:00'], price: 0 },
+          ],
+        };
+      }),
+    );
+    expect(config.billing.reveal).toBe('cost-only');
+    expect(config.billing.bands.map((b) => b.price)).toEqual([0.123456, 0]);
+    const issues = issuesOf(
+      variant(
+        (c) => (c.billing = { reveal: 'cost-only', bands: [{ name: 'all', windows: ['00:00-24:00'] }] }),
+      ),
+    );
+    expect(issues).toEqual([
+      {
+        path: 'billing.bands.0.price',
+        message: 'is required with billing.reveal cost-only (band "all" has no price)',
+      },
+    ]);
+  });
+
   it('does not modify the object it is given', () => {
     const raw = minimal();
     const copy = structuredClone(raw);
@@ -150,6 +178,29 @@ describe('validateConfig', () => {
     ['no meters at all', (c) => (c.meters = []), 'meters'],
     ['a negative grace period', (c) => (c.intervals = { graceMinutes: -1 }), 'intervals.graceMinutes'],
     ['an unknown billing period', (c) => (c.billing = { period: 'yearly' }), 'billing.period'],
+    ['an unknown reveal mode', (c) => (c.billing = { reveal: 'everything' }), 'billing.reveal'],
+    [
+      'cost-only without a price for every band',
+      (c) =>
+        (c.billing = {
+          reveal: 'cost-only',
+          bands: [
+            { name: 'day', windows: ['00:00-12:00'], price: 0.3 },
+            { name: 'night', windows: ['12:00-24:00'] },
+          ],
+        }),
+      'billing.bands.1.price',
+    ],
+    [
+      'a price with more than 6 decimals',
+      (c) => (c.billing = { bands: [{ name: 'all', windows: ['00:00-24:00'], price: 0.1234567 }] }),
+      'billing.bands.0.price',
+    ],
+    [
+      'a negative price',
+      (c) => (c.billing = { bands: [{ name: 'all', windows: ['00:00-24:00'], price: -0.1 }] }),
+      'billing.bands.0.price',
+    ],
     [
       'a buffer limit below its minimum',
       (c) => (c.buffer = { maxOutboxRecords: 10 }),
