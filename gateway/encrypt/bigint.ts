@@ -21,6 +21,14 @@ export function fromHex(text: string): bigint | undefined {
   return /^[0-9a-fA-F]{1,4096}$/.test(text) ? BigInt(`0x${text}`) : undefined;
 }
 
+/** A non-negative integer count of 10^−scale units as an exact decimal: decimal(290000n, 6) = "0.29". */
+export function decimal(value: bigint, scale: number): string {
+  if (value < 0n) throw new RangeError('negative amount');
+  const unit = 10n ** BigInt(scale);
+  const fraction = (value % unit).toString().padStart(scale, '0').replace(/0+$/, '');
+  return fraction === '' ? String(value / unit) : `${value / unit}.${fraction}`;
+}
+
 export function bitLength(x: bigint): number {
   return x === 0n ? 0 : x.toString(2).length;
 }

@@ -65,3 +65,25 @@ export function unpack(layout: PackingLayout, packed: bigint): bigint[] {
   }
   return values;
 }
+
+/**
+ * A cost-only bill's plaintext (gateway/aggregate/bill-cost.ts): the cost in bits [0, W), zeros in the next
+ * COST_GUARD_BITS bits, and statistically masked values above them. The zeros let a receiver notice a wrong key
+ * or a corrupted ciphertext (a random plaintext has them all zero with probability 2^−32).
+ */
+export const COST_GUARD_BITS = 32;
+
+/** The masked part above the guard bits has at least this many bits more than what it hides. */
+export const MASK_MARGIN_BITS = 128;
+
+/** The cost in the low `costBits` bits of a cost-only bill's plaintext, after checking its guard bits. */
+export function decodeCost(plaintext: bigint, costBits: number): bigint {
+  const guard = (plaintext >> BigInt(costBits)) & ((1n << BigInt(COST_GUARD_BITS)) - 1n);
+  if (guard !== 0n) {
+    throw new GatewayError(
+      'CIPHERTEXT_INVALID',
+      'cost-only bill: the guard bits above the cost are not zero',
+    );
+  }
+  return plaintext & ((1n << BigInt(costBits)) - 1n);
+}
