@@ -11,18 +11,19 @@ import { buildDrivers } from '../drivers/build-drivers.ts';
 import type { Driver, DriverContext } from '../drivers/driver.ts';
 import { Intake } from './acquire/intake.ts';
 import { TariffBands } from './acquire/tariff.ts';
+import { BillCost, costPlan, type CostPlan } from './aggregate/bill-cost.ts';
 import { BillingCloser } from './aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
-import type { Config } from './config/schema.ts';
+import { PRICE_DECIMALS, type Config } from './config/schema.ts';
 import { ConsentLog } from './customer/consent-log.ts';
 import { Consents } from './customer/consents.ts';
 import { CustomerService } from './customer/customer-service.ts';
 import { SharedStore } from './customer/shared-store.ts';
 import { SharedStream } from './customer/shared-stream.ts';
 import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
-import { errorCode } from './errors.ts';
+import { errorCode, GatewayError } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
@@ -76,22 +77,47 @@ export interface GatewayDeps {
   manual?: boolean;
 }
 
-/** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
-export function packingLayout(config: Readonly<Config>, modulusBits: number): PackingLayout {
+/** The most readings one bill can hold: its period's intervals plus late ones, for every meter of the account. */
+function billAddends(config: Readonly<Config>): number {
   const perDay = 1440 / config.intervals.minutes;
   const metersPerAccount = new Map<string, number>();
   for (const m of config.meters) metersPerAccount.set(m.account, (metersPerAccount.get(m.account) ?? 0) + 1);
   const maxMetersPerAccount = Math.max(...metersPerAccount.values());
   // A bill holds its period's intervals plus late readings from as far back as the buffer accepts.
-  const billAddends =
+  return (
     maxMetersPerAccount *
     perDay *
     // +1 day: a period containing a daylight-saving fall-back is an hour longer than its days.
-    (maxPeriodDays(config.billing.period) + 1 + Math.ceil(config.buffer.maxReadingAgeDays));
+    (maxPeriodDays(config.billing.period) + 1 + Math.ceil(config.buffer.maxReadingAgeDays))
+  );
+}
+
+/** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
+export function packingLayout(config: Readonly<Config>, modulusBits: number): PackingLayout {
   return layoutFor({
     maxWhPerReading: config.encryption.maxWhPerReading,
-    maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends),
+    maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends(config)),
     bands: config.billing.bands.map((b) => b.name),
+    modulusBits,
+  });
+}
+
+/**
+ * How cost-only bills are priced (docs/protocol.md §5), when every band has a price; undefined otherwise.
+ * Refuses (PACKING_OVERFLOW) prices and bounds whose cost and mask do not fit the modulus.
+ */
+export function billCostPlan(
+  config: Readonly<Config>,
+  layout: PackingLayout,
+  modulusBits: number,
+): CostPlan | undefined {
+  const prices = config.billing.bands.map((b) => b.price);
+  if (prices.some((p) => p === undefined)) return undefined;
+  return costPlan({
+    slotBits: layout.slotBits,
+    // Exact: the schema allows at most PRICE_DECIMALS decimals.
+    prices: prices.map((p) => BigInt(Math.round(p! * 10 ** PRICE_DECIMALS))),
+    maxBillWh: BigInt(config.encryption.maxWhPerReading) * BigInt(billAddends(config)),
     modulusBits,
   });
 }
@@ -128,11 +154,14 @@ export class Gateway {
     const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
     const mdmsKey = loadPublicKey(config.keys.mdmsPublic, 'ed25519', 'MDMS public key');
     const layout = packingLayout(config, supplierKey.bits);
+    const pricing = billCostPlan(config, layout, supplierKey.bits);
     this.log.info(
       {
         paillierBits: supplierKey.bits,
         slotBits: layout.slotBits,
         slots: layout.slots,
+        reveal: config.billing.reveal,
+        costBits: pricing?.costBits,
         gatewayFingerprint: fingerprint(identity.publicKey),
       },
       'keys loaded',
@@ -147,6 +176,14 @@ export class Gateway {
     );
     this.buffer = buffer;
     this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
+    const costOnlyOpen = buffer.billing.openCount('cost-only');
+    if (costOnlyOpen > 0 && !pricing) {
+      throw new GatewayError(
+        'CONFIG_INVALID',
+        `${costOnlyOpen} billing period(s) opened with billing.reveal cost-only are still open and are priced ` +
+          'when they close: give every band of billing.bands a price until they are released',
+      );
+    }
 
     const { clock, startedAt } = this.deps.clock
       ? { clock: this.deps.clock, startedAt: this.deps.clock.now() }
@@ -165,6 +202,7 @@ export class Gateway {
         maxWhPerReading: config.encryption.maxWhPerReading,
         maxReadingAgeMs,
         billingPeriodOf: period,
+        bandOf: (ms) => bands.bandAt(ms),
         billingGraceMs: config.billing.graceMinutes * 60_000,
         maxHeldReadings: config.buffer.maxPendingReadings,
       },
@@ -186,7 +224,13 @@ export class Gateway {
       child('aggregate'),
     );
     const closer = new BillingCloser(
-      { graceMs: config.billing.graceMinutes * 60_000, intervalMs, foldAt: BILLS_FOLD_AT },
+      {
+        graceMs: config.billing.graceMinutes * 60_000,
+        intervalMs,
+        foldAt: BILLS_FOLD_AT,
+        reveal: config.billing.reveal,
+        cost: pricing && new BillCost(pricing, supplierKey, (m) => engine.engine.encrypt(m)),
+      },
       layout,
       buffer,
       metrics,

@@ -9,7 +9,7 @@
 import { GatewayError } from '../errors.ts';
 import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { BillingStore, type BillingPeriodRow } from './billing-store.ts';
+import { BillingStore, type BillingPeriodRow, type RevealMode } from './billing-store.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
 import { CustomerStore } from '../customer/customer-store.ts';
 import { HistoryStore } from '../customer/history-store.ts';
@@ -34,6 +34,8 @@ export interface EncryptedReading {
   neighbourhood: string;
   account: string;
   intervalStart: number;
+  /** The tariff band of the interval (index in billing.bands): a cost-only period keeps a total per band. */
+  band: number;
   ciphertext: bigint;
   /** The billing period of the interval. */
   period: Period;
@@ -48,6 +50,16 @@ export interface StoreOutcome {
   aggregation: 'stored' | 'late' | 'full';
   /** True when its own billing period had closed and it was billed in the current one. */
   billedLate: boolean;
+}
+
+/** What one folding chunk adds to one account's period. */
+interface Fold {
+  first: PendingBill;
+  current: BillingPeriodRow | undefined;
+  reveal: RevealMode;
+  /** Products of the chunk's ciphertexts: by band (cost-only), or the one total under -1 (bands). */
+  products: Map<number, bigint>;
+  count: number;
 }
 
 export class BufferStore {
@@ -148,6 +160,7 @@ export class BufferStore {
         account: r.account,
         periodStart: period.start,
         periodEnd: period.end,
+        band: r.band,
         ciphertext: toBytes(r.ciphertext),
       });
       this.readings.setCursor(r.meterId, r.intervalStart);
@@ -158,26 +171,32 @@ export class BufferStore {
 
   /**
    * Folds every pending bill ciphertext into its account's running total for the period, a chunk per
-   * transaction: each total is read and rewritten once per chunk however many readings it gains. Returns how
-   * many were folded.
+   * transaction: each total is read and rewritten once per chunk however many readings it gains. A period not
+   * opened yet is opened in `reveal` mode and keeps it (a "cost-only" period keeps a total per band). Returns
+   * how many were folded.
    */
-  foldBills(chunk = 1024): number {
+  foldBills(reveal: RevealMode = 'bands', chunk = 1024): number {
     let folded = 0;
     for (;;) {
       const rows = this.pendingBills.first(chunk);
       if (rows.length === 0) break;
       this.db.transaction(() => {
-        const totals = new Map<string, { first: PendingBill; product: bigint; count: number }>();
+        const folds = new Map<string, Fold>();
         for (const row of rows) {
           const key = `${row.account}\u0000${row.periodStart}`;
+          let fold = folds.get(key);
+          if (!fold) {
+            fold = this.openFold(row, reveal);
+            folds.set(key, fold);
+          }
           const c = fromBytes(row.ciphertext);
-          const total = totals.get(key);
-          if (total) {
-            total.product = (total.product * c) % this.n2;
-            total.count++;
-          } else totals.set(key, { first: row, product: c, count: 1 });
+          // A "bands" period multiplies everything into one total (slot -1); a "cost-only" one per band.
+          const slot = fold.reveal === 'bands' ? -1 : this.bandOf(row);
+          const product = fold.products.get(slot);
+          fold.products.set(slot, product === undefined ? c : (product * c) % this.n2);
+          fold.count++;
         }
-        for (const total of totals.values()) this.addToBill(total.first, total.product, total.count);
+        for (const fold of folds.values()) this.addToBill(fold);
         this.pendingBills.clear(rows.at(-1)!.id);
       })();
       folded += rows.length;
@@ -186,25 +205,48 @@ export class BufferStore {
     return folded;
   }
 
-  private addToBill(period: PendingBill, product: bigint, count: number): void {
-    const current = this.billing.get(period.account, period.periodStart);
+  /** The period's current row and its mode; a period opened by a reading queued before schema 7 stays "bands". */
+  private openFold(first: PendingBill, reveal: RevealMode): Fold {
+    const current = this.billing.get(first.account, first.periodStart);
+    const mode = current?.reveal ?? (first.band === null ? 'bands' : reveal);
+    return { first, current, reveal: mode, products: new Map(), count: 0 };
+  }
+
+  private bandOf(row: PendingBill): number {
+    // Readings without a band were all queued before any cost-only period could be opened, and are folded first.
+    if (row.band === null)
+      throw new GatewayError(
+        'STORAGE_FAILED',
+        'a reading without a tariff band queued for a cost-only period',
+      );
+    return row.band;
+  }
+
+  private addToBill({ first, current, reveal, products, count }: Fold): void {
     if (current?.closed) {
       // Cannot happen while the closer folds before it closes (both run on the tick); counted if it does.
       this.metrics.inc('billing.folded_after_close', count);
       return;
     }
-    this.billing.put({
-      account: period.account,
-      periodStart: period.periodStart,
-      periodEnd: period.periodEnd,
-      ciphertext: toBytes(current ? (fromBytes(current.ciphertext) * product) % this.n2 : product),
-      intervals: (current?.intervals ?? 0) + count,
-    });
+    const multiply = (total: Buffer | null | undefined, product: bigint) =>
+      toBytes(total ? (fromBytes(total) * product) % this.n2 : product);
+    const { account, periodStart } = first;
+    const intervals = (current?.intervals ?? 0) + count;
+    const row = { account, periodStart, periodEnd: first.periodEnd, reveal, intervals };
+    if (reveal === 'bands') {
+      this.billing.put({ ...row, ciphertext: multiply(current?.ciphertext, products.get(-1)!) });
+      return;
+    }
+    this.billing.put({ ...row, ciphertext: null });
+    const totals = new Map(this.billing.bands(account, periodStart).map((t) => [t.band, t.ciphertext]));
+    for (const [band, product] of products) {
+      this.billing.putBand(account, periodStart, { band, ciphertext: multiply(totals.get(band), product) });
+    }
   }
 
   /** Open billing periods that ended at or before `maxEnd`, with every pending reading folded in. */
-  billsDue(maxEnd: number): BillingPeriodRow[] {
-    if (this.pendingBills.earliestPeriodEnd <= maxEnd) this.foldBills();
+  billsDue(maxEnd: number, reveal: RevealMode = 'bands'): BillingPeriodRow[] {
+    if (this.pendingBills.earliestPeriodEnd <= maxEnd) this.foldBills(reveal);
     return this.billing.due(maxEnd);
   }
 

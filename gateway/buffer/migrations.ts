@@ -179,4 +179,37 @@ export const MIGRATIONS: readonly string[] = [
     message TEXT NOT NULL
   );
   `,
+  // 7: cost-only bills (billing.reveal, docs/buffer.md "Billing").
+  `
+  -- The tariff band of each queued reading (NULL for readings queued before this version), so that a
+  -- cost-only period can keep one total per band.
+  ALTER TABLE pending_bills ADD COLUMN band INTEGER;
+
+  -- Each period records the reveal mode it was opened with and keeps it to the end: "bands" keeps the running
+  -- packed total in ciphertext; "cost-only" keeps its totals per band in billing_bands and no ciphertext here.
+  CREATE TABLE billing_periods_v7 (
+    account      TEXT    NOT NULL,
+    period_start INTEGER NOT NULL,
+    period_end   INTEGER NOT NULL,
+    ciphertext   BLOB,
+    intervals    INTEGER NOT NULL,
+    closed       INTEGER NOT NULL DEFAULT 0,
+    reveal       TEXT    NOT NULL DEFAULT 'bands' CHECK (reveal IN ('bands', 'cost-only')),
+    CHECK ((reveal = 'bands') = (ciphertext IS NOT NULL)),
+    PRIMARY KEY (account, period_start)
+  ) WITHOUT ROWID;
+  INSERT INTO billing_periods_v7 (account, period_start, period_end, ciphertext, intervals, closed)
+    SELECT account, period_start, period_end, ciphertext, intervals, closed FROM billing_periods;
+  DROP TABLE billing_periods;
+  ALTER TABLE billing_periods_v7 RENAME TO billing_periods;
+
+  -- The running encrypted total of each band of a cost-only period (the product of its band's readings).
+  CREATE TABLE billing_bands (
+    account      TEXT    NOT NULL,
+    period_start INTEGER NOT NULL,
+    band         INTEGER NOT NULL,
+    ciphertext   BLOB    NOT NULL,
+    PRIMARY KEY (account, period_start, band)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -10,6 +10,8 @@ export interface PendingBill {
   account: string;
   periodStart: number;
   periodEnd: number;
+  /** The reading's tariff band; null for a reading queued before buffer schema 7. */
+  band: number | null;
   ciphertext: Buffer;
 }
 
@@ -18,11 +20,12 @@ interface Row {
   account: string;
   period_start: number;
   period_end: number;
+  band: number | null;
   ciphertext: Buffer;
 }
 
 export class PendingBillsStore {
-  private readonly appendStmt: Statement<[string, number, number, Buffer]>;
+  private readonly appendStmt: Statement<[string, number, number, number | null, Buffer]>;
   private readonly firstStmt: Statement<[number], Row>;
   private readonly clearStmt: Statement<[number]>;
   private appended: number;
@@ -30,10 +33,11 @@ export class PendingBillsStore {
 
   constructor(db: Db) {
     this.appendStmt = db.prepare(
-      'INSERT INTO pending_bills (account, period_start, period_end, ciphertext) VALUES (?, ?, ?, ?)',
+      'INSERT INTO pending_bills (account, period_start, period_end, band, ciphertext) VALUES (?, ?, ?, ?, ?)',
     );
     this.firstStmt = db.prepare(
-      'SELECT rowid AS id, account, period_start, period_end, ciphertext FROM pending_bills ORDER BY rowid LIMIT ?',
+      `SELECT rowid AS id, account, period_start, period_end, band, ciphertext FROM pending_bills
+       ORDER BY rowid LIMIT ?`,
     );
     this.clearStmt = db.prepare('DELETE FROM pending_bills WHERE rowid <= ?');
     const summary = db
@@ -44,7 +48,7 @@ export class PendingBillsStore {
   }
 
   append(bill: PendingBill): void {
-    this.appendStmt.run(bill.account, bill.periodStart, bill.periodEnd, bill.ciphertext);
+    this.appendStmt.run(bill.account, bill.periodStart, bill.periodEnd, bill.band, bill.ciphertext);
     // Counted before the commit: a rolled-back append only makes the next fold come a little early.
     this.appended++;
     this.earliestEnd = Math.min(this.earliestEnd, bill.periodEnd);
@@ -67,6 +71,7 @@ export class PendingBillsStore {
       account: r.account,
       periodStart: r.period_start,
       periodEnd: r.period_end,
+      band: r.band,
       ciphertext: r.ciphertext,
     }));
   }

@@ -15,11 +15,12 @@ export class ReadingEncryptor {
     private readonly bands: TariffBands,
   ) {}
 
-  encrypt(reading: Reading): bigint {
+  /** `band`: the reading's tariff band, when the caller has already looked it up. */
+  encrypt(reading: Reading, band = this.bands.bandAt(reading.start)): bigint {
     const wh = BigInt(reading.wh);
     const slots = new Array<bigint>(this.layout.slots.length).fill(0n);
     slots[0] = wh;
-    slots[1 + this.bands.bandAt(reading.start)] = wh;
+    slots[1 + band] = wh;
     return this.engine.encrypt(pack(this.layout, slots));
   }
 

@@ -42,19 +42,45 @@ export const SuppressedRecord = z
   })
   .strict();
 
-export const BillRecord = z
+const BillFields = {
+  kind: z.literal('bill'),
+  id: z.string().max(200),
+  account: Id,
+  periodStart: Iso,
+  periodEnd: Iso,
+  /** Meter-intervals folded into the bill. */
+  intervals: z.number().int().min(1),
+};
+
+/** The Wh totals per tariff band, packed (billing.reveal: bands, the default; the gateway omits `reveal`). */
+export const BandsBillRecord = z
   .object({
-    kind: z.literal('bill'),
-    id: z.string().max(200),
-    account: Id,
-    periodStart: Iso,
-    periodEnd: Iso,
-    /** Meter-intervals folded into the bill. */
-    intervals: z.number().int().min(1),
+    ...BillFields,
+    reveal: z.literal('bands').optional(),
     layout: Layout,
     ciphertext: Hex,
   })
   .strict();
+
+/** A decimal amount of at most 6 decimals, e.g. "0.2875": a price per kWh. */
+const Price = z.string().regex(/^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$/, 'decimal, at most 6 decimals');
+
+/**
+ * Only the amount due (billing.reveal: cost-only): the plaintext holds Σ price × Wh, in 10⁻⁹ currency units, in
+ * its low `costBits` bits, then zero guard bits, then masked bits (docs/protocol.md §5).
+ */
+export const CostBillRecord = z
+  .object({
+    ...BillFields,
+    reveal: z.literal('cost-only'),
+    /** Band name → the price per kWh applied to the whole period. */
+    prices: z.record(Id, Price),
+    costBits: z.number().int().min(1).max(1024),
+    ciphertext: Hex,
+  })
+  .strict();
+
+export const BillRecord = z.discriminatedUnion('reveal', [BandsBillRecord, CostBillRecord]);
 
 export const UpRecord = z.discriminatedUnion('kind', [AggregateRecord, SuppressedRecord, BillRecord]);
 
@@ -86,6 +112,8 @@ export type LayoutMsg = z.infer<typeof Layout>;
 export type AggregateRecordMsg = z.infer<typeof AggregateRecord>;
 export type SuppressedRecordMsg = z.infer<typeof SuppressedRecord>;
 export type BillRecordMsg = z.infer<typeof BillRecord>;
+export type BandsBillRecordMsg = z.infer<typeof BandsBillRecord>;
+export type CostBillRecordMsg = z.infer<typeof CostBillRecord>;
 export type UpRecordMsg = z.infer<typeof UpRecord>;
 export type BatchBodyMsg = z.infer<typeof BatchBody>;
 export type AckBodyMsg = z.infer<typeof AckBody>;

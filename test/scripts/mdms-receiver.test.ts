@@ -5,9 +5,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BillCost, costPlan } from '../../gateway/aggregate/bill-cost.ts';
 import { NativeEngine } from '../../gateway/encrypt/engine.ts';
 import { toHex } from '../../gateway/encrypt/bigint.ts';
-import { pack } from '../../gateway/encrypt/packing.ts';
+import { COST_GUARD_BITS, pack } from '../../gateway/encrypt/packing.ts';
 import { openEnvelope, signEnvelope } from '../../gateway/protocol/envelope.ts';
 import { AckBody, type BatchBodyMsg } from '../../gateway/protocol/messages.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
@@ -163,5 +164,75 @@ describe('reference MDMS receiver', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(acks.length).toBe(before.acks);
     expect(store.counts()).toEqual(before.counts);
+  });
+  describe('cost-only bills', () => {
+    const prices = [300_000n, 120_000n];
+    /** A cost-only bill as a gateway closes it: E(cost + masked upper part) of one peak and one off-peak total. */
+    function costBill(id: string, peakWh: number, offpeakWh: number) {
+      const engine = new NativeEngine(keys.supplier.publicKey);
+      const plan = costPlan({
+        slotBits: layout.slotBits,
+        prices,
+        maxBillWh: 10_000_000n,
+        modulusBits: keys.supplier.publicKey.bits,
+      });
+      const band = (b: number, wh: number) => ({
+        band: b,
+        ciphertext: engine.encrypt(BigInt(wh) * (1n + (1n << BigInt(layout.slotBits * (1 + b))))),
+      });
+      const cost = new BillCost(plan, keys.supplier.publicKey, (m) => engine.encrypt(m));
+      return {
+        kind: 'bill' as const,
+        id,
+        account: 'ACC-9',
+        periodStart: '2012-10-10T00:00:00Z',
+        periodEnd: '2012-10-11T00:00:00Z',
+        intervals: 48,
+        reveal: 'cost-only' as const,
+        prices: { peak: '0.3', offpeak: '0.12' },
+        costBits: plan.costBits,
+        ciphertext: toHex(cost.encryptedCost([band(0, peakWh), band(1, offpeakWh)])),
+      };
+    }
+    const sendBatch = (records: BatchBodyMsg['records']) =>
+      send(GATEWAY_ID, signEnvelope(batch(records), gatewayKey().privateKey, gatewayKey().publicKey).message);
+
+    it('stores the amount due alone (Σ price × Wh, exact), no Wh, and acknowledges', async () => {
+      const acksBefore = acks.length;
+      await sendBatch([costBill('bill:ACC-9:a', 7_654, 3_210)]);
+      await waitFor(() => acks.length === acksBefore + 1, 10_000, 'the ack');
+      const row = store.bills().find((b) => b.record_id === 'bill:ACC-9:a');
+      // 7.654 kWh × 0.30 + 3.21 kWh × 0.12 = 2.2962 + 0.3852
+      expect(row).toMatchObject({
+        reveal: 'cost-only',
+        total_wh: null,
+        bands: null,
+        amount: '2.6814',
+        intervals: 48,
+      });
+      expect(JSON.parse(row!.prices!)).toEqual({ peak: '0.3', offpeak: '0.12' });
+    });
+
+    it('refuses, without acknowledging, a cost too wide for the key and a plaintext whose guard bits are set', async () => {
+      const before = { acks: acks.length, counts: store.counts() };
+      const rejected = (code: string) => receiver.metrics.get(`batches.rejected.${code}`);
+      const [invalid, malformed] = [rejected('CIPHERTEXT_INVALID'), rejected('MESSAGE_MALFORMED')];
+      const tooWide = { ...costBill('bill:ACC-9:b', 1, 1), costBits: 2048 - COST_GUARD_BITS - 128 };
+      await sendBatch([tooWide]);
+      // An encryption of a value with a bit set just above the cost: what a wrong key or a corrupted
+      // ciphertext decrypts to with probability 1 − 2^−32.
+      const genuine = costBill('bill:ACC-9:c', 1, 1);
+      const engine = new NativeEngine(keys.supplier.publicKey);
+      const guarded = {
+        ...genuine,
+        ciphertext: toHex(engine.encrypt(5n + (1n << BigInt(genuine.costBits)))),
+      };
+      await sendBatch([guarded]);
+      await waitFor(() => rejected('CIPHERTEXT_INVALID') === invalid + 1, 10_000, 'both handled');
+      expect(rejected('MESSAGE_MALFORMED')).toBe(malformed + 1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(acks.length).toBe(before.acks);
+      expect(store.counts()).toEqual(before.counts);
+    });
   });
 });

@@ -66,7 +66,8 @@ export function printReport(
   for (const [key, want] of [...expected.bills].sort(([a], [b]) => a.localeCompare(b))) {
     const [account, day] = key.split(' ');
     const b = gotBills.get(key);
-    const bands = b ? (JSON.parse(b.bands) as Record<string, number>) : {};
+    // The demo's gateway reveals band totals; a cost-only bill has none and does not match.
+    const bands = b?.bands ? (JSON.parse(b.bands) as Record<string, number>) : {};
     const ok =
       b &&
       b.total_wh === want.totalWh &&

@@ -6,9 +6,9 @@ function csvCell(v: string | number): string {
   return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-function bandNames(rows: { bands: string }[]): string[] {
+function bandNames(rows: { bands: string | null }[]): string[] {
   const names = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(JSON.parse(r.bands) as object)) names.add(k);
+  for (const r of rows) if (r.bands) for (const k of Object.keys(JSON.parse(r.bands) as object)) names.add(k);
   return [...names];
 }
 
@@ -40,30 +40,23 @@ export function aggregatesCsv(rows: AggregateRow[]): string {
   return [head, ...lines].map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
 }
 
+/**
+ * Bills with their band totals, and an amount: the exact amount due of a cost-only bill (its only content: no Wh
+ * columns when every bill is cost-only, empty Wh cells otherwise), or for a bands bill the amount priced here
+ * with `prices`.
+ */
 export function billsCsv(rows: BillRow[], prices?: ReadonlyMap<string, number>): string {
   const bands = bandNames(rows);
-  const head = [
-    'gateway',
-    'account',
-    'period_start',
-    'period_end',
-    'intervals',
-    'total_wh',
-    ...bands.map((b) => `${b}_wh`),
-  ];
-  if (prices) head.push('amount');
+  const withWh = rows.length === 0 || rows.some((r) => r.reveal === 'bands');
+  const withAmount = prices !== undefined || rows.some((r) => r.reveal === 'cost-only');
+  const head = ['gateway', 'account', 'period_start', 'period_end', 'intervals'];
+  if (withWh) head.push('total_wh', ...bands.map((b) => `${b}_wh`));
+  if (withAmount) head.push('amount');
   const lines = rows.map((r) => {
-    const b = JSON.parse(r.bands) as Record<string, number>;
-    const line: (string | number)[] = [
-      r.gateway,
-      r.account,
-      r.period_start,
-      r.period_end,
-      r.intervals,
-      r.total_wh,
-      ...bands.map((n) => b[n] ?? ''),
-    ];
-    if (prices) line.push(price(b, prices).toFixed(2));
+    const b = r.bands ? (JSON.parse(r.bands) as Record<string, number>) : undefined;
+    const line: (string | number)[] = [r.gateway, r.account, r.period_start, r.period_end, r.intervals];
+    if (withWh) line.push(r.total_wh ?? '', ...bands.map((n) => b?.[n] ?? ''));
+    if (withAmount) line.push(r.amount ?? (b && prices ? price(b, prices).toFixed(2) : ''));
     return line;
   });
   return [head, ...lines].map((l) => l.map(csvCell).join(',')).join('\n') + '\n';

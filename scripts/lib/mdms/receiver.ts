@@ -6,17 +6,25 @@
 import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { GatewayError, errorCode } from '../../../gateway/errors.ts';
-import { fromHex } from '../../../gateway/encrypt/bigint.ts';
-import { unpack } from '../../../gateway/encrypt/packing.ts';
+import { decimal, fromHex } from '../../../gateway/encrypt/bigint.ts';
+import { COST_GUARD_BITS, decodeCost, MASK_MARGIN_BITS, unpack } from '../../../gateway/encrypt/packing.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
-import { BatchBody, type AckBodyMsg, type LayoutMsg } from '../../../gateway/protocol/messages.ts';
+import {
+  BatchBody,
+  type AckBodyMsg,
+  type CostBillRecordMsg,
+  type LayoutMsg,
+} from '../../../gateway/protocol/messages.ts';
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
+
+/** A cost-only bill's cost is in 10⁻⁹ currency units (price per kWh in 10⁻⁶ units × Wh). */
+const COST_DECIMALS = 9;
 
 export interface MdmsOptions {
   url: string;
@@ -116,9 +124,7 @@ export class MdmsReceiver {
     const suppressed: SuppressedRow[] = [];
     const bills: BillRow[] = [];
     const open = (hex: string, layout: LayoutMsg) => {
-      const c = fromHex(hex);
-      if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
-      const values = unpack(layout, this.decryptor.decrypt(c));
+      const values = unpack(layout, this.decryptHex(hex));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
       if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
         throw new GatewayError(
@@ -158,19 +164,43 @@ export class MdmsReceiver {
           k: r.k,
         });
       } else {
-        const { total, bands } = open(r.ciphertext, r.layout);
-        bills.push({
+        const bill = {
           record_id: r.id,
           gateway,
           account: r.account,
           period_start: r.periodStart,
           period_end: r.periodEnd,
           intervals: r.intervals,
-          total_wh: total,
-          bands,
-        });
+        };
+        if (r.reveal === 'cost-only') {
+          const amount = this.amountOf(r);
+          bills.push({ ...bill, reveal: 'cost-only', total_wh: null, bands: null, ...amount });
+        } else {
+          const { total, bands } = open(r.ciphertext, r.layout);
+          bills.push({ ...bill, reveal: 'bands', total_wh: total, bands, amount: null, prices: null });
+        }
       }
     }
     return [aggregates, suppressed, bills] as const;
+  }
+
+  private decryptHex(hex: string): bigint {
+    const c = fromHex(hex);
+    if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
+    return this.decryptor.decrypt(c);
+  }
+
+  /** The amount due of a cost-only bill: the low `costBits` bits of its plaintext, after the guard-bit check. */
+  private amountOf(r: CostBillRecordMsg): { amount: string; prices: string } {
+    const { bits } = this.opts.supplierKey.publicKey;
+    // The cost, its guard bits and a mask of at least MASK_MARGIN_BITS bits must fit below n / 2.
+    if (r.costBits + COST_GUARD_BITS + MASK_MARGIN_BITS + 1 > bits - 2) {
+      throw new GatewayError(
+        'MESSAGE_MALFORMED',
+        `bill ${r.id}: costBits ${r.costBits} leaves no room for the guard bits and the mask under a ${bits}-bit key`,
+      );
+    }
+    const cost = decodeCost(this.decryptHex(r.ciphertext), r.costBits);
+    return { amount: decimal(cost, COST_DECIMALS), prices: JSON.stringify(r.prices) };
   }
 }

@@ -1,7 +1,7 @@
 /** The reference MDMS's own SQLite file: what it received, decrypted, exactly once per record. */
 import { openDatabase, type Db } from '../../../gateway/buffer/database.ts';
 
-const MDMS_MIGRATIONS = [
+export const MDMS_MIGRATIONS = [
   `
   -- A batch is identified by its gateway, id and body digest: an id that comes back with other content (a
   -- gateway whose buffer was replaced or rolled back) is new content, not a duplicate.
@@ -47,6 +47,29 @@ const MDMS_MIGRATIONS = [
     PRIMARY KEY (gateway, record_id)
   );
   `,
+  `
+  -- Cost-only bills (billing.reveal: cost-only at the gateway): only the amount due is known, no Wh.
+  CREATE TABLE bills_v2 (
+    record_id    TEXT NOT NULL,
+    gateway      TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    period_end   TEXT NOT NULL,
+    intervals    INTEGER NOT NULL,
+    reveal       TEXT NOT NULL DEFAULT 'bands' CHECK (reveal IN ('bands', 'cost-only')),
+    total_wh     INTEGER,
+    bands        TEXT,
+    amount       TEXT,
+    prices       TEXT,
+    CHECK ((reveal = 'bands') = (total_wh IS NOT NULL AND bands IS NOT NULL)),
+    CHECK ((reveal = 'cost-only') = (amount IS NOT NULL AND prices IS NOT NULL)),
+    PRIMARY KEY (gateway, record_id)
+  );
+  INSERT INTO bills_v2 (record_id, gateway, account, period_start, period_end, intervals, total_wh, bands)
+    SELECT record_id, gateway, account, period_start, period_end, intervals, total_wh, bands FROM bills;
+  DROP TABLE bills;
+  ALTER TABLE bills_v2 RENAME TO bills;
+  `,
 ];
 
 export interface AggregateRow {
@@ -78,8 +101,16 @@ export interface BillRow {
   period_start: string;
   period_end: string;
   intervals: number;
-  total_wh: number;
-  bands: string;
+  /** What the gateway revealed: band totals, or the amount due only. */
+  reveal: 'bands' | 'cost-only';
+  /** Bands bills only. */
+  total_wh: number | null;
+  /** Bands bills only: JSON object band name → Wh. */
+  bands: string | null;
+  /** Cost-only bills only: the amount due in currency units, an exact decimal (at most 9 decimals). */
+  amount: string | null;
+  /** Cost-only bills only: JSON object band name → the price per kWh the gateway applied. */
+  prices: string | null;
 }
 
 export function openMdmsDb(file: string): Db {
@@ -123,8 +154,10 @@ export class MdmsStore {
       );
       for (const row of suppressed) count(s.run(row).changes);
       const b = db.prepare(
-        `INSERT OR IGNORE INTO bills VALUES
-         (@record_id, @gateway, @account, @period_start, @period_end, @intervals, @total_wh, @bands)`,
+        `INSERT OR IGNORE INTO bills
+         (record_id, gateway, account, period_start, period_end, intervals, reveal, total_wh, bands, amount, prices)
+         VALUES (@record_id, @gateway, @account, @period_start, @period_end, @intervals, @reveal, @total_wh, @bands,
+                 @amount, @prices)`,
       );
       for (const row of bills) count(b.run(row).changes);
     })();

@@ -4,11 +4,12 @@
  * that the MDMS decrypts to the plaintext totals.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BillingCloser } from '../../../gateway/aggregate/billing-closer.ts';
+import { BillCost, costPlan } from '../../../gateway/aggregate/bill-cost.ts';
+import { BillingCloser, type BillingCloserOptions } from '../../../gateway/aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from '../../../gateway/aggregate/neighbourhood-aggregator.ts';
 import { BufferStore, type Period } from '../../../gateway/buffer/buffer.ts';
 import { createEngine, type EncryptionEngine } from '../../../gateway/encrypt/engine.ts';
-import { layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
+import { decodeCost, layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
@@ -90,7 +91,7 @@ describe('aggregation on a real key and buffer', () => {
     for (const b of buffers.splice(0)) b.close();
   });
 
-  function setup() {
+  function setup(billing: Partial<BillingCloserOptions> = {}) {
     const metrics = new Metrics();
     const buffer = openTestBuffer(key.publicKey.n2, metrics);
     buffers.push(buffer);
@@ -102,7 +103,7 @@ describe('aggregation on a real key and buffer', () => {
       silentLogger(),
     );
     const closer = new BillingCloser(
-      { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000 },
+      { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000, ...billing },
       layout,
       buffer,
       metrics,
@@ -115,6 +116,7 @@ describe('aggregation on a real key and buffer', () => {
         neighbourhood: r.neighbourhood,
         account: `ACC-${r.meter}`,
         intervalStart: T0 + r.interval * INTERVAL,
+        band: r.band,
         ciphertext: r.ciphertext,
         period,
         currentPeriod,
@@ -239,7 +241,7 @@ describe('aggregation on a real key and buffer', () => {
       // m5's reading is in its bill.
       buffer.foldBills();
       const bill = buffer.billing.get('ACC-m5', DAY0.start)!;
-      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext.toString('hex')}`)))).toEqual(
+      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext!.toString('hex')}`)))).toEqual(
         sums(['m5:0']),
       );
     });
@@ -258,6 +260,15 @@ describe('aggregation on a real key and buffer', () => {
 
   describe('BillingCloser', () => {
     const m1Bill = ['m1:0', 'm1:1', 'm1:2'];
+    /** What every form of ACC-m1's bill of m1Bill says before its totals. */
+    const m1Header = {
+      kind: 'bill',
+      id: 'bill:ACC-m1:2024-01-10T00:00:00Z',
+      account: 'ACC-m1',
+      periodStart: '2024-01-10T00:00:00Z',
+      periodEnd: '2024-01-11T00:00:00Z',
+      intervals: 3,
+    };
 
     it('folds the queued readings into the totals once per interval, not at every run', () => {
       const { buffer, closer, store, metrics } = setup();
@@ -273,7 +284,7 @@ describe('aggregation on a real key and buffer', () => {
       expect(metrics.get('billing.folded')).toBe(2);
       const bill = buffer.billing.get('ACC-m1', DAY0.start)!;
       expect(bill.intervals).toBe(1);
-      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext.toString('hex')}`)))).toEqual(
+      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext!.toString('hex')}`)))).toEqual(
         sums(['m1:0']),
       );
     });
@@ -290,12 +301,7 @@ describe('aggregation on a real key and buffer', () => {
       expect(record!.kind).toBe('bill');
       expect(record!.period).toEqual({ account: 'ACC-m1', periodStart: DAY0.start });
       expect(BillRecord.parse(record!.parsed)).toEqual({
-        kind: 'bill',
-        id: 'bill:ACC-m1:2024-01-10T00:00:00Z',
-        account: 'ACC-m1',
-        periodStart: '2024-01-10T00:00:00Z',
-        periodEnd: '2024-01-11T00:00:00Z',
-        intervals: 3,
+        ...m1Header,
         layout: { slotBits: layout.slotBits, slots: ['total', 'peak', 'offpeak'] },
         ciphertext: expect.stringMatching(/^[0-9a-f]+$/) as string,
       });
@@ -323,6 +329,68 @@ describe('aggregation on a real key and buffer', () => {
       const second = records().find((r) => r.recordId !== first!.recordId)!;
       expect(second.parsed).toMatchObject({ periodStart: '2024-01-11T00:00:00Z', intervals: 1 });
       expect(opened(second.parsed.ciphertext)).toEqual(sums(['m1:3']));
+    });
+
+    describe('cost-only (billing.reveal)', () => {
+      const PRICES = [290_000n, 123_456n];
+      const pricing = () => {
+        const plan = costPlan({
+          slotBits: layout.slotBits,
+          prices: PRICES,
+          maxBillWh: 20_000n * 1_000n,
+          modulusBits: key.publicKey.bits,
+        });
+        return new BillCost(plan, key.publicKey, (m) => engine.encrypt(m));
+      };
+      /** Σ price × Wh of the given readings' band sums, in 10⁻⁹ currency units. */
+      const priced = (ids: string[]) => {
+        const [, peak, offpeak] = sums(ids);
+        return PRICES[0]! * peak! + PRICES[1]! * offpeak!;
+      };
+
+      it('releases only the amount due: prices, costBits and a ciphertext of the priced band sums', () => {
+        const cost = pricing();
+        const { closer, store, records } = setup({ reveal: 'cost-only', cost });
+        for (const id of m1Bill) store(id);
+        expect(closer.run(DAY0.end + BILL_GRACE)).toBe(1);
+        const [record] = records();
+        expect('layout' in record!.parsed).toBe(false);
+        const bill = BillRecord.parse(record!.parsed);
+        expect(bill).toEqual({
+          ...m1Header,
+          reveal: 'cost-only',
+          prices: { peak: '0.29', offpeak: '0.123456' },
+          costBits: cost.plan.costBits,
+          ciphertext: expect.stringMatching(/^[0-9a-f]+$/) as string,
+        });
+        expect(decodeCost(decrypt(key, BigInt(`0x${bill.ciphertext}`)), cost.plan.costBits)).toBe(
+          priced(m1Bill),
+        );
+      });
+
+      it('releases a period opened before the switch to cost-only with its band totals', () => {
+        const { buffer, closer, store, records, metrics } = setup();
+        for (const id of m1Bill) store(id);
+        closer.run(T0 + 5 * INTERVAL); // folded: ACC-m1's day is open in "bands" mode
+        const switched = new BillingCloser(
+          { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000, reveal: 'cost-only', cost: pricing() },
+          layout,
+          buffer,
+          metrics,
+          silentLogger(),
+        );
+        store('m1:3');
+        store('m2:0');
+        expect(switched.run(DAY0.end + BILL_GRACE)).toBe(2);
+        const byAccount = new Map(records().map((r) => [r.parsed.account, BillRecord.parse(r.parsed)]));
+        const m1 = byAccount.get('ACC-m1')!;
+        expect(m1.reveal).toBeUndefined();
+        expect(opened(m1.ciphertext)).toEqual(sums([...m1Bill, 'm1:3']));
+        const m2 = byAccount.get('ACC-m2')!;
+        expect(m2.reveal).toBe('cost-only');
+        if (m2.reveal === 'cost-only')
+          expect(decodeCost(decrypt(key, BigInt(`0x${m2.ciphertext}`)), m2.costBits)).toBe(priced(['m2:0']));
+      });
     });
 
     it('releases every account separately', () => {

@@ -54,6 +54,7 @@ function reading(
     neighbourhood: 'north',
     account: `ACC-${meterId}`,
     intervalStart: T0 + interval * HALF_HOUR,
+    band: 0,
     ciphertext,
     period: JAN,
     currentPeriod: JAN,
@@ -90,7 +91,7 @@ function dump(b: BufferStore) {
 const bill = (b: BufferStore, account: string, period = JAN) => {
   b.foldBills();
   const row = b.billing.get(account, period.start);
-  return row && { ciphertext: fromBytes(row.ciphertext), intervals: row.intervals, closed: row.closed };
+  return row && { ciphertext: fromBytes(row.ciphertext!), intervals: row.intervals, closed: row.closed };
 };
 
 const group = (interval: number, neighbourhood = 'north') => ({
@@ -113,7 +114,9 @@ describe('BufferStore.open', () => {
     expect(tables).toEqual(
       [
         'batches',
+        'billing_bands',
         'billing_periods',
+        'consent_log',
         'customer_history',
         'customer_seq',
         'customers',
@@ -123,6 +126,8 @@ describe('BufferStore.open', () => {
         'outbox',
         'pending_bills',
         'readings',
+        'shared_outbox',
+        'shared_sent',
         'state',
       ].sort(),
     );
@@ -272,7 +277,7 @@ describe('folding queued bills', () => {
     b.storeReading(reading('m2', 0, 17n));
     expect(billingRows(b)).toEqual({ n: 0 });
     expect(queued(b)).toEqual({ n: 6 });
-    expect(b.foldBills(2)).toBe(6);
+    expect(b.foldBills('bands', 2)).toBe(6);
     expect(queued(b)).toEqual({ n: 0 });
     expect(bill(b, 'ACC-m1')).toEqual({ ciphertext: 15015n, intervals: 5, closed: false });
     expect(bill(b, 'ACC-m2')).toEqual({ ciphertext: 17n, intervals: 1, closed: false });
@@ -303,7 +308,7 @@ describe('folding queued bills', () => {
     expect(b.billsDue(JAN.end - 1)).toEqual([]);
     expect(queued(b)).toEqual({ n: 2 });
     const due = b.billsDue(JAN.end);
-    expect(due.map((r) => [r.account, fromBytes(r.ciphertext), r.intervals])).toEqual([['ACC-m1', 3n, 1]]);
+    expect(due.map((r) => [r.account, fromBytes(r.ciphertext!), r.intervals])).toEqual([['ACC-m1', 3n, 1]]);
     expect(queued(b)).toEqual({ n: 0 });
   });
 
@@ -341,6 +346,148 @@ describe('migration 2 (readings in arrival order, queued bills)', () => {
     ]);
     expect(b.readings.cursor('m1')).toBe(T0);
     expectCode('READING_DUPLICATE', () => b.storeReading(reading('m1', 0, 7n)));
+  });
+});
+
+describe('cost-only periods (billing.reveal)', () => {
+  const MAR = { start: Date.parse('2024-03-01T00:00:00Z'), end: Date.parse('2024-04-01T00:00:00Z') };
+  /** The per-band running totals of a period, band → product. */
+  const bandTotals = (b: BufferStore, account: string, period = JAN) =>
+    Object.fromEntries(b.billing.bands(account, period.start).map((t) => [t.band, fromBytes(t.ciphertext)]));
+
+  it('folds each band of a cost-only period into its own total, and keeps no packed total', () => {
+    const b = openBuffer(tempFile());
+    b.storeReading(reading('m1', 0, 3n, { band: 0 }));
+    b.storeReading(reading('m1', 1, 5n, { band: 1 }));
+    b.storeReading(reading('m1', 2, 7n, { band: 0 }));
+    b.storeReading(reading('m2', 0, 11n, { band: 1, account: 'ACC-m1' }));
+    expect(b.foldBills('cost-only', 3)).toBe(4);
+    expect(b.billing.get('ACC-m1', JAN.start)).toMatchObject({
+      reveal: 'cost-only',
+      ciphertext: null,
+      intervals: 4,
+      closed: false,
+    });
+    expect(bandTotals(b, 'ACC-m1')).toEqual({ 0: 21n, 1: 55n });
+    // Later readings multiply into the band totals, modulo n².
+    b.storeReading(reading('m1', 3, N2 - 1n, { band: 1 }));
+    b.foldBills('cost-only');
+    expect(bandTotals(b, 'ACC-m1')).toEqual({ 0: 21n, 1: N2 - 55n });
+    expect(b.billing.get('ACC-m1', JAN.start)?.intervals).toBe(5);
+    expect(b.billing.openCount('cost-only')).toBe(1);
+    expect(b.billing.openCount('bands')).toBe(0);
+  });
+
+  it('a period keeps the mode it was opened with; a new mode applies to periods opened afterwards', () => {
+    const b = openBuffer(tempFile());
+    b.storeReading(reading('m1', 0, 3n, { band: 0 }));
+    b.storeReading(reading('m2', 0, 13n, { band: 1 }));
+    b.foldBills('bands');
+    // The mode changes (billing.reveal: cost-only): January goes on as "bands", February opens as cost-only.
+    b.storeReading(reading('m1', 1, 5n, { band: 1 }));
+    b.storeReading(reading('m1', 2, 7n, { band: 0, period: FEB, currentPeriod: FEB }));
+    b.foldBills('cost-only');
+    expect(bill(b, 'ACC-m1', JAN)).toEqual({ ciphertext: 15n, intervals: 2, closed: false });
+    expect(b.billing.get('ACC-m1', JAN.start)?.reveal).toBe('bands');
+    expect(b.billing.bands('ACC-m1', JAN.start)).toEqual([]);
+    expect(b.billing.get('ACC-m1', FEB.start)).toMatchObject({ reveal: 'cost-only', ciphertext: null });
+    expect(bandTotals(b, 'ACC-m1', FEB)).toEqual({ 0: 7n });
+    // And back (billing.reveal: bands): February stays cost-only to its end, March opens as "bands".
+    b.storeReading(reading('m1', 3, 11n, { band: 0, period: FEB, currentPeriod: FEB }));
+    b.storeReading(reading('m1', 4, 17n, { band: 1, period: MAR, currentPeriod: MAR }));
+    b.foldBills('bands');
+    expect(bandTotals(b, 'ACC-m1', FEB)).toEqual({ 0: 77n });
+    expect(b.billing.get('ACC-m1', FEB.start)?.intervals).toBe(2);
+    expect(bill(b, 'ACC-m1', MAR)).toEqual({ ciphertext: 17n, intervals: 1, closed: false });
+    expect(b.billing.get('ACC-m1', MAR.start)?.reveal).toBe('bands');
+    // An account that had no January reading yet opens January in the mode of the moment.
+    expect(b.billing.get('ACC-m2', JAN.start)?.reveal).toBe('bands');
+    // The mode is kept across a restart: it is in the row, not in memory.
+    const file = b.db.name;
+    b.close();
+    const again = openBuffer(file);
+    expect(again.billing.get('ACC-m1', FEB.start)?.reveal).toBe('cost-only');
+    expect(again.billsDue(FEB.end, 'bands').map((r) => [r.account, r.periodStart, r.reveal])).toEqual([
+      ['ACC-m1', JAN.start, 'bands'],
+      ['ACC-m2', JAN.start, 'bands'],
+      ['ACC-m1', FEB.start, 'cost-only'],
+    ]);
+  });
+
+  it('the acknowledgement of a cost-only bill deletes its band totals too', () => {
+    const b = openBuffer(tempFile());
+    b.storeReading(reading('m1', 0, 3n, { band: 0 }));
+    b.storeReading(reading('m1', 1, 5n, { band: 1 }));
+    const [row] = b.billsDue(JAN.end, 'cost-only');
+    b.closePeriod(
+      row!,
+      record('bill:m1', 'bill', 100, { period: { account: 'ACC-m1', periodStart: JAN.start } }),
+    );
+    const batch = b.createBatch(10, 200, (seq) => ({
+      batchId: `batch-${seq}`,
+      message: 'm',
+      bodyDigest: 'd',
+    }))!;
+    expect(bandTotals(b, 'ACC-m1')).toEqual({ 0: 3n, 1: 5n });
+    expect(b.ackBatch(batch.batchId, 'd')).toBe('acked');
+    expect(b.billing.get('ACC-m1', JAN.start)).toBeUndefined();
+    expect(b.db.prepare('SELECT COUNT(*) AS n FROM billing_bands').get()).toEqual({ n: 0 });
+  });
+
+  it('migration 7 keeps a version-6 database: totals stay "bands", queued readings without a band open "bands"', () => {
+    const file = tempFile();
+    // A file as the previous release left it: schema version 6, a running total and queued readings.
+    const raw = openDatabase(file, { synchronous: 'NORMAL' }, MIGRATIONS.slice(0, 6));
+    raw
+      .prepare(
+        'INSERT INTO billing_periods (account, period_start, period_end, ciphertext, intervals) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run('ACC-m1', JAN.start, JAN.end, Buffer.from([3]), 1);
+    const queue = raw.prepare(
+      'INSERT INTO pending_bills (account, period_start, period_end, ciphertext) VALUES (?, ?, ?, ?)',
+    );
+    queue.run('ACC-m1', JAN.start, JAN.end, Buffer.from([5]));
+    queue.run('ACC-m2', FEB.start, FEB.end, Buffer.from([7]));
+    raw.close();
+
+    const b = openBuffer(file);
+    expect(b.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(b.billing.get('ACC-m1', JAN.start)).toMatchObject({
+      reveal: 'bands',
+      intervals: 1,
+      closed: false,
+    });
+    expect(b.pendingBills.first(10).map((r) => r.band)).toEqual([null, null]);
+    // Folded in cost-only mode, the old period and a period opened by a reading without a band stay "bands".
+    b.storeReading(reading('m2', 0, 11n, { band: 1, period: FEB, currentPeriod: FEB }));
+    b.storeReading(reading('m3', 0, 13n, { band: 1, period: FEB, currentPeriod: FEB }));
+    b.foldBills('cost-only');
+    expect(bill(b, 'ACC-m1', JAN)).toEqual({ ciphertext: 15n, intervals: 2, closed: false });
+    expect(bill(b, 'ACC-m2', FEB)).toEqual({ ciphertext: 77n, intervals: 2, closed: false });
+    // A period first seen with a banded reading opens in cost-only mode.
+    expect(b.billing.get('ACC-m3', FEB.start)?.reveal).toBe('cost-only');
+    expect(bandTotals(b, 'ACC-m3', FEB)).toEqual({ 1: 13n });
+    // The schema refuses a cost-only row with a packed total, and a bands row without one.
+    expect(() =>
+      b.billing.put({
+        account: 'x',
+        periodStart: 0,
+        periodEnd: 1,
+        reveal: 'cost-only',
+        ciphertext: Buffer.from([1]),
+        intervals: 1,
+      }),
+    ).toThrow(/CHECK constraint/);
+    expect(() =>
+      b.billing.put({
+        account: 'x',
+        periodStart: 0,
+        periodEnd: 1,
+        reveal: 'bands',
+        ciphertext: null,
+        intervals: 1,
+      }),
+    ).toThrow(/CHECK constraint/);
   });
 });
 
