@@ -4,74 +4,36 @@
  * computed independently from the CSV, and no plaintext may be found at rest, in logs or upstream.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../gateway/config/load.ts';
 import { packingLayout } from '../../gateway/gateway.ts';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
-import { makeKeySet } from '../helpers/keys.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
 import { findNeedles, plaintextNeedles } from '../helpers/plaintext-scan.ts';
 import { isPeak } from '../helpers/consumption.ts';
-import {
-  makeScenario,
-  mdmsComplete,
-  spawnGateway,
-  startMdms,
-  TEST_METERS,
-  waitFor,
-  type GatewayProcess,
-  type Scenario,
-} from '../helpers/scenario.ts';
-import type { BatchBodyMsg } from '../../gateway/protocol/messages.ts';
+import { publishedRecords, runPipeline, type PipelineRun } from '../helpers/pipeline-run.ts';
+import { TEST_METERS, type Scenario } from '../helpers/scenario.ts';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 
 describe('gateway → Mosquitto → reference MDMS, two days of real data', () => {
-  let broker: Mosquitto;
+  let run: PipelineRun;
   let scenario: Scenario;
-  let gateway: GatewayProcess;
   let store: MdmsStore;
-  let stopMdms: () => Promise<void>;
-  const upstream: { topic: string; payload: Buffer }[] = [];
-  let spy: mqtt.MqttClient;
+  let upstream: PipelineRun['upstream'];
   let atRest: Buffer;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    const keys = await makeKeySet();
-    scenario = makeScenario({
-      keys,
-      brokerUrl: broker.url,
-      from: '2012-10-10T00:00:00Z',
-      to: '2012-10-12T00:00:00Z',
-      speed: 2400,
-    });
-    spy = await mqtt.connectAsync(broker.url);
-    await spy.subscribeAsync('#', { qos: 1 });
-    spy.on('message', (topic, payload) => upstream.push({ topic, payload: Buffer.from(payload) }));
-    const mdms = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
-    store = mdms.store;
-    stopMdms = () => mdms.receiver.stop();
-    gateway = spawnGateway(scenario.configFile);
-    await waitFor(
-      () => mdmsComplete(store, scenario.expected),
-      150_000,
-      'all records at the MDMS',
-      () => `${JSON.stringify(store.counts())}\n${gateway.output()}`,
+    run = await runPipeline(
+      { from: '2012-10-10T00:00:00Z', to: '2012-10-12T00:00:00Z', speed: 2400 },
+      ({ dbFile, logFile }) => {
+        // Read the buffer while the gateway still runs, WAL included.
+        const files = [dbFile, `${dbFile}-wal`, logFile].filter((f) => existsSync(f));
+        atRest = Buffer.concat(files.map((f) => readFileSync(f)));
+      },
     );
-    // Read the buffer while the gateway still runs, WAL included.
-    const files = [scenario.dbFile, `${scenario.dbFile}-wal`, scenario.logFile].filter((f) => existsSync(f));
-    atRest = Buffer.concat(files.map((f) => readFileSync(f)));
-    gateway.child.kill('SIGTERM');
-    expect(await gateway.exited).toBe(0);
+    ({ scenario, store, upstream } = run);
   }, 200_000);
 
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    await spy?.endAsync();
-    await stopMdms?.();
-    await broker?.stop();
-  });
+  afterAll(() => run?.stop());
 
   it('holds exactly the expected aggregates (CSV sums and counts), suppressions and per-band daily bills', () => {
     expect(scenario.expected.aggregates.size).toBeGreaterThan(150);
@@ -83,12 +45,7 @@ describe('gateway → Mosquitto → reference MDMS, two days of real data', () =
     for (const a of store.aggregates()) expect(a.meters).toBeGreaterThanOrEqual(5);
     expect(store.aggregates().some((a) => a.neighbourhood === 'tiny')).toBe(false);
     // Upstream, not even a ciphertext of a suppressed group was sent.
-    const records = upstream
-      .filter((m) => m.topic.endsWith('/batch'))
-      .flatMap(
-        (m) =>
-          (JSON.parse((JSON.parse(m.payload.toString()) as { body: string }).body) as BatchBodyMsg).records,
-      );
+    const records = publishedRecords(upstream);
     const tiny = records.filter((r) => 'neighbourhood' in r && r.neighbourhood === 'tiny');
     expect(new Set(tiny.map((r) => r.id)).size).toBe(
       [...scenario.expected.suppressed].filter((g) => g.startsWith('tiny ')).length,

@@ -66,6 +66,8 @@ export interface ScenarioOptions {
   keysExtra?: Record<string, string>;
   /** Aggregation and billing grace (default 240 and 300 minutes). */
   graceMinutes?: { intervals: number; billing: number };
+  /** Billing settings besides period, grace and bands (e.g. reveal); `prices` adds a price to each band. */
+  billing?: { reveal?: 'bands' | 'cost-only'; prices?: Record<string, number> };
 }
 
 export interface Scenario {
@@ -102,7 +104,8 @@ export function makeScenario(o: ScenarioOptions): Scenario {
     billing: {
       period: 'daily',
       graceMinutes: o.graceMinutes?.billing ?? 300,
-      bands: REFERENCE_BANDS,
+      bands: REFERENCE_BANDS.map((band) => ({ ...band, price: o.billing?.prices?.[band.name] })),
+      ...(o.billing?.reveal ? { reveal: o.billing.reveal } : {}),
     },
     encryption: { engine: 'native', maxWhPerReading: 20000, maxMetersPerNeighbourhood: 1000 },
     keys: {
