@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     level: config.gateway.logLevel,
     ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
   });
-  const gateway = new Gateway({ config, log });
+  const gateway = new Gateway({ config, log, configFile: values.config });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
