@@ -35,6 +35,8 @@ import { systemClock, VirtualClock, type Clock } from './time/clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
+import { LiveConfig } from './remote/live-config.ts';
+import { OperatorService } from './remote/operator-service.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -70,6 +72,8 @@ export interface GatewayDeps {
   connect?: MqttConnect;
   /** Overrides the configured data clock (the benchmark drives a ManualClock). */
   clock?: Clock;
+  /** The file the configuration was read from: remote configuration writes it (off without it). */
+  configFile?: string;
   /**
    * No timers, no schedule, no driver polling: the caller drives the pipeline with `pollDrivers()` and
    * `runOnce()` (the benchmark runs the real pipeline as fast as the CPU allows this way).
@@ -130,6 +134,8 @@ export class Gateway {
   private intake: Intake | undefined;
   private uplink: Uplink | undefined;
   private customers: CustomerService | undefined;
+  private live: LiveConfig | undefined;
+  private operator: OperatorService | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
   private task: ScheduledTask | undefined;
@@ -145,7 +151,13 @@ export class Gateway {
     const { config, log } = this.deps;
     const wall = this.deps.wall ?? systemClock;
     const metrics = this.metrics;
-    const child = (component: string) => log.child({ component });
+    // Every component's logger, so that a new log level reaches them all (remote configuration).
+    const loggers: Logger[] = [];
+    const child = (component: string, more: Record<string, string> = {}) => {
+      const l = log.child({ component, ...more });
+      loggers.push(l);
+      return l;
+    };
     const intervalMs = config.intervals.minutes * 60_000;
 
     this.log.info({ gateway: config.gateway.id }, 'starting');
@@ -281,10 +293,11 @@ export class Gateway {
         meters: config.meters.map((m) => m.id),
         historyDays: config.customers.historyDays,
         upstreamOf: (meterId) => {
-          const meter = config.meters.find((m) => m.id === meterId)!;
+          const c = this.live?.running() ?? config;
+          const meter = c.meters.find((m) => m.id === meterId)!;
           return {
             neighbourhood: meter.neighbourhood,
-            k: config.privacy.k,
+            k: c.privacy.k,
             billingAccount: meter.account,
             billingPeriod: config.billing.period,
             tariffBands: config.billing.bands.map((b) => b.name),
@@ -316,10 +329,9 @@ export class Gateway {
       intervalMs,
       cursor: (id) => intake.cursor(id),
       metrics,
-      log: log.child({ component: 'driver', driver: component }),
+      log: child('driver', { driver: component }),
     });
-    this.drivers = buildDrivers(config, driverContext, { manual: this.deps.manual ?? false, layout });
-    for (const driver of this.drivers) await driver.start();
+    await this.startDrivers(config, driverContext, layout);
 
     this.tick = () =>
       this.guard('tick', () => {
@@ -353,16 +365,59 @@ export class Gateway {
       }, STATUS_EVERY_MS),
     );
     const cronLog = child('schedule');
-    this.task = cron.schedule(config.upstream.schedule, this.flush, {
-      name: 'upload',
-      noOverlap: true,
-      logger: {
-        info: (m) => cronLog.debug(m),
-        warn: (m) => cronLog.warn(m),
-        error: (m) => cronLog.error(String(m)),
-        debug: (m) => cronLog.debug(String(m)),
+    const schedule = (expression: string) => {
+      void this.task?.destroy();
+      this.task = cron.schedule(expression, this.flush!, {
+        name: 'upload',
+        noOverlap: true,
+        logger: {
+          info: (m) => cronLog.debug(m),
+          warn: (m) => cronLog.warn(m),
+          error: (m) => cronLog.error(String(m)),
+          debug: (m) => cronLog.debug(String(m)),
+        },
+      });
+    };
+    schedule(config.upstream.schedule);
+    this.live = new LiveConfig(
+      config,
+      {
+        layout,
+        layoutOf: (c) => packingLayout(c, supplierKey.bits),
+        settle: (c) => {
+          intake.setMeters(c.meters);
+          aggregator.setK(c.privacy.k);
+          customers.reconfigure({ meters: c.meters.map((m) => m.id), historyDays: c.customers.historyDays });
+        },
+        stopDrivers: () => this.stopDrivers(),
+        startDrivers: (c) => this.startDrivers(c, driverContext, layout),
+        reschedule: schedule,
+        setLogLevel: (level) => {
+          log.level = level;
+          for (const l of loggers) l.level = level;
+        },
       },
-    });
+      child('config'),
+    );
+    if (config.keys.operatorPublic && this.deps.configFile) {
+      const operator = new OperatorService(
+        {
+          gatewayId: config.gateway.id,
+          prefix: config.upstream.topicPrefix,
+          configFile: this.deps.configFile,
+        },
+        loadPublicKey(config.keys.operatorPublic, 'ed25519', 'operator public key'),
+        identity,
+        this.live,
+        buffer.state,
+        uplink,
+        wall,
+        metrics,
+        child('config'),
+      );
+      operator.start();
+      this.operator = operator;
+    }
     this.log.info(
       { schedule: config.upstream.schedule, drivers: this.drivers.map((d) => d.name) },
       'started',
@@ -374,14 +429,45 @@ export class Gateway {
     await this.task?.destroy();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    for (const driver of [...this.drivers].reverse()) await driver.stop();
-    this.drivers = [];
-    this.intake?.flush();
+    await this.operator?.idle();
+    await this.stopDrivers();
     this.customers?.flush();
     await this.uplink?.stop();
     await this.engine?.stop();
     this.buffer?.close();
     this.log.info('stopped');
+  }
+
+  /** The configuration in effect (remote configuration may have changed it since the start). */
+  get config(): Readonly<Config> {
+    return this.live?.running() ?? this.deps.config;
+  }
+
+  /** Builds and starts the drivers of `config`; if one fails to start, stops those started and throws. */
+  private async startDrivers(
+    config: Readonly<Config>,
+    contextFor: (meters: Config['meters'], component: string) => DriverContext,
+    layout: PackingLayout,
+  ): Promise<void> {
+    const drivers = buildDrivers(config, contextFor, { manual: this.deps.manual ?? false, layout });
+    const started: Driver[] = [];
+    try {
+      for (const driver of drivers) {
+        await driver.start();
+        started.push(driver);
+      }
+    } catch (error) {
+      for (const driver of started.reverse()) await driver.stop().catch(() => undefined);
+      throw error;
+    }
+    this.drivers = drivers;
+  }
+
+  /** Stops every driver and commits what they had read. */
+  private async stopDrivers(): Promise<void> {
+    for (const driver of [...this.drivers].reverse()) await driver.stop();
+    this.drivers = [];
+    this.intake?.flush();
   }
 
   /** Runs aggregation and an upload now, as the timers would (for tools and tests). */

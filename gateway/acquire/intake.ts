@@ -69,7 +69,7 @@ interface Queued {
  * driver emitted in one go) are then committed together, in one SQLite transaction (`flush`).
  */
 export class Intake {
-  private readonly meters: Map<string, MeterConfig>;
+  private meters: Map<string, MeterConfig>;
   private queue: Queued[] = [];
   private flushScheduled = false;
   /** True while readings are being held (one warning per episode). */
@@ -106,6 +106,12 @@ export class Intake {
       sealed,
     );
   };
+
+  /** The meters readings are accepted for, from now on (remote configuration; drivers are stopped meanwhile). */
+  setMeters(meters: readonly MeterConfig[]): void {
+    this.flush();
+    this.meters = new Map(meters.map((m) => [m.id, m]));
+  }
 
   /** Seals every accepted plaintext reading to its household too (docs/customers.md). */
   streamTo(stream: ReadingStream): void {

@@ -23,12 +23,17 @@ export interface NeighbourhoodAggregatorOptions {
 
 export class NeighbourhoodAggregator {
   constructor(
-    private readonly opts: NeighbourhoodAggregatorOptions,
+    private opts: NeighbourhoodAggregatorOptions,
     private readonly key: PaillierPublicKey,
     private readonly buffer: BufferStore,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
+
+  /** k from now on (remote configuration; never below privacy.kFloor, which the configuration rules check). */
+  setK(k: number): void {
+    this.opts = { ...this.opts, k };
+  }
 
   /** Decides every group whose interval ended at least the grace period before `now`. Returns how many. */
   run(now: number): number {

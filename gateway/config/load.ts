@@ -13,9 +13,11 @@ export class ConfigError extends GatewayError {
   constructor(
     readonly source: string,
     readonly issues: ConfigIssue[],
+    /** PRIVACY_FLOOR: valid, but remote configuration may not do it. */
+    code: 'CONFIG_INVALID' | 'PRIVACY_FLOOR' = 'CONFIG_INVALID',
   ) {
     super(
-      'CONFIG_INVALID',
+      code,
       `${source}: ${issues.length} configuration error(s)\n` +
         issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n'),
     );
@@ -42,12 +44,22 @@ export function validateConfig(raw: unknown, source = 'config'): Readonly<Config
 
 /** Loads a YAML file; relative paths in it are resolved against the file's directory. */
 export function loadConfigFile(file: string): Readonly<Config> {
-  let text: string;
+  return loadConfigText(readConfigFile(file), file, path.dirname(path.resolve(file)));
+}
+
+export function readConfigFile(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (cause) {
     throw new GatewayError('CONFIG_UNREADABLE', `cannot read configuration file ${file}`, { cause });
   }
+}
+
+/**
+ * Validates YAML text exactly as a file with that text would be (remote configuration goes through here);
+ * relative paths are resolved against `baseDir`.
+ */
+export function loadConfigText(text: string, file: string, baseDir: string): Readonly<Config> {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -59,7 +71,7 @@ export function loadConfigFile(file: string): Readonly<Config> {
     );
   }
   const config = validateConfig(doc.toJS(), file);
-  const resolved = resolvePaths(structuredClone(config), path.dirname(path.resolve(file)));
+  const resolved = resolvePaths(structuredClone(config), baseDir);
   const mapIssues = registerMapIssues(resolved);
   if (mapIssues.length > 0) throw new ConfigError(file, mapIssues);
   return deepFreeze(resolved);
@@ -73,6 +85,7 @@ function resolvePaths(c: Config, base: string): Config {
   c.keys.gatewayPrivate = r(c.keys.gatewayPrivate);
   c.keys.mdmsPublic = r(c.keys.mdmsPublic);
   if (c.keys.enrolmentCodes) c.keys.enrolmentCodes = r(c.keys.enrolmentCodes);
+  if (c.keys.operatorPublic) c.keys.operatorPublic = r(c.keys.operatorPublic);
   if (c.upstream.passwordFile) c.upstream.passwordFile = r(c.upstream.passwordFile);
   const tls = c.upstream.tls;
   if (tls?.ca) tls.ca = r(tls.ca);

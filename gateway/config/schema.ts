@@ -274,6 +274,12 @@ export const ConfigSchema = z
         supplierPublic: z.string().describe('Supplier Paillier public key (JSON, see docs/protocol.md)'),
         gatewayPrivate: z.string().describe('Gateway Ed25519 private key (PKCS#8 PEM, mode 0600)'),
         mdmsPublic: z.string().describe('MDMS Ed25519 public key (SPKI PEM) that signs acknowledgements'),
+        operatorPublic: z
+          .string()
+          .optional()
+          .describe(
+            "Operator Ed25519 public key (SPKI PEM) whose signed commands may change this file remotely; without it, remote configuration is off",
+          ),
         enrolmentCodes: z
           .string()
           .optional()

@@ -64,13 +64,13 @@ export interface CustomerServiceOptions {
 
 export class CustomerService {
   private readonly sealingKeys = new Map<string, { customer: EnrolledCustomer; key: KeyObject }>();
-  private readonly meters: ReadonlySet<string>;
+  private meters: ReadonlySet<string>;
   private pending: SealedEntry[] = [];
   private flushScheduled = false;
   private readonly refusals: TokenBucket;
 
   constructor(
-    private readonly opts: CustomerServiceOptions,
+    private opts: CustomerServiceOptions,
     private readonly store: CustomerStore,
     private readonly history: HistoryStore,
     private readonly link: MessageLink,
@@ -84,6 +84,12 @@ export class CustomerService {
     this.meters = new Set(opts.meters);
     this.refusals = new TokenBucket(REFUSALS_PER_SECOND, 20, () => clocks.wall.now());
     for (const c of store.all()) this.remember(c);
+  }
+
+  /** The gateway's meters and the history's retention, from now on (remote configuration). */
+  reconfigure(o: { meters: readonly string[]; historyDays: number }): void {
+    this.meters = new Set(o.meters);
+    this.opts = { ...this.opts, historyDays: o.historyDays };
   }
 
   start(): void {

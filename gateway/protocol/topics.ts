@@ -17,6 +17,11 @@ export const topics = {
   customerLive: (prefix: string, pseudonym: string) => `${prefix}/c/${pseudonym}/live`,
   /** gateway → a third party the household consented to: readings sealed to its key, at the granted granularity. */
   customerShared: (prefix: string, stream: string) => `${prefix}/c/${stream}/shared`,
+  /** operator → gateway: signed remote configuration requests (get, set), QoS 1. */
+  configRequest: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/config/request`,
+  /** gateway → operator: the signed reply to request `id`. */
+  configReply: (prefix: string, gatewayId: string, id: string) =>
+    `${prefix}/gw/${gatewayId}/config/reply/${id}`,
   /** What an MDMS subscribes to for every gateway's batches. */
   allBatches: (prefix: string) => `${prefix}/gw/+/batch`,
 };

@@ -3,7 +3,7 @@
  * the gateway process (started by `spawn`, possibly several times), all torn down by `close`.
  */
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
-import { makeKeySet } from './keys.ts';
+import { makeKeySet, type KeySet } from './keys.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
 import {
   makeScenario,
@@ -16,6 +16,7 @@ import {
 
 export interface Harness {
   broker: Mosquitto;
+  keys: KeySet;
   scenario: Scenario;
   store: MdmsStore;
   /** Groups (released or suppressed) the MDMS must end up with. */
@@ -33,6 +34,7 @@ export async function startHarness(o: Omit<ScenarioOptions, 'keys' | 'brokerUrl'
   const started: GatewayProcess[] = [];
   return {
     broker,
+    keys,
     scenario,
     store,
     groups: scenario.expected.aggregates.size + scenario.expected.suppressed.size,

@@ -1,0 +1,94 @@
+/**
+ * Applying a new configuration to the running gateway without a restart (remote configuration, issue #6): the
+ * meters and how they are read, k, the upload schedule, the log level and the households' retention. The
+ * drivers are stopped (what they had read is committed), the intake, aggregator and customer service take the
+ * new settings, and the drivers of the new configuration are started; if one cannot start, the previous
+ * settings and drivers are restored and the error is passed on. Buffered data is never touched: the buffer,
+ * the encryption engine and the upstream connection stay as they are.
+ */
+import { existsSync } from 'node:fs';
+import type { Config } from '../config/schema.ts';
+import type { PackingLayout } from '../encrypt/packing.ts';
+import { errorCode, GatewayError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import type { ConfigTarget } from './operator-service.ts';
+
+/** What the gateway lets a new configuration change. */
+export interface LiveParts {
+  /** The layout of the running gateway, and the one a configuration would have. */
+  layout: PackingLayout;
+  layoutOf(config: Readonly<Config>): PackingLayout;
+  /** Hands the new settings to the intake, the aggregator and the customer service. */
+  settle(config: Readonly<Config>): void;
+  stopDrivers(): Promise<void>;
+  /** Builds and starts the drivers of `config`; if one fails, stops those started and throws. */
+  startDrivers(config: Readonly<Config>): Promise<void>;
+  /** The upload schedule and the log level, when they change. */
+  reschedule(cron: string): void;
+  setLogLevel(level: string): void;
+}
+
+export class LiveConfig implements ConfigTarget {
+  constructor(
+    private current: Readonly<Config>,
+    private readonly parts: LiveParts,
+    private readonly log: Logger,
+  ) {}
+
+  running(): Readonly<Config> {
+    return this.current;
+  }
+
+  async apply(next: Readonly<Config>): Promise<void> {
+    this.checkLayout(next);
+    checkNewPorts(this.current, next);
+    const previous = this.current;
+    await this.parts.stopDrivers();
+    this.parts.settle(next);
+    try {
+      await this.parts.startDrivers(next);
+    } catch (error) {
+      this.log.error({ code: errorCode(error) }, 'new drivers failed to start: restoring the previous ones');
+      this.parts.settle(previous);
+      await this.parts.startDrivers(previous).catch((again: unknown) => {
+        this.log.error({ code: errorCode(again) }, 'the previous drivers failed to start again');
+      });
+      throw error;
+    }
+    this.current = next;
+    if (next.upstream.schedule !== previous.upstream.schedule) this.parts.reschedule(next.upstream.schedule);
+    if (next.gateway.logLevel !== previous.gateway.logLevel) this.parts.setLogLevel(next.gateway.logLevel);
+  }
+
+  /** Buffered ciphertexts are packed in the running layout: a configuration that changes it cannot go live. */
+  private checkLayout(next: Readonly<Config>): void {
+    const now = this.parts.layout;
+    const then = this.parts.layoutOf(next);
+    if (then.slotBits !== now.slotBits || then.slots.join() !== now.slots.join()) {
+      throw new GatewayError(
+        'PACKING_OVERFLOW',
+        `the new configuration needs ${then.slotBits}-bit slots (now ${now.slotBits}): more meters on one ` +
+          'billing account than the running layout allows; raise encryption.maxMetersPerNeighbourhood locally ' +
+          'and restart once the buffer is empty',
+      );
+    }
+  }
+}
+
+/** Serial devices the new configuration names and the running one does not must exist now. */
+function checkNewPorts(running: Readonly<Config>, next: Readonly<Config>): void {
+  const before = new Set(serialPaths(running));
+  for (const p of serialPaths(next)) {
+    if (!before.has(p) && !existsSync(p)) {
+      throw new GatewayError('SERIAL_PORT_FAILED', `serial port ${p} does not exist on this gateway`);
+    }
+  }
+}
+
+function serialPaths(c: Readonly<Config>): string[] {
+  const serial = Object.values(c.drivers.serial ?? {}).map((p) => p.path);
+  const buses = Object.values(c.drivers.modbus?.buses ?? {}).flatMap((b) =>
+    b.transport === 'rtu' ? [b.path] : [],
+  );
+  return [...serial, ...buses];
+}

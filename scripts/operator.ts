@@ -1,0 +1,148 @@
+/**
+ * scripts/operator: remote configuration of a gateway over MQTT (docs/protocol.md §15, docs/fleet.md).
+ *
+ *   scripts/operator get --gateway ID --key operator.ed25519.key.pem --gateway-public gw.pub.pem [--out F]
+ *   scripts/operator set --gateway ID --key … --gateway-public … --file gateway.yaml [--dry-run]
+ */
+import { createPublicKey, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
+import { GatewayError } from '../gateway/errors.ts';
+import { loadPrivateKey, loadPublicKey, readKeyFile, readSecretFile } from '../gateway/keys/files.ts';
+import { openEnvelope, signEnvelope } from '../gateway/protocol/envelope.ts';
+import { ConfigReply, type ConfigRequest } from '../gateway/protocol/operator-messages.ts';
+import { topics } from '../gateway/protocol/topics.ts';
+import { runCli, UsageError } from './lib/cli.ts';
+
+const HELP = `Usage: scripts/operator <get|set> [options]
+
+Reads or replaces a gateway's configuration over MQTT, signed with the operator's key (scripts/keygen operator;
+the gateway trusts the public half named by keys.operatorPublic in its local file).
+
+Commands:
+  get           print the gateway's configuration file (or write it to --out)
+  set           send --file as the gateway's new configuration: checked like a local file, refused if it
+                lowers the local privacy floor, applied without a restart when it can be (meters,
+                neighbourhoods, drivers, k, logging, schedule, retention), else written for the next restart;
+                rolled back if it cannot start. --dry-run checks and reports only.
+
+Options:
+  --gateway ID           the gateway's id (gateway.id)
+  --key FILE             the operator's Ed25519 private key (PKCS#8 PEM, mode 0600)
+  --gateway-public FILE  the gateway's Ed25519 public key: its replies must be signed by it
+  --broker URL           MQTT broker (default: mqtt://127.0.0.1:1883)
+  --prefix P             topic prefix (default: meterspace/v1)
+  --ca FILE              CA certificate of the broker (mqtts://); --username U, --password-file F
+  --file F               set: the configuration file to send (YAML)
+  --out F                get: write the configuration there instead of printing it
+  --dry-run              set: check only
+  --timeout S            seconds to wait for the reply (default 30)
+  -h, --help             show this help
+
+Exit code: 0 done, 1 refused or no reply (the reason is printed), 2 usage.`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      gateway: { type: 'string' },
+      key: { type: 'string' },
+      'gateway-public': { type: 'string' },
+      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      prefix: { type: 'string', default: 'meterspace/v1' },
+      ca: { type: 'string' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      file: { type: 'string' },
+      out: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '30' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const command = positionals[0];
+  if (command !== 'get' && command !== 'set') throw new UsageError('give a command: get or set', HELP);
+  if (!values.gateway || !values.key || !values['gateway-public']) {
+    throw new UsageError('--gateway, --key and --gateway-public are required', HELP);
+  }
+  if (command === 'set' && !values.file) throw new UsageError('set needs --file', HELP);
+  const privateKey = loadPrivateKey(values.key, 'ed25519', 'operator key');
+  const gatewayKey = loadPublicKey(values['gateway-public'], 'ed25519', 'gateway public key');
+  const now = Date.now();
+  const base = {
+    id: randomBytes(12).toString('hex'),
+    gatewayId: values.gateway,
+    seq: now,
+    issuedAt: new Date(now).toISOString(),
+  };
+  const request: ConfigRequest =
+    command === 'get'
+      ? { type: 'config-get', ...base }
+      : { type: 'config-set', ...base, yaml: readFileSync(values.file!, 'utf8'), dryRun: values['dry-run'] };
+  const { message } = signEnvelope(request, privateKey, createPublicKey(privateKey));
+  const client = await mqtt.connectAsync(values.broker, {
+    clientId: `operator-${base.id}`,
+    ...(values.ca ? { ca: readKeyFile(values.ca, 'CA certificate') } : {}),
+    ...(values.username ? { username: values.username } : {}),
+    ...(values['password-file']
+      ? { password: readSecretFile(values['password-file'], 'broker password file').trim() }
+      : {}),
+  });
+  let reply: ConfigReply;
+  try {
+    const answer = new Promise<Buffer>((resolve) => client.on('message', (_t, p) => resolve(p)));
+    await client.subscribeAsync(topics.configReply(values.prefix, values.gateway, base.id), { qos: 1 });
+    await client.publishAsync(topics.configRequest(values.prefix, values.gateway), message, { qos: 1 });
+    const timeoutS = Number(values.timeout);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new GatewayError(
+              'DEVICE_TIMEOUT',
+              `no reply from gateway ${values.gateway} within ${timeoutS} s (is it running, on ${values.broker}, with keys.operatorPublic set?)`,
+            ),
+          ),
+        timeoutS * 1000,
+      );
+    });
+    try {
+      reply = ConfigReply.parse(openEnvelope(await Promise.race([answer, timeout]), gatewayKey).body);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await client.endAsync();
+  }
+  if (reply.id !== base.id)
+    throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
+  report(reply, values.out);
+}
+
+function report(reply: ConfigReply, out: string | undefined): void {
+  if (!reply.ok) {
+    for (const i of reply.issues ?? []) console.error(`  - ${i.path || '(root)'}: ${i.message}`);
+    throw new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
+  }
+  if (reply.yaml !== undefined) {
+    if (out) writeFileSync(out, reply.yaml);
+    else process.stdout.write(reply.yaml);
+    return;
+  }
+  const changed = reply.changed ?? [];
+  const restart = reply.restartRequired ?? [];
+  const what = {
+    unchanged: 'identical to the running configuration: nothing changed',
+    live: 'applied, without a restart',
+    restart: 'written; takes effect at the next restart of the gateway',
+    checked: 'valid (dry run: nothing written)',
+  }[reply.applied ?? 'checked'];
+  console.log(what);
+  for (const p of changed) console.log(`  ${restart.includes(p) ? 'restart' : 'live   '}  ${p}`);
+}
+
+runCli(main);

@@ -1,0 +1,159 @@
+/**
+ * Remote configuration of a running gateway process, end to end with the operator's tool (`scripts/operator`),
+ * Mosquitto and the reference MDMS, on a day of the real data: adding a neighbourhood and its meters takes effect
+ * without a restart while the other meters' readings keep flowing (every one of their sums and bills arrives,
+ * exact); a command pointing at a serial port that does not exist is rolled back and reported, the file left as
+ * it was; and when the gateway process is killed, its retained status turns offline (the MQTT last will).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeKeyFile } from '../../gateway/keys/files.ts';
+import { generateSigningPair } from '../../gateway/keys/generate.ts';
+import { topics } from '../../gateway/protocol/topics.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import { runCli } from '../helpers/run-cli.ts';
+import { GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
+
+const OPERATOR = path.resolve(import.meta.dirname, '../../scripts/operator');
+const FROM = '2012-10-09T00:00:00Z';
+const TO = '2012-10-10T00:00:00Z';
+
+type Raw = { meters: { id: string; neighbourhood: string }[]; neighbourhoods: { id: string }[] } & Record<
+  string,
+  unknown
+>;
+
+describe('remote configuration of a running gateway', () => {
+  let h: Harness;
+  const operatorKey = { private: '', public: '' };
+
+  beforeAll(async () => {
+    const pair = generateSigningPair('ed25519');
+    h = await startHarness({
+      from: FROM,
+      to: TO,
+      speed: 1800,
+      anchor: new Date(Date.now() + 15_000).toISOString(),
+      graceMinutes: { intervals: 120, billing: 180 },
+    });
+    operatorKey.private = path.join(h.scenario.dir, 'operator.ed25519.key.pem');
+    operatorKey.public = path.join(h.scenario.dir, 'operator.ed25519.pub.pem');
+    writeKeyFile(operatorKey.private, pair.privatePem, { secret: true });
+    writeKeyFile(operatorKey.public, pair.publicPem, { secret: false });
+    // The gateway starts without the "tiny" neighbourhood and its two meters; the operator adds them later.
+    const config = parse(readFileSync(h.scenario.configFile, 'utf8')) as Raw & {
+      keys: Record<string, string>;
+    };
+    config.keys.operatorPublic = operatorKey.public;
+    config.meters = config.meters.filter((m) => m.neighbourhood !== 'tiny');
+    config.neighbourhoods = config.neighbourhoods.filter((n) => n.id !== 'tiny');
+    writeFileSync(h.scenario.configFile, stringify(config));
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('adds a neighbourhood live, rolls back a missing port, and goes offline by its last will', async () => {
+    const gateway = h.spawn();
+    await waitFor(
+      () => safe(() => readFileSync(h.scenario.logFile, 'utf8')).includes('"msg":"started"'),
+      60_000,
+      'the gateway to start',
+    );
+    const operator = (...args: string[]) =>
+      runCli(OPERATOR, [
+        ...args,
+        ...['--gateway', GATEWAY_ID, '--broker', h.broker.url],
+        ...['--key', operatorKey.private, '--gateway-public', h.keys.files.gatewayPublic],
+      ]);
+
+    // Readings flow: the first sums arrive.
+    await waitFor(() => h.store.counts().aggregates >= 4, 60_000, 'the first sums');
+
+    const current = await operator('get');
+    expect(current.code, current.stderr).toBe(0);
+    const config = parse(current.stdout) as Raw;
+    config.neighbourhoods.push({ id: 'tiny' });
+    for (const [id, household, account] of [
+      ['m11', '10017472', 'ACC-011'],
+      ['m12', '10017476', 'ACC-012'],
+    ] as const) {
+      config.meters.push({
+        id,
+        neighbourhood: 'tiny',
+        account,
+        source: { driver: 'replay', household },
+      } as never);
+    }
+    const addFile = path.join(h.scenario.dir, 'add-tiny.yaml');
+    writeFileSync(addFile, stringify(config));
+    const added = await operator('set', '--file', addFile);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('applied, without a restart');
+    expect(added.stdout).toMatch(/live\s+meters\.m11/);
+    expect(added.stdout).toMatch(/live\s+neighbourhoods\.tiny/);
+    const afterAdd = readFileSync(h.scenario.configFile, 'utf8');
+
+    // A serial meter on a port that does not exist: rolled back, the file as it was, the reason given.
+    const broken = structuredClone(config) as Raw & { drivers: Record<string, unknown> };
+    broken.drivers.serial = { p1: { path: '/dev/ttyMETERSPACE-MISSING', protocol: 'dsmr' } };
+    broken.meters.push({
+      id: 'm13',
+      neighbourhood: 'tiny',
+      account: 'ACC-013',
+      source: { driver: 'serial', port: 'p1' },
+    } as never);
+    const brokenFile = path.join(h.scenario.dir, 'broken.yaml');
+    writeFileSync(brokenFile, stringify(broken));
+    const refused = await operator('set', '--file', brokenFile);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('CONFIG_ROLLED_BACK');
+    expect(refused.stderr).toContain('/dev/ttyMETERSPACE-MISSING does not exist');
+    expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterAdd);
+
+    // Everything of north and east arrives, exact, across the change; tiny is decided from the change on.
+    const expected = h.scenario.expected;
+    const northEast = [...expected.aggregates.keys()].filter((k) => !k.startsWith('tiny'));
+    await waitFor(
+      () => {
+        const got = new Set(h.store.aggregates().map((a) => `${a.neighbourhood} ${a.interval_start}`));
+        return northEast.every((k) => got.has(k)) && h.store.suppressed().length > 0;
+      },
+      120_000,
+      'every sum of north and east',
+    );
+    for (const a of h.store.aggregates()) {
+      const want = expected.aggregates.get(`${a.neighbourhood} ${a.interval_start}`);
+      expect({ meters: a.meters, total: a.total_wh }).toEqual({ meters: want!.meters, total: want!.totalWh });
+    }
+    const tiny = h.store.suppressed();
+    expect(
+      tiny.every((s) => s.neighbourhood === 'tiny' && expected.suppressed.has(`tiny ${s.interval_start}`)),
+    ).toBe(true);
+    expect(gateway.child.exitCode).toBeNull();
+
+    // The last will: killed, the gateway's retained status turns offline.
+    const watcher = await mqtt.connectAsync(h.broker.url, { clientId: 'status-watcher' });
+    const states: boolean[] = [];
+    watcher.on('message', (_t, payload) =>
+      states.push((JSON.parse(payload.toString()) as { online: boolean }).online),
+    );
+    await watcher.subscribeAsync(topics.status('meterspace/v1', GATEWAY_ID), { qos: 1 });
+    await waitFor(() => states.at(-1) === true, 10_000, 'the retained online status');
+    gateway.child.kill('SIGKILL');
+    await waitFor(() => states.at(-1) === false, 30_000, 'the last will (offline)');
+    await watcher.endAsync();
+  }, 300_000);
+});
+
+function safe(read: () => string): string {
+  try {
+    return read();
+  } catch {
+    return '';
+  }
+}
