@@ -300,7 +300,8 @@ export class Gateway {
             k: c.privacy.k,
             billingAccount: meter.account,
             billingPeriod: config.billing.period,
-            tariffBands: config.billing.bands.map((b) => b.name),
+            tariffBands: c.billing.bands.map((b) => b.name),
+            billReveals: c.billing.reveal,
             intervalMinutes: config.intervals.minutes,
           };
         },

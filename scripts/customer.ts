@@ -348,14 +348,26 @@ async function info(keyFile: string, timeoutS: number): Promise<void> {
 What the gateway reads:   ${i.collected.quantity}, every ${i.collected.intervalMinutes} minutes
 What it sends upstream:   - your readings only inside the sum of neighbourhood "${u.neighbourhood}", and only when
                             at least ${u.k} meters are in it (otherwise nothing for that interval)
-                          - your bill: the ${u.billingPeriod} totals per tariff band (${u.tariffBands.join(', ')})
-                            for account "${u.billingAccount}"
+                          - ${bill(u)}
                           - nothing that names your meter; every value encrypted to the supplier's key
 What it keeps:            - your history, sealed to your key (it cannot open it): ${i.kept.historyReadings} readings,
                             each kept ${i.kept.historyDays} days (scripts/customer erase deletes it)
                           - ${i.kept.pendingCiphertexts}
 Third parties with access: ${i.consents.length === 0 ? 'none (scripts/customer consent grant)' : ''}`);
   for (const c of i.consents) console.log(`  - "${c.grantee}" (key ${c.granteeFingerprint}): ${describe(c)}`);
+}
+
+/** What the supplier learns of the household's bill. */
+function bill(u: {
+  billingPeriod: string;
+  tariffBands: string[];
+  billingAccount: string;
+  billReveals?: string;
+}) {
+  return u.billReveals === 'cost-only'
+    ? `your bill: only the amount due per ${u.billingPeriod} period, for account "${u.billingAccount}"`
+    : `your bill: the ${u.billingPeriod} totals per tariff band (${u.tariffBands.join(', ')}) ` +
+        `for account "${u.billingAccount}"`;
 }
 
 runCli(main);

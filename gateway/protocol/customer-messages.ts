@@ -142,6 +142,8 @@ export const CustomerInfo = z
         billingAccount: Id,
         billingPeriod: z.string(),
         tariffBands: z.array(z.string()),
+        /** What a bill reveals to the supplier: the totals per band, or only the amount due. */
+        billReveals: z.enum(['bands', 'cost-only']).optional(),
       })
       .strict(),
     /** What the gateway keeps, and for how long. */
