@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts';
 import type { PackingLayout } from '../encrypt/packing.ts';
 import { errorCode, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
+import { checkBrokers } from './broker-check.ts';
 import type { ConfigTarget } from './operator-service.ts';
 
 /** What the gateway lets a new configuration change. */
@@ -39,9 +40,19 @@ export class LiveConfig implements ConfigTarget {
     return this.current;
   }
 
+  /**
+   * What must hold before a new configuration is written: brokers it changes accept the gateway and, for a change
+   * applied live, its new serial devices exist and its packing layout is the running one.
+   */
+  async preflight(next: Readonly<Config>, live: boolean): Promise<void> {
+    if (live) {
+      this.checkLayout(next);
+      checkNewPorts(this.current, next);
+    }
+    await checkBrokers(this.current, next);
+  }
+
   async apply(next: Readonly<Config>): Promise<void> {
-    this.checkLayout(next);
-    checkNewPorts(this.current, next);
     const previous = this.current;
     await this.parts.stopDrivers();
     this.parts.settle(next);

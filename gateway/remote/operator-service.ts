@@ -35,6 +35,8 @@ const LAST_SEQ = 'operator.last_seq';
 /** What the gateway offers the service: its running configuration and a way to apply a new one live. */
 export interface ConfigTarget {
   running(): Readonly<Config>;
+  /** Checks what must hold before `next` is written (devices, brokers); throws a coded error otherwise. */
+  preflight(next: Readonly<Config>, live: boolean): Promise<void>;
   /** Applies a configuration whose changes are all live ones; on failure restores the running one and throws. */
   apply(next: Readonly<Config>): Promise<void>;
 }
@@ -149,6 +151,11 @@ export class OperatorService {
       return { ok: true, applied: 'unchanged', changed: [] };
     }
     const { live, restart } = classify(changed);
+    try {
+      await this.target.preflight(next, restart.length === 0);
+    } catch (error) {
+      throw rolledBack(error);
+    }
     if (r.dryRun) return { ok: true, applied: 'checked', changed, restartRequired: restart };
     const previous = readConfigFile(file);
     writeFileAtomic(file, r.yaml);
@@ -166,11 +173,7 @@ export class OperatorService {
       writeFileAtomic(file, previous);
       this.metrics.inc('config.rolled_back');
       this.log.error({ changed, code: errorCode(error) }, 'new configuration could not start: rolled back');
-      throw new GatewayError(
-        'CONFIG_ROLLED_BACK',
-        `the new configuration could not start and was rolled back: [${errorCode(error)}] ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw rolledBack(error);
     }
     this.metrics.inc('config.applied');
     this.log.info({ changed: live }, 'remote configuration applied');
@@ -182,6 +185,15 @@ export class OperatorService {
     const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
     this.link.publish(topics.configReply(this.opts.prefix, this.opts.gatewayId, id), message, 1);
   }
+}
+
+/** The running configuration stays (or is back): the reply names the cause. */
+function rolledBack(error: unknown): GatewayError {
+  return new GatewayError(
+    'CONFIG_ROLLED_BACK',
+    `the new configuration could not start; the previous one stays: [${errorCode(error)}] ${(error as Error).message}`,
+    { cause: error },
+  );
 }
 
 /** The request id of a message not yet verified, to address the refusal to (nothing else is trusted from it). */

@@ -65,6 +65,7 @@ function setup(opts: { failApply?: boolean } = {}) {
   let running = loadConfigFile(file);
   const target: ConfigTarget = {
     running: () => running,
+    preflight: () => Promise.resolve(),
     apply: (next) => {
       if (opts.failApply) return Promise.reject(new GatewayError('SERIAL_PORT_FAILED', 'no /dev/ttyUSB9'));
       applied.push(next);
