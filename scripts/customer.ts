@@ -221,6 +221,7 @@ async function enrol(v: {
       ...(pinned ? { gatewayKey: pinned } : {}),
     },
     request,
+    keys.sealingPrivate,
     Number(v.timeout),
   );
   const signedBy = fingerprint(publicKeyFromRaw(answer.gatewayKey, 'Ed25519'));

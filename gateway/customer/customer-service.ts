@@ -24,6 +24,9 @@ import {
   type EraseRequest,
   type HistoryRequest,
   type LiveReading,
+  type RequestKeyAnnouncement,
+  type SealedReply,
+  replyAad,
 } from '../protocol/customer-messages.ts';
 import type { ConsentState } from '../protocol/consent-chain.ts';
 import { topics } from '../protocol/topics.ts';
@@ -35,11 +38,12 @@ import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
 import { authorise } from './authorise.ts';
 import type { Consents } from './consents.ts';
 import type { SharedStream } from './shared-stream.ts';
-import { applyEnrolment, parseRequest, type SignedRequest } from './enrolment.ts';
+import { applyEnrolment, openRequest, parseRequest, type SignedRequest } from './enrolment.ts';
 import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw, rawPublicKey } from './raw-keys.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { requestKey } from './request-key.ts';
 import { seal } from './seal.ts';
 
 /** The largest household request read (an enrolment is under 1 kB). */
@@ -68,6 +72,9 @@ export class CustomerService {
   private pending: SealedEntry[] = [];
   private flushScheduled = false;
   private readonly refusals: TokenBucket;
+  private readonly requestKey: { privateKey: KeyObject; publicKey: KeyObject };
+  /** How the request being handled is answered: sealed (to `to`, when known) if it came sealed. */
+  private answer: { sealed: boolean; to: KeyObject | undefined } = { sealed: false, to: undefined };
 
   constructor(
     private opts: CustomerServiceOptions,
@@ -82,6 +89,7 @@ export class CustomerService {
     private readonly log: Logger,
   ) {
     this.meters = new Set(opts.meters);
+    this.requestKey = requestKey(identity.privateKey);
     this.refusals = new TokenBucket(REFUSALS_PER_SECOND, 20, () => clocks.wall.now());
     for (const c of store.all()) this.remember(c);
   }
@@ -96,6 +104,7 @@ export class CustomerService {
     this.link.route(topics.customerRequest(this.opts.prefix, this.opts.gatewayId), (payload) =>
       this.onRequest(payload),
     );
+    this.link.onConnect(() => this.announceRequestKey());
   }
 
   /**
@@ -201,6 +210,7 @@ export class CustomerService {
 
   private onRequest(payload: Buffer): void {
     let id: string | undefined;
+    this.answer = { sealed: false, to: undefined };
     try {
       if (payload.length > MAX_REQUEST_BYTES) {
         throw new GatewayError(
@@ -208,9 +218,13 @@ export class CustomerService {
           `request of ${payload.length} bytes (at most ${MAX_REQUEST_BYTES})`,
         );
       }
-      const signed = parseRequest(payload);
+      const opened = openRequest(payload, this.requestKey.privateKey, this.opts.gatewayId);
+      this.answer.sealed = opened.sealed;
+      const signed = parseRequest(opened.message);
       id = signed.request.id;
       const r = signed.request;
+      // An enrolment names the household's key: even a refusal can be sealed to it.
+      if (r.type === 'enrol') this.answer.to = sealingKeyOrNone(r.keys.sealing);
       if (r.type === 'enrol') this.enrol({ ...signed, request: r });
       else if (r.type === 'history') this.serveHistory(signed, r);
       else if (r.type === 'erase') this.erase(signed, r);
@@ -222,9 +236,14 @@ export class CustomerService {
       const code = errorCode(error);
       this.metrics.inc(`customer.rejected.${code}`);
       this.log.warn({ code, reason: (error as Error).message }, 'household request refused');
-      // Our own errors explain themselves; anything else (a database error) is not the household's business.
+      // Our own errors explain themselves; anything else (a database error) is not the household's business. A
+      // sealed request's refusal that cannot be sealed back says no more than its code.
       const message =
-        error instanceof GatewayError ? error.message.slice(0, 500) : 'the gateway could not do it';
+        this.answer.sealed && !this.answer.to
+          ? (OPEN_REFUSALS[code] ?? 'the gateway refused the request')
+          : error instanceof GatewayError
+            ? error.message.slice(0, 500)
+            : 'the gateway could not do it';
       if (!id) return;
       if (!this.refusals.take()) return void this.metrics.inc('customer.refusals_unanswered');
       this.reply(id, { ok: false, code: error instanceof GatewayError ? code : 'INTERNAL', message });
@@ -262,7 +281,7 @@ export class CustomerService {
   }
 
   private serveHistory(signed: SignedRequest, r: HistoryRequest): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const customer = this.authorised(signed);
     this.flush();
     const from = Date.parse(r.from);
     const to = Date.parse(r.to);
@@ -277,7 +296,7 @@ export class CustomerService {
   }
 
   private erase(signed: SignedRequest, r: EraseRequest): void {
-    authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    this.authorised(signed);
     this.flush();
     const erased = this.history.erase(r.meterId);
     this.metrics.inc('customer.history_erased');
@@ -286,7 +305,7 @@ export class CustomerService {
   }
 
   private info(signed: SignedRequest, id: string): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const customer = this.authorised(signed);
     this.flush();
     const { intervalMinutes, ...upstream } = this.opts.upstreamOf(customer.meterId);
     const info: CustomerInfo = {
@@ -308,7 +327,7 @@ export class CustomerService {
   }
 
   private grant(signed: SignedRequest, r: ConsentGrantRequest): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const customer = this.authorised(signed);
     const made = this.third.consents.grant(signed, r, customer, this.clocks.data.now());
     this.metrics.inc('customer.consent_granted');
     this.log.info(
@@ -319,7 +338,7 @@ export class CustomerService {
   }
 
   private revokeConsent(signed: SignedRequest, r: ConsentRevokeRequest): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const customer = this.authorised(signed);
     this.third.consents.revoke(signed, r, customer, this.clocks.data.now());
     this.metrics.inc('customer.consent_revoked');
     this.log.info(
@@ -330,17 +349,51 @@ export class CustomerService {
   }
 
   private consentLog(signed: SignedRequest, id: string): void {
-    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    const customer = this.authorised(signed);
     const active = this.third.consents.active(customer.meterId, this.clocks.data.now()).map(publicView);
     this.reply(id, { ok: true, log: this.third.consents.lines(customer), active });
   }
 
-  /** Every reply names the gateway's key, so that a household's tool can check it on first contact. */
+  /** authorise(), and the household whose key a sealed request's reply is sealed to. */
+  private authorised(signed: SignedRequest): EnrolledCustomer {
+    const customer = authorise(signed, this.store, this.opts.gatewayId, this.clocks.wall.now());
+    this.answer.to = sealingKeyOrNone(customer.keys.sealing);
+    return customer;
+  }
+
+  /**
+   * Every reply names the gateway's key, so that a household's tool can check it on first contact. The reply
+   * to a sealed request is sealed to the household's key (when the gateway knows it), so the broker reads
+   * nothing of it either.
+   */
   private reply(id: string, fields: Omit<CustomerReply, 'v' | 'type' | 'id' | 'gatewayKey'>): void {
     const gatewayKey = rawPublicKey(this.identity.publicKey);
-    const body: CustomerReply = { v: 1, type: 'reply', id, ...fields, gatewayKey };
+    const inner: CustomerReply = { v: 1, type: 'reply', id, ...fields, gatewayKey };
+    const to = this.answer.sealed ? this.answer.to : undefined;
+    const body: CustomerReply | SealedReply = to
+      ? {
+          v: 1,
+          type: 'sealed-reply',
+          id,
+          gatewayKey,
+          sealed: seal(to, Buffer.from(JSON.stringify(inner), 'utf8'), replyAad(this.opts.gatewayId, id)),
+        }
+      : inner;
     const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
     this.link.publish(topics.customerReply(this.opts.prefix, this.opts.gatewayId, id), message, 1);
+  }
+
+  /** The retained announcement of the key requests are sealed to (on every connection to the broker). */
+  private announceRequestKey(): void {
+    const body: RequestKeyAnnouncement = {
+      v: 1,
+      type: 'request-key',
+      gatewayId: this.opts.gatewayId,
+      sealing: rawPublicKey(this.requestKey.publicKey),
+      gatewayKey: rawPublicKey(this.identity.publicKey),
+    };
+    const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
+    this.link.publishRetained(topics.customerKey(this.opts.prefix, this.opts.gatewayId), message);
   }
 
   private remember(customer: EnrolledCustomer): void {
@@ -373,3 +426,25 @@ const publicView = (c: ConsentState): ActiveConsent => ({
 });
 
 const slotOf = (r: Reading) => ({ meterId: r.meterId, start: r.start, end: r.end });
+
+/**
+ * What a refusal says when it cannot be sealed back (the requester's key is unknown, so the broker reads it):
+ * the reason, never the meter or anything the request named.
+ */
+const OPEN_REFUSALS: Partial<Record<string, string>> = {
+  ENROLMENT_REFUSED: 'no household is enrolled for this meter with this key',
+  SIGNATURE_INVALID: 'not signed by the key enrolled for this meter',
+  REQUEST_REPLAYED: "this sequence number was used before: check the device's clock",
+  REQUEST_REFUSED: "not for this gateway, or dated ahead of the gateway's clock",
+  MESSAGE_MALFORMED: 'not a request this gateway understands',
+  SEAL_INVALID: "not sealed to this gateway's request key",
+};
+
+/** A household's sealing key as a KeyObject, or undefined when it is not a usable one. */
+function sealingKeyOrNone(raw: string): KeyObject | undefined {
+  try {
+    return publicKeyFromRaw(raw, 'X25519');
+  } catch {
+    return undefined;
+  }
+}

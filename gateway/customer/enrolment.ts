@@ -5,9 +5,16 @@
  * every one seen for the meter. Each refusal has its code and changes nothing; remote configuration has no path
  * here, so it can never set or change a household's key.
  */
-import { verify } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
-import { CustomerRequest, CustomerRequestMessage, type EnrolRequest } from '../protocol/customer-messages.ts';
+import {
+  CustomerRequest,
+  CustomerRequestMessage,
+  requestAad,
+  SealedRequestMessage,
+  type EnrolRequest,
+} from '../protocol/customer-messages.ts';
+import { open } from './seal.ts';
 import { customerPseudonym, customerPublicKeyObjects } from './customer-key.ts';
 import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
@@ -18,6 +25,26 @@ export interface SignedRequest {
   body: Buffer;
   sig: Buffer;
   proof: Buffer | undefined;
+}
+
+/**
+ * A request message as it came: sealed to the gateway's request key ({"v":1,"sealed"}), opened here, or plain.
+ * SEAL_INVALID when a sealed one does not open (not sealed to this gateway, or tampered with).
+ */
+export function openRequest(
+  raw: Buffer,
+  key: KeyObject,
+  gatewayId: string,
+): { message: Buffer; sealed: boolean } {
+  let outer: unknown;
+  try {
+    outer = JSON.parse(raw.toString('utf8'));
+  } catch (cause) {
+    throw new GatewayError('MESSAGE_MALFORMED', 'not a v1 customer request message', { cause });
+  }
+  const sealed = SealedRequestMessage.safeParse(outer);
+  if (!sealed.success) return { message: raw, sealed: false };
+  return { message: open(key, sealed.data.sealed, requestAad(gatewayId)), sealed: true };
 }
 
 /** Parses a request message; MESSAGE_MALFORMED for anything that is not one. */

@@ -20,6 +20,29 @@ export const CustomerRequestMessage = z
   .object({ v: z.literal(1), body: z.string().max(64 * 1024), sig: B64u(100), proof: B64u(100).optional() })
   .strict();
 
+/**
+ * A request message sealed to the gateway's request key (announced on …/customer/key), so that the broker
+ * reads nothing of it: `sealed` opens, with associated data `meterspace/v1 request <gatewayId>`, to the bytes
+ * of a CustomerRequestMessage.
+ */
+export const SealedRequestMessage = z.object({ v: z.literal(1), sealed: B64u(24 * 1024) }).strict();
+
+export const requestAad = (gatewayId: string): string => `meterspace/v1 request ${gatewayId}`;
+
+/** The gateway's announcement of its request key, retained, in a signed envelope on …/customer/key. */
+export const RequestKeyAnnouncement = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('request-key'),
+    gatewayId: Id,
+    /** The X25519 public key (raw) requests are sealed to. */
+    sealing: RawKey,
+    /** The gateway's Ed25519 public key (raw), which signs this announcement. */
+    gatewayKey: RawKey,
+  })
+  .strict();
+export type RequestKeyAnnouncement = z.infer<typeof RequestKeyAnnouncement>;
+
 const RequestBase = {
   /** Chosen by the household: the reply comes on …/customer/reply/<id>. */
   id: Id,
@@ -268,3 +291,20 @@ export const sharedAad = (
   end: string,
   slot: number,
 ): string => `meterspace/v1 shared ${stream} ${granularity} ${start} ${end} ${slot}`;
+
+/**
+ * The reply to a sealed request, in a signed envelope: `sealed` opens with the household's X25519 key, with
+ * associated data `meterspace/v1 reply <gatewayId> <id>`, to the JSON of a CustomerReply with the same id.
+ */
+export const SealedReply = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('sealed-reply'),
+    id: Id,
+    gatewayKey: RawKey,
+    sealed: B64u(4 * 1024 * 1024),
+  })
+  .strict();
+export type SealedReply = z.infer<typeof SealedReply>;
+
+export const replyAad = (gatewayId: string, id: string): string => `meterspace/v1 reply ${gatewayId} ${id}`;

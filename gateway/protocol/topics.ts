@@ -8,8 +8,12 @@ export const topics = {
   ack: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/ack`,
   /** gateway → anyone: retained online/offline status and counters (no readings, no meter ids). */
   status: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/status`,
+  /** gateway → operators: signed periodic health with per-meter status (counts, times, codes), QoS 0. */
+  health: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/health`,
   /** household → gateway: signed requests (enrolment, …), QoS 1. */
   customerRequest: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/customer/request`,
+  /** gateway → households: its request key, signed and retained (requests are sealed to it). */
+  customerKey: (prefix: string, gatewayId: string) => `${prefix}/gw/${gatewayId}/customer/key`,
   /** gateway → household: the signed reply to request `id`. */
   customerReply: (prefix: string, gatewayId: string, id: string) =>
     `${prefix}/gw/${gatewayId}/customer/reply/${id}`,

@@ -33,6 +33,8 @@ export interface MessageLink {
   route(topic: string, handler: (payload: Buffer) => void): void;
   /** Publishes when connected (false otherwise); `done` runs when the broker has acknowledged a QoS 1 message. */
   publish(topic: string, payload: string, qos: 0 | 1, done?: (error?: Error) => void): boolean;
+  /** Publishes a retained QoS 1 message when connected (false otherwise): what a newcomer must find. */
+  publishRetained(topic: string, payload: string): boolean;
   /** Runs `listener` on every (re)connection to the broker. */
   onConnect(listener: () => void): void;
 }
@@ -129,6 +131,13 @@ export class Uplink implements MessageLink {
     const client = this.client;
     if (!client?.connected) return false;
     client.publish(topic, payload, { qos }, (err) => done?.(err));
+    return true;
+  }
+
+  publishRetained(topic: string, payload: string): boolean {
+    const client = this.client;
+    if (!client?.connected) return false;
+    client.publish(topic, payload, { qos: 1, retain: true }, () => {});
     return true;
   }
 

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoUtc } from '../../gateway/time/zoned.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
@@ -70,6 +71,12 @@ describe('a household consents to a third party', () => {
     const gateway = h.spawn();
     const log = () => (existsSync(h.scenario.logFile) ? readFileSync(h.scenario.logFile, 'utf8') : '');
     await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start');
+
+    // Everything on the broker, from before the household's first request: what its operator could read.
+    const sniffer = await mqtt.connectAsync(h.broker.url, { clientId: 'sniffer' });
+    const seen: string[] = [];
+    sniffer.on('message', (_t, payload) => seen.push(payload.toString('utf8')));
+    await sniffer.subscribeAsync('#', { qos: 1 });
 
     const key = path.join(dir, 'household.key.json');
     expect((await runCli(CUSTOMER, ['keygen', '--key', key])).code).toBe(0);
@@ -176,6 +183,23 @@ describe('a household consents to a third party', () => {
     expect(logged.stdout).toMatch(/ 0 .* grant, signed by this key/);
     expect(logged.stdout).toMatch(new RegExp(` 2 .* ${otherId}  revoke, signed by this key`));
     expect(logged.stdout).toContain('chain of 3 entries checked');
+    // Requests and replies went sealed: the broker saw neither the meter a request names, nor the household's
+    // keys, nor whom it shares with.
+    await sniffer.endAsync();
+    const householdKeys = JSON.parse(readFileSync(key, 'utf8')) as {
+      sealing: { x: string };
+      signing: { x: string };
+    };
+    expect(seen.length).toBeGreaterThan(50);
+    for (const secret of [
+      '"meterId"',
+      'Energy coach',
+      householdKeys.sealing.x,
+      householdKeys.signing.x,
+      granteeKey,
+    ]) {
+      expect(seen.filter((m) => m.includes(secret)).length, secret).toBe(0);
+    }
     expect(gateway.child.exitCode).toBeNull();
   }, 240_000);
 });

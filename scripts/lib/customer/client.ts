@@ -7,13 +7,18 @@ import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { codeKeyPair } from '../../../gateway/customer/enrolment-code.ts';
 import type { CustomerKeys } from '../../../gateway/customer/customer-key.ts';
 import { publicKeyFromRaw } from '../../../gateway/customer/raw-keys.ts';
-import { open } from '../../../gateway/customer/seal.ts';
+import { open, seal } from '../../../gateway/customer/seal.ts';
+import { z } from 'zod';
 import { GatewayError } from '../../../gateway/errors.ts';
 import { openEnvelope } from '../../../gateway/protocol/envelope.ts';
 import {
   CustomerReply,
   LivePlaintext,
   LiveReading,
+  RequestKeyAnnouncement,
+  SealedReply,
+  replyAad,
+  requestAad,
   SharedPlaintext,
   SharedReading,
   liveAad,
@@ -103,21 +108,72 @@ export function meterRequest(
 
 /**
  * A reply from the gateway. Its signature is checked with `gatewayKey` when the household has it already; on a
- * first enrolment (trust on first use) with the key the reply itself names, which the tool then keeps.
+ * first enrolment (trust on first use) with the key the reply itself names, which the tool then keeps. The reply
+ * to a sealed request comes sealed to the household's key: `opener` opens it.
  */
-export function openReply(raw: Buffer, gatewayKey: string | undefined): CustomerReply {
+export function openReply(
+  raw: Buffer,
+  gatewayKey: string | undefined,
+  opener?: { sealingPrivate: KeyObject; gatewayId: string },
+): CustomerReply {
   let claimed: string | undefined = gatewayKey;
   if (!claimed) {
     try {
       const envelope = JSON.parse(raw.toString()) as { body?: string };
-      claimed = CustomerReply.parse(JSON.parse(envelope.body ?? '')).gatewayKey;
+      claimed = z.object({ gatewayKey: z.string() }).parse(JSON.parse(envelope.body ?? '')).gatewayKey;
     } catch (cause) {
       throw new GatewayError('MESSAGE_MALFORMED', 'reply is not a v1 signed reply', { cause });
     }
   }
-  if (!claimed) throw new GatewayError('MESSAGE_MALFORMED', 'reply names no gateway key to check it with');
   const { body } = openEnvelope(raw, publicKeyFromRaw(claimed, 'Ed25519'));
-  return CustomerReply.parse(body);
+  const sealed = SealedReply.safeParse(body);
+  if (!sealed.success) return CustomerReply.parse(body);
+  if (!opener) throw new GatewayError('MESSAGE_MALFORMED', 'a sealed reply, and no key to open it with');
+  const r = sealed.data;
+  const inner = CustomerReply.parse(
+    JSON.parse(open(opener.sealingPrivate, r.sealed, replyAad(opener.gatewayId, r.id)).toString('utf8')),
+  );
+  if (inner.id !== r.id || inner.gatewayKey !== r.gatewayKey) {
+    throw new GatewayError('MESSAGE_MALFORMED', 'the sealed reply does not match its envelope');
+  }
+  return inner;
+}
+
+/**
+ * The gateway's announcement of its request key, checked with the pinned gateway key when the household has one
+ * (else with the key it names: trust on first use, and every later reply must be signed by the same key).
+ */
+export function openAnnouncement(
+  raw: Buffer,
+  pinned: string | undefined,
+  gatewayId: string,
+): { sealing: string; gatewayKey: string } {
+  let claimed = pinned;
+  if (!claimed) {
+    try {
+      const envelope = JSON.parse(raw.toString()) as { body?: string };
+      claimed = RequestKeyAnnouncement.parse(JSON.parse(envelope.body ?? '')).gatewayKey;
+    } catch (cause) {
+      throw new GatewayError('MESSAGE_MALFORMED', 'the announced request key is not a v1 announcement', {
+        cause,
+      });
+    }
+  }
+  const a = RequestKeyAnnouncement.parse(openEnvelope(raw, publicKeyFromRaw(claimed, 'Ed25519')).body);
+  if (a.gatewayId !== gatewayId || a.gatewayKey !== claimed) {
+    throw new GatewayError('MESSAGE_MALFORMED', `the announced request key is not gateway ${gatewayId}'s`);
+  }
+  return { sealing: a.sealing, gatewayKey: a.gatewayKey };
+}
+
+/** A request message sealed to the gateway's request key: the broker reads nothing of it. */
+export function sealRequest(message: string, requestKey: string, gatewayId: string): string {
+  const sealed = seal(
+    publicKeyFromRaw(requestKey, 'X25519'),
+    Buffer.from(message, 'utf8'),
+    requestAad(gatewayId),
+  );
+  return JSON.stringify({ v: 1, sealed });
 }
 
 export interface OpenedLiveReading {

@@ -9,7 +9,9 @@ import { GatewayError } from '../../../gateway/errors.ts';
 import { readKeyFile, readSecretFile } from '../../../gateway/keys/files.ts';
 import type { CustomerReply } from '../../../gateway/protocol/customer-messages.ts';
 import { topics } from '../../../gateway/protocol/topics.ts';
-import { openReply } from './client.ts';
+import type { KeyObject } from 'node:crypto';
+import { loadCustomerKeys } from '../../../gateway/customer/customer-key.ts';
+import { openAnnouncement, openReply, sealRequest } from './client.ts';
 
 export const Enrolment = z
   .object({
@@ -57,43 +59,59 @@ export const refused = (reply: CustomerReply) =>
   new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
 
 /**
- * Publishes a request and waits for the gateway's reply to it, checked with `gatewayKey` (trust on first use when
- * undefined: see openReply) and refused when it answers another request (replayed onto this topic by someone).
+ * Sends a request, sealed to the gateway's announced request key, and waits for the gateway's reply to it,
+ * sealed to the household's key. Both are checked with `gatewayKey` (trust on first use when undefined: the key
+ * the announcement names, which every later message must then be signed by); a reply that answers another
+ * request (replayed onto this topic by someone) is refused.
  */
 export async function ask(
   target: { broker: string; connection: Connection; prefix: string; gateway: string; gatewayKey?: string },
   request: { id: string; message: string },
+  sealingPrivate: KeyObject,
   timeoutS: number,
 ): Promise<CustomerReply> {
   const { broker, prefix, gateway } = target;
   const client = await mqtt.connectAsync(broker, connectOptions(target.connection, `customer-${request.id}`));
-  try {
-    const reply = new Promise<Buffer>((resolve) => client.on('message', (_t, payload) => resolve(payload)));
-    await client.subscribeAsync(topics.customerReply(prefix, gateway, request.id), { qos: 1 });
-    await client.publishAsync(topics.customerRequest(prefix, gateway), request.message, { qos: 1 });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new GatewayError(
-              'DEVICE_TIMEOUT',
-              `no reply from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
-            ),
+  const waiting = new Map<string, (payload: Buffer) => void>();
+  client.on('message', (topic, payload) => waiting.get(topic)?.(payload));
+  const next = (topic: string) => new Promise<Buffer>((resolve) => waiting.set(topic, resolve));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new GatewayError(
+            'DEVICE_TIMEOUT',
+            `no answer from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
           ),
-        timeoutS * 1000,
-      );
+        ),
+      timeoutS * 1000,
+    );
+  });
+  try {
+    const keyTopic = topics.customerKey(prefix, gateway);
+    const announced = next(keyTopic);
+    await client.subscribeAsync(keyTopic, { qos: 1 });
+    const gatewayKeys = openAnnouncement(
+      await Promise.race([announced, timeout]),
+      target.gatewayKey,
+      gateway,
+    );
+    const replyTopic = topics.customerReply(prefix, gateway, request.id);
+    const reply = next(replyTopic);
+    await client.subscribeAsync(replyTopic, { qos: 1 });
+    const sealed = sealRequest(request.message, gatewayKeys.sealing, gateway);
+    await client.publishAsync(topics.customerRequest(prefix, gateway), sealed, { qos: 1 });
+    const answer = openReply(await Promise.race([reply, timeout]), gatewayKeys.gatewayKey, {
+      sealingPrivate,
+      gatewayId: gateway,
     });
-    try {
-      const answer = openReply(await Promise.race([reply, timeout]), target.gatewayKey);
-      if (answer.id !== request.id) {
-        throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
-      }
-      return answer;
-    } finally {
-      clearTimeout(timer);
+    if (answer.id !== request.id) {
+      throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
     }
+    return answer;
   } finally {
+    clearTimeout(timer);
     await client.endAsync();
   }
 }
@@ -105,7 +123,7 @@ export async function askEnrolled(
   timeoutS: number,
 ): Promise<{ reply: CustomerReply; enrolment: Enrolment }> {
   const e = loadEnrolment(keyFile);
-  const reply = await ask(e, build(e), timeoutS);
+  const reply = await ask(e, build(e), loadCustomerKeys(keyFile).sealingPrivate, timeoutS);
   if (!reply.ok) throw refused(reply);
   return { reply, enrolment: e };
 }

@@ -52,6 +52,9 @@ class RecordingLink implements MessageLink {
   onConnect(listener: () => void): void {
     this.listeners.push(listener);
   }
+  publishRetained(): boolean {
+    return true;
+  }
   /** The process that listened stops (a restart). */
   forget(): void {
     this.listeners.length = 0;

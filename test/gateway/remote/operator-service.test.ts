@@ -53,6 +53,9 @@ class Broker implements MessageLink {
     return true;
   }
   onConnect(): void {}
+  publishRetained(): boolean {
+    return true;
+  }
 }
 
 function setup(opts: { failApply?: boolean } = {}) {
