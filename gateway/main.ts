@@ -1,11 +1,13 @@
 /**
  * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
  * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './observe/log.ts';
+import { SystemdNotifier } from './observe/systemd-notify.ts';
 import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
 const HELP = `Usage: gateway [--config FILE] [--check]
@@ -41,12 +43,13 @@ async function main(argv: string[]): Promise<void> {
     ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
   });
   const gateway = new Gateway({ config, log, configFile: values.config });
+  const notifier = SystemdNotifier.fromEnv(process.env, log.child({ component: 'systemd' }));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'signal received');
-    gateway.stop().then(
+    Promise.all([gateway.stop(), notifier?.stopping()]).then(
       () => process.exit(0),
       (error: unknown) => {
         log.error({ err: (error as Error).message }, 'stop failed');
@@ -62,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
     await gateway.stop().catch(() => undefined);
     throw error;
   }
+  notifier?.ready();
 }
 
 runCli(main);
