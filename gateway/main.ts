@@ -1,6 +1,7 @@
 /**
  * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
  * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ * `--doctor` checks the installation instead (scripts/lib/doctor/): 0 nothing failed, 1 something did.
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
 import { parseArgs } from 'node:util';
@@ -10,19 +11,26 @@ import { createLogger } from './observe/log.ts';
 import { SystemdNotifier } from './observe/systemd-notify.ts';
 import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
-const HELP = `Usage: gateway [--config FILE] [--check]
+const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
                       keys, TLS files and the replay CSV are checked when the gateway starts
+      --doctor        check the installation as the gateway would meet it: configuration, keys and their
+                      modes, serial ports, brokers, clock, disk space and the buffer; one line per check
+                      with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
+                      service user: sudo -u meterspace scripts/gateway --config FILE --doctor
+                      ("gateway doctor --config FILE" is the same)
   -h, --help          show this help`;
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
+    allowPositionals: true,
     options: {
       config: { type: 'string', short: 'c', default: 'config/gateway.yaml' },
       check: { type: 'boolean', default: false },
+      doctor: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -31,6 +39,17 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!values.config) throw new UsageError('--config is required', HELP);
+  const doctor = values.doctor || positionals[0] === 'doctor';
+  if (positionals.length > (positionals[0] === 'doctor' ? 1 : 0)) {
+    throw new UsageError(`unexpected argument: ${positionals.join(' ')}`, HELP);
+  }
+  if (doctor && values.check) throw new UsageError('--check and --doctor exclude each other', HELP);
+  if (doctor) {
+    // Loaded only here: the daemon does not carry the doctor's code.
+    const { runDoctor } = await import('../scripts/lib/doctor/doctor.ts');
+    process.exitCode = await runDoctor(values.config, process.stdout);
+    return;
+  }
   const config = loadConfigFile(values.config);
   if (values.check) {
     process.stdout.write(
