@@ -83,11 +83,20 @@ describe('scripts/install', () => {
       mode: 0o600,
     });
     chmodSync(at('etc/meterspace/keys/gateway.ed25519.key.pem'), 0o644);
+    // The technician's own udev rule is kept; a unit edited in place (not in a drop-in) is put back.
+    const localRule = `${readFileSync(rule, 'utf8')}SUBSYSTEM=="tty", KERNELS=="1-1.2", SYMLINK+="meterspace-rs485"\n`;
+    writeFileSync(rule, localRule);
+    writeFileSync(unit, `${readFileSync(unit, 'utf8')}# edited in place\n`);
     const second = await runInstall(['--root', root, '--no-npm']);
     expect(second.code).toBe(0);
     expect(linesOf(second.stdout, 'do')).toEqual([
       `chmod 600 ${at('etc/meterspace/keys/gateway.ed25519.key.pem')}`,
+      `install -m 644 ${path.join(ROOT, 'config/systemd/meterspace.service')} ${unit}`,
     ]);
+    expect(readFileSync(rule, 'utf8')).toBe(localRule);
+    expect(readFileSync(unit, 'utf8')).toBe(
+      readFileSync(path.join(ROOT, 'config/systemd/meterspace.service'), 'utf8'),
+    );
     expect(modeOf(at('etc/meterspace/keys/gateway.ed25519.key.pem'))).toBe('600');
     expect(linesOf(second.stdout, 'warn')).toEqual([
       `${at('etc/meterspace/keys/supplier.paillier.key.json')} is a supplier PRIVATE key: it must never be on a ` +
