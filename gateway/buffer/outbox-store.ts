@@ -82,6 +82,7 @@ export class OutboxStore {
   private readonly allDueStmt: Statement<[number]>;
   private readonly deleteBatchStmt: Statement<[string]>;
   private readonly countStmt: Statement<[], { records: number; unbatched: number; batches: number }>;
+  private readonly oldestBatchStmt: Statement<[], { at: number | null }>;
   private readonly droppableStmt: Statement<[number, number], RecordRow>;
   private readonly deleteRecordStmt: Statement<[string]>;
 
@@ -110,6 +111,7 @@ export class OutboxStore {
               (SELECT COUNT(*) FROM outbox WHERE batch_id IS NULL) AS unbatched,
               (SELECT COUNT(*) FROM batches) AS batches`,
     );
+    this.oldestBatchStmt = db.prepare('SELECT MIN(created_at) AS at FROM batches');
     // Oldest unbatched aggregates/suppressions first; bills are never dropped.
     this.droppableStmt = db.prepare(
       `SELECT * FROM outbox WHERE batch_id IS NULL AND kind != 'bill' AND created_at < ?
@@ -173,6 +175,11 @@ export class OutboxStore {
 
   counts(): { records: number; unbatched: number; batches: number } {
     return this.countStmt.get()!;
+  }
+
+  /** When the oldest unacknowledged batch was made (wall clock), or undefined when every batch is acknowledged. */
+  oldestBatchAt(): number | undefined {
+    return this.oldestBatchStmt.get()!.at ?? undefined;
   }
 
   /** Up to `limit` unbatched non-bill records created before `before`, oldest first: what a full outbox drops. */

@@ -5,6 +5,7 @@
  */
 import cron from 'node-cron';
 import { z } from 'zod';
+import { LOG_COMPONENTS, LOG_LEVELS } from '../observe/log-levels.ts';
 import { isValidTimeZone } from '../time/zoned.ts';
 import {
   ModbusDriver,
@@ -32,6 +33,13 @@ const TimeWindow = z
   .string()
   .regex(/^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must look like "07:00-23:00"');
 
+/** `observe.metrics.listen`: `port`, `host:port` or `[ipv6]:port`; a bare port is on 127.0.0.1. */
+export const LISTEN_PATTERN = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/;
+
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
+
+const LogLevel = z.enum(LOG_LEVELS);
+
 /** The smallest k any configuration may set: below it an aggregate is nearly a single household's reading. */
 export const K_ABSOLUTE_FLOOR = 2;
 
@@ -47,7 +55,9 @@ const MeterSource = z.discriminatedUnion('driver', [ReplaySource, SerialSource, 
 
 const Meter = z
   .object({
-    id: Id.describe('Local meter id; used in logs and the local buffer only, never sent upstream'),
+    id: Id.describe(
+      "Local meter id: in logs, the local buffer and the operator's health message, never in records for the MDMS",
+    ),
     neighbourhood: Id.describe('The one neighbourhood this meter is aggregated in'),
     account: Id.describe('Billing account the meter is billed to (named upstream on bills)'),
     source: MeterSource.describe('Where readings come from'),
@@ -103,10 +113,14 @@ export const ConfigSchema = z
         id: Id.describe('Gateway id; part of every upstream topic'),
         dataDir: z.string().default('./var').describe('Directory for the SQLite buffer and state'),
         timezone: TimeZone.default('UTC').describe('Zone of tariff windows and billing period boundaries'),
-        logLevel: z
-          .enum(['trace', 'debug', 'info', 'warn', 'error'])
-          .default('info')
-          .describe('pino log level'),
+        logLevel: LogLevel.default('info').describe('pino log level of every component without its own'),
+        logLevels: z
+          .partialRecord(z.enum(LOG_COMPONENTS), LogLevel)
+          .default({})
+          .describe(
+            'Levels of single components, e.g. { driver: debug, uplink: warn }; like logLevel, applied without a ' +
+              `restart when set remotely. Components: ${LOG_COMPONENTS.join(', ')}`,
+          ),
         logFile: z.string().optional().describe('Write logs to this file instead of stdout'),
       })
       .strict()
@@ -278,7 +292,7 @@ export const ConfigSchema = z
           .string()
           .optional()
           .describe(
-            "Operator Ed25519 public key (SPKI PEM) whose signed commands may change this file remotely; without it, remote configuration is off",
+            'Operator Ed25519 public key (SPKI PEM) whose signed commands may change this file remotely; without it, remote configuration is off',
           ),
         enrolmentCodes: z
           .string()
@@ -354,6 +368,48 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('The SQLite buffer and its limits (policy when full: docs/buffer.md)'),
+    observe: z
+      .object({
+        healthSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86_400)
+          .default(60)
+          .describe('Seconds between two signed health messages upstream (docs/protocol.md §8a); 0: none'),
+        staleIntervals: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(3)
+          .describe('A meter with no reading accepted for more than this many intervals is reported stale'),
+        metrics: z
+          .union([
+            z.boolean(),
+            z
+              .object({
+                listen: z
+                  .string()
+                  .regex(LISTEN_PATTERN, 'must be port, host:port or [ipv6]:port')
+                  .refine((l) => Number(LISTEN_PATTERN.exec(l)?.[2]) <= 65_535, 'port must be at most 65535')
+                  .default(DEFAULT_METRICS_LISTEN)
+                  .describe(
+                    'Address of the Prometheus endpoint; a bare port is on 127.0.0.1. Anything but loopback ' +
+                      'shows meter ids and counts to the network: firewall it',
+                  ),
+              })
+              .strict(),
+          ])
+          .default(false)
+          .describe(
+            `Local Prometheus endpoint GET /metrics (docs/operations.md): true is { listen: ${DEFAULT_METRICS_LISTEN} }; ` +
+              'false or absent: off',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('Health messages, meter staleness and the Prometheus endpoint (docs/operations.md)'),
     drivers: z
       .object({
         replay: z

@@ -1,8 +1,10 @@
 /**
- * One pino logger; each component takes a child (`log.child({ component })`). Secrets are redacted by path.
+ * One pino logger; each component takes a child (`log-levels.ts`). Secrets are redacted by field name at any
+ * depth, and credentials in URLs are cut out (`redact.ts`).
  * Privacy invariant 1: no plaintext reading is ever passed to a logger — log meter ids, intervals and error codes.
  */
 import pino, { type Logger } from 'pino';
+import { redactSecrets } from './redact.ts';
 
 export type { Logger };
 
@@ -17,10 +19,7 @@ export function createLogger(opts: LogOptions): Logger {
     {
       level: opts.level,
       base: undefined,
-      redact: {
-        paths: ['password', '*.password', 'privateKey', '*.privateKey', 'key', '*.key'],
-        censor: '[redacted]',
-      },
+      formatters: { log: redactSecrets },
     },
     opts.file ? pino.destination({ dest: opts.file, mkdir: true, sync: false }) : pino.destination(1),
   );

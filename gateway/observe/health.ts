@@ -1,0 +1,109 @@
+/**
+ * The gateway's health at this moment (docs/protocol.md §8a), made from the counters (`metrics.ts`), each meter's
+ * status (`meter-status.ts`), the buffer's depth, the data directory's file system and the process's memory.
+ * The health message and the Prometheus endpoint both show what this returns, so they agree. Counts, instants and
+ * codes only: no reading's value is known here.
+ */
+import { statfsSync } from 'node:fs';
+import type { BufferStore } from '../buffer/buffer.ts';
+import type { HealthBody } from '../protocol/health-message.ts';
+import type { Clock } from '../time/clock.ts';
+import { isoUtc } from '../time/zoned.ts';
+import type { MeterStatus } from './meter-status.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface HealthOptions {
+  gatewayId: string;
+  periodSeconds: number;
+  dataDir: string;
+}
+
+export interface HealthSources {
+  metrics: Metrics;
+  meters: MeterStatus;
+  buffer: BufferStore;
+  wall: Clock;
+  data: Clock;
+}
+
+/** Counters of refused readings (`readings.rejected.<CODE>`). */
+const READING_REJECTED = /^readings\.rejected\.([A-Z][A-Z0-9_]*)$/;
+/** Counters of refused frames: `driver.<protocol>.rejected.<CODE>` and `driver.frames_rejected.<CODE>`. */
+const FRAME_REJECTED = /^driver\.(?:[a-z0-9-]+\.rejected|frames_rejected)\.([A-Z][A-Z0-9_]*)$/;
+
+export class Health {
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly opts: HealthOptions,
+    private readonly sources: HealthSources,
+  ) {
+    this.startedAt = sources.wall.now();
+  }
+
+  snapshot(): HealthBody {
+    const { metrics, meters, buffer, wall, data } = this.sources;
+    const now = wall.now();
+    const counters = metrics.snapshot();
+    const status = meters.snapshot();
+    const outbox = buffer.outbox.counts();
+    const oldest = buffer.outbox.oldestBatchAt();
+    const memory = process.memoryUsage();
+    return {
+      v: 1,
+      type: 'health',
+      gateway: this.opts.gatewayId,
+      at: isoUtc(now),
+      dataTime: isoUtc(data.now()),
+      uptimeSeconds: seconds(now - this.startedAt),
+      periodSeconds: this.opts.periodSeconds,
+      meters: status.counts,
+      readings: {
+        accepted: counters['readings.accepted'] ?? 0,
+        lastInterval: {
+          start: isoUtc(status.lastInterval.start),
+          end: isoUtc(status.lastInterval.end),
+          accepted: status.lastInterval.accepted,
+        },
+        rejected: byCode(counters, READING_REJECTED),
+      },
+      frames: { rejected: byCode(counters, FRAME_REJECTED) },
+      groups: {
+        released: counters['aggregates.released'] ?? 0,
+        suppressed: counters['aggregates.suppressed'] ?? 0,
+      },
+      buffer: {
+        pendingReadings: buffer.readings.pendingCount(),
+        heldReadings: buffer.held.summary().count,
+        outboxRecords: outbox.records,
+        unbatchedRecords: outbox.unbatched,
+        batches: outbox.batches,
+        oldestUnackedBatchAgeSeconds: oldest === undefined ? null : seconds(now - oldest),
+      },
+      disk: diskOf(this.opts.dataDir),
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal },
+      meterStatus: status.meters,
+    };
+  }
+}
+
+/** The counters matching `pattern`, summed by the code it captures, codes sorted. */
+export function byCode(counters: Record<string, number>, pattern: RegExp): Record<string, number> {
+  const sums = new Map<string, number>();
+  for (const [name, value] of Object.entries(counters)) {
+    const code = pattern.exec(name)?.[1];
+    if (code) sums.set(code, (sums.get(code) ?? 0) + value);
+  }
+  return Object.fromEntries([...sums].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function diskOf(dir: string): HealthBody['disk'] {
+  try {
+    const s = statfsSync(dir);
+    return { totalBytes: s.blocks * s.bsize, availableBytes: s.bavail * s.bsize };
+  } catch {
+    return null;
+  }
+}
+
+const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000));

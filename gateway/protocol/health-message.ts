@@ -1,0 +1,78 @@
+/**
+ * The gateway's periodic health, contract version 1 (docs/protocol.md §8a): a signed envelope (§3) by the gateway's
+ * Ed25519 key on `<prefix>/gw/<gatewayId>/health`, QoS 0, not retained. Counts, instants and error codes only:
+ * never a reading's value, never a household's pseudonym, account or neighbourhood beside a meter.
+ */
+import { z } from 'zod';
+
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
+const Iso = z.iso.datetime();
+const Count = z.number().int().min(0);
+/** Error code → how many times (e.g. `{"READING_DUPLICATE": 2}`); a code appears once it is non-zero. */
+const ByCode = z.record(z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/), Count);
+
+export const MeterState = z.enum(['up', 'stale', 'down']);
+export type MeterState = z.infer<typeof MeterState>;
+
+export const MeterHealth = z
+  .object({
+    /** The meter's local id (`meters[].id`). */
+    id: Id,
+    /** `meters[].source.driver`: replay, serial, mqtt or modbus. */
+    driver: Id,
+    state: MeterState,
+    /** End of the newest interval accepted from this meter (data clock); null before the first. */
+    lastIntervalEnd: Iso.nullable(),
+    /** Readings accepted from this meter since the gateway started. */
+    accepted: Count,
+    /** Its readings and frames refused since the gateway started, by code. */
+    rejected: ByCode,
+  })
+  .strict();
+export type MeterHealth = z.infer<typeof MeterHealth>;
+
+export const HealthBody = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('health'),
+    gateway: Id,
+    /** Gateway wall clock when the message was made. */
+    at: Iso,
+    /** The data clock at that moment (differs from `at` only when replaying recorded data). */
+    dataTime: Iso,
+    uptimeSeconds: Count,
+    /** Seconds between two health messages (`observe.healthSeconds`). */
+    periodSeconds: Count,
+    meters: z.object({ configured: Count, seen: Count, up: Count, stale: Count, down: Count }).strict(),
+    readings: z
+      .object({
+        /** Since the gateway started. */
+        accepted: Count,
+        /** The newest interval whose aggregation grace has passed, and the readings accepted for it. */
+        lastInterval: z.object({ start: Iso, end: Iso, accepted: Count }).strict(),
+        rejected: ByCode,
+      })
+      .strict(),
+    frames: z.object({ rejected: ByCode }).strict(),
+    /** Neighbourhood groups decided since the gateway started. */
+    groups: z.object({ released: Count, suppressed: Count }).strict(),
+    buffer: z
+      .object({
+        /** Ciphertexts awaiting their group's release and acknowledgement. */
+        pendingReadings: Count,
+        /** Ciphertexts of readings from ahead of the gateway's clock. */
+        heldReadings: Count,
+        outboxRecords: Count,
+        unbatchedRecords: Count,
+        /** Signed batches not yet acknowledged by the MDMS. */
+        batches: Count,
+        oldestUnackedBatchAgeSeconds: Count.nullable(),
+      })
+      .strict(),
+    /** The file system of `gateway.dataDir`; null when it cannot be read. */
+    disk: z.object({ totalBytes: Count, availableBytes: Count }).strict().nullable(),
+    memory: z.object({ rssBytes: Count, heapUsedBytes: Count, heapTotalBytes: Count }).strict(),
+    meterStatus: z.array(MeterHealth),
+  })
+  .strict();
+export type HealthBody = z.infer<typeof HealthBody>;
