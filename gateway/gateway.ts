@@ -294,7 +294,8 @@ export class Gateway {
         historyDays: config.customers.historyDays,
         upstreamOf: (meterId) => {
           const c = this.live?.running() ?? config;
-          const meter = c.meters.find((m) => m.id === meterId)!;
+          const meter = c.meters.find((m) => m.id === meterId);
+          if (!meter) throw new GatewayError('ENROLMENT_REFUSED', 'this meter is no longer on the gateway');
           return {
             neighbourhood: meter.neighbourhood,
             k: c.privacy.k,

@@ -89,11 +89,14 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
       const source = m.source;
       const bus = c.drivers.modbus?.buses[source.bus];
       if (!bus) add(`meters.${i}.source.bus`, `no bus "${source.bus}" under drivers.modbus.buses`);
-      const key = `${source.bus}/${source.unit}`;
+      // By where the bus leads, not its name: two buses naming one host would read one device twice, and one
+      // device counted as several meters would defeat k (privacy invariant 2).
+      const endpoint = !bus ? source.bus : bus.transport === 'tcp' ? `${bus.host}:${bus.port}` : bus.path;
+      const key = `${endpoint}/${source.unit}`;
       if (modbusUnits.has(key)) {
         add(
           `meters.${i}.source.unit`,
-          `unit ${source.unit} on bus "${source.bus}" is meter "${modbusUnits.get(key)}"`,
+          `unit ${source.unit} at ${endpoint} is already meter "${modbusUnits.get(key)}"`,
         );
       }
       modbusUnits.set(key, m.id);

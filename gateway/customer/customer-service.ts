@@ -98,6 +98,10 @@ export class CustomerService {
   reconfigure(o: { meters: readonly string[]; historyDays: number }): void {
     this.meters = new Set(o.meters);
     this.opts = { ...this.opts, historyDays: o.historyDays };
+    // A meter removed takes its household with it: if the id ever comes back, it is another device.
+    for (const { customer } of [...this.sealingKeys.values()]) {
+      if (!this.meters.has(customer.meterId)) this.revoke(customer, 'its meter was removed from the gateway');
+    }
   }
 
   start(): void {
@@ -170,21 +174,23 @@ export class CustomerService {
     for (const { customer } of [...this.sealingKeys.values()]) {
       const code = codes.get(customer.meterId);
       if (code === undefined || code === customer.codeKey) continue;
-      this.flush();
-      const ended = this.third.consents.endAll(
-        customer,
-        'the household was revoked: a new enrolment code was issued for the meter',
-        this.clocks.data.now(),
-      );
-      this.store.revoke(customer.meterId);
-      this.sealingKeys.delete(customer.meterId);
-      const erased = this.history.erase(customer.meterId);
-      this.metrics.inc('customer.revoked');
-      this.log.info(
-        { meter: customer.meterId, erased, consentsEnded: ended },
-        'new enrolment code for the meter: the household enrolled with the old one is revoked',
-      );
+      this.revoke(customer, 'a new enrolment code was issued for the meter');
     }
+  }
+
+  /** Un-enrols a household: it receives nothing more, its consents end, its history is erased. */
+  private revoke(customer: EnrolledCustomer, why: string): void {
+    this.flush();
+    const ended = this.third.consents.endAll(
+      customer,
+      `the household was revoked: ${why}`,
+      this.clocks.data.now(),
+    );
+    this.store.revoke(customer.meterId);
+    this.sealingKeys.delete(customer.meterId);
+    const erased = this.history.erase(customer.meterId);
+    this.metrics.inc('customer.revoked');
+    this.log.info({ meter: customer.meterId, erased, consentsEnded: ended, why }, 'household revoked');
   }
 
   /** On the tick, with the data clock: closes third parties' spans and deletes history past its retention. */

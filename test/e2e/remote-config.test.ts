@@ -101,9 +101,10 @@ describe('remote configuration of a running gateway', () => {
     // A serial meter on a port that does not exist: rolled back, the file as it was, the reason given.
     const broken = structuredClone(config) as Raw & { drivers: Record<string, unknown> };
     broken.drivers.serial = { p1: { path: '/dev/ttyMETERSPACE-MISSING', protocol: 'dsmr' } };
+    broken.neighbourhoods.push({ id: 'west' });
     broken.meters.push({
       id: 'm13',
-      neighbourhood: 'tiny',
+      neighbourhood: 'west',
       account: 'ACC-013',
       source: { driver: 'serial', port: 'p1' },
     } as never);
@@ -113,6 +114,17 @@ describe('remote configuration of a running gateway', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('CONFIG_ROLLED_BACK');
     expect(refused.stderr).toContain('/dev/ttyMETERSPACE-MISSING does not exist');
+    expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterAdd);
+
+    // Moving an enrolled or any existing meter, or joining one to an existing neighbourhood, is for the site only.
+    const moved = structuredClone(config);
+    moved.meters.find((m) => m.id === 'm01')!.neighbourhood = 'tiny';
+    const movedFile = path.join(h.scenario.dir, 'moved.yaml');
+    writeFileSync(movedFile, stringify(moved));
+    const floor = await operator('set', '--file', movedFile);
+    expect(floor.code).toBe(1);
+    expect(floor.stderr).toContain('PRIVACY_FLOOR');
+    expect(floor.stderr).toContain('meters.m01: an existing entry changes only locally');
     expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterAdd);
 
     // Everything of north and east arrives, exact, across the change; tiny is decided from the change on.

@@ -41,7 +41,8 @@ describe('sealed household requests', () => {
       now: Date.now(),
     });
     const sealed = sealRequest(message, rawPublicKey(key.publicKey), GW);
-    expect(sealed).not.toContain('m1');
+    expect(sealed).not.toContain('meter-0042');
+    expect(sealed).not.toContain('meterId');
     const opened = openRequest(Buffer.from(sealed), key.privateKey, GW);
     expect(opened.sealed).toBe(true);
     expect(parseRequest(opened.message).request).toMatchObject({

@@ -230,7 +230,15 @@ describe('remote configuration', () => {
   it('rolls a change that cannot start back to the previous file and says why', async () => {
     const s = setup({ failApply: true });
     const before = s.fileText();
-    const reply = await s.set((c) => c.meters.push({ ...c.meters[0]!, id: 'm9' }));
+    const reply = await s.set((c) => {
+      c.neighbourhoods.push({ id: 'nb-z' });
+      c.meters.push({
+        id: 'm9',
+        neighbourhood: 'nb-z',
+        account: 'A9',
+        source: { driver: 'replay', household: '9' },
+      });
+    });
     expect(reply).toMatchObject({ ok: false, code: 'CONFIG_ROLLED_BACK' });
     expect(reply.message).toContain('[SERIAL_PORT_FAILED] no /dev/ttyUSB9');
     expect(s.fileText()).toBe(before);
@@ -240,13 +248,17 @@ describe('remote configuration', () => {
   it('writes a change that needs a restart and says so, applying nothing now', async () => {
     const s = setup();
     const reply = await s.set((c) => {
-      Object.assign(c, { intervals: { minutes: 30 } });
+      Object.assign(c.upstream, { maxRecordsPerBatch: 50 });
       c.privacy.k = 8;
     });
-    expect(reply).toMatchObject({ ok: true, applied: 'restart', restartRequired: ['intervals.minutes'] });
+    expect(reply).toMatchObject({
+      ok: true,
+      applied: 'restart',
+      restartRequired: ['upstream.maxRecordsPerBatch'],
+    });
     expect(reply.changed).toContain('privacy.k');
     expect(s.applied).toEqual([]);
-    expect(s.running().intervals.minutes).toBe(15);
-    expect(loadConfigFile(s.file).intervals.minutes).toBe(30);
+    expect(s.running().upstream.maxRecordsPerBatch).not.toBe(50);
+    expect(loadConfigFile(s.file).upstream.maxRecordsPerBatch).toBe(50);
   });
 });
