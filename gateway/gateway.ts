@@ -274,11 +274,20 @@ export class Gateway {
     );
     this.uplink = uplink;
     const consents = new Consents(
-      { gatewayId: config.gateway.id, prefix: config.upstream.topicPrefix },
+      {
+        gatewayId: config.gateway.id,
+        prefix: config.upstream.topicPrefix,
+        intervalMinutes: config.intervals.minutes,
+      },
       new ConsentLog(buffer.db),
     );
     const shared = new SharedStream(
-      { intervalMs, timeZone: config.gateway.timezone, graceMs: config.intervals.graceMinutes * 60_000 },
+      {
+        intervalMs,
+        timeZone: config.gateway.timezone,
+        graceMs: config.intervals.graceMinutes * 60_000,
+        maxReadingAgeMs,
+      },
       consents,
       new SharedStore(buffer.db),
       uplink,

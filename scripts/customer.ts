@@ -13,7 +13,7 @@
  *   scripts/customer consent grant|revoke|log --key FILE …   (lib/customer/consent-commands.ts)
  *   scripts/customer public-key --key FILE; scripts/customer receive --key FILE --topic T --gateway-key K
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
@@ -36,7 +36,13 @@ import {
   openLive,
   type Authority,
 } from './lib/customer/client.ts';
-import { consentCommand, describe, printPublicKey, receive } from './lib/customer/consent-commands.ts';
+import {
+  consentCommand,
+  describe,
+  printPublicKey,
+  receive,
+  seenFile,
+} from './lib/customer/consent-commands.ts';
 import {
   ask,
   askEnrolled,
@@ -256,6 +262,8 @@ async function enrol(v: {
     gatewayKey: answer.gatewayKey,
   };
   writeFileSync(enrolmentFile(v.key), `${JSON.stringify(enrolment, null, 2)}\n`, { mode: 0o600 });
+  // Re-keying: the new key carries on checking the consent log from where the old one left it.
+  if (v.current && existsSync(seenFile(v.current))) copyFileSync(seenFile(v.current), seenFile(v.key));
   console.log(`enrolled: meter ${v.meter} of gateway ${v.gateway}`);
   console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
   console.log(`the gateway's fingerprint: ${signedBy}`);

@@ -212,4 +212,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (account, period_start, band)
   ) WITHOUT ROWID;
   `,
+  // 8: third parties' spans (docs/customers.md "Consent"), after a security review.
+  `
+  -- One row per span of a consent that has had a slot sent: a random mask seed while the span is open (so a
+  -- stolen card reveals the masks of open spans only), NULL once it is closed. The closed mark stays (until the
+  -- span is older than any reading the gateway accepts), so that no slot of a closed span ever goes out again,
+  -- whatever the clock does: a slot sent after its mask went out as "missing" would reveal its reading.
+  CREATE TABLE shared_spans (
+    consent_id TEXT    NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end   INTEGER NOT NULL,
+    seed       BLOB,
+    PRIMARY KEY (consent_id, span_start)
+  ) WITHOUT ROWID;
+  CREATE INDEX shared_spans_open ON shared_spans (span_end) WHERE seed IS NOT NULL;
+  -- Queued messages name their consent, so that a revoke withdraws those not yet sent.
+  ALTER TABLE shared_outbox ADD COLUMN consent_id TEXT;
+  `,
 ];

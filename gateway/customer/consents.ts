@@ -27,18 +27,23 @@ import { publicKeyFromRaw } from './raw-keys.ts';
 export const MAX_CONSENT_DAYS = 366;
 /** The most consents in force per household at once. */
 export const MAX_CONSENTS = 16;
+/** The most grants and revokes per household per day, and in all (the log is kept for ever). */
+export const MAX_CHANGES_PER_DAY = 20;
+export const MAX_LOG_ENTRIES = 1000;
 
 export class Consents {
   /** Per meter: grants not revoked or ended (some may have expired). */
   private readonly standing = new Map<string, ConsentState[]>();
 
   constructor(
-    private readonly where: { gatewayId: string; prefix: string },
+    private readonly where: { gatewayId: string; prefix: string; intervalMinutes: number },
     private readonly log: ConsentLog,
   ) {}
 
   /** Rebuilds the consents in force of an enrolled household from its log (at start and at enrolment). */
   load(customer: EnrolledCustomer): void {
+    // A log that does not check out grants nothing.
+    this.standing.delete(customer.meterId);
     const entries = verifyConsentChain(this.log.lines(tenancy(customer)), {
       gatewayId: this.where.gatewayId,
       meterId: customer.meterId,
@@ -77,8 +82,15 @@ export class Consents {
     if (until - now > MAX_CONSENT_DAYS * 86_400_000) {
       throw new GatewayError('CONSENT_INVALID', `a consent lasts at most ${MAX_CONSENT_DAYS} days`);
     }
+    if (r.granularity === 'hourly' && 60 % this.where.intervalMinutes !== 0) {
+      throw new GatewayError(
+        'CONSENT_INVALID',
+        `hourly sums need intervals that divide an hour (this gateway's are ${this.where.intervalMinutes} minutes)`,
+      );
+    }
     // A key the gateway could not seal to (not a point, or of small order) is refused here, not at the first reading.
     publicKeyFromRaw(r.grantee.sealing, 'X25519');
+    this.checkRate(customer, now);
     if (this.active(customer.meterId, now).length >= MAX_CONSENTS) {
       throw new GatewayError('CONSENT_LIMIT', `at most ${MAX_CONSENTS} consents in force: revoke one first`);
     }
@@ -97,12 +109,17 @@ export class Consents {
     if (!this.active(customer.meterId, now).some((c) => c.id === r.consentId)) {
       throw new GatewayError('CONSENT_UNKNOWN', `no consent ${r.consentId} is in force for this household`);
     }
+    this.checkRate(customer, now);
     this.append(customer, now, { action: 'revoke', consentId: r.consentId, ...signedBy(signed, customer) });
   }
 
-  /** Ends every consent of a household that is being revoked (a new enrolment code), on its log. */
-  endAll(customer: EnrolledCustomer, reason: string, now: number): number {
-    const ending = this.active(customer.meterId, now);
+  /**
+   * Ends every consent of a household that is being revoked (a new enrolment code, its meter removed), on its
+   * log; returns their ids (expired ones included: their queued messages must go too).
+   */
+  endAll(customer: EnrolledCustomer, reason: string, now: number): string[] {
+    const standing = this.standing.get(customer.meterId) ?? [];
+    const ending = standing.filter((c) => c.untilMs > now);
     if (ending.length > 0) {
       this.log.append(
         tenancy(customer),
@@ -111,7 +128,21 @@ export class Consents {
       );
     }
     this.standing.delete(customer.meterId);
-    return ending.length;
+    return standing.map((c) => c.id);
+  }
+
+  /** A household changing its consents in a loop would fill the card: a few per day, a thousand in all. */
+  private checkRate(customer: EnrolledCustomer, now: number): void {
+    const lines = this.log.lines(tenancy(customer));
+    if (lines.length >= MAX_LOG_ENTRIES) {
+      throw new GatewayError('CONSENT_LIMIT', `the consent log holds ${MAX_LOG_ENTRIES} entries, its most`);
+    }
+    const today = lines.filter(
+      (l) => Date.parse((JSON.parse(l.entry) as { at: string }).at) > now - 86_400_000,
+    );
+    if (today.length >= MAX_CHANGES_PER_DAY) {
+      throw new GatewayError('CONSENT_LIMIT', `at most ${MAX_CHANGES_PER_DAY} consent changes a day`);
+    }
   }
 
   private append(customer: EnrolledCustomer, now: number, entry: NewConsentEntry): void {

@@ -186,11 +186,12 @@ export class CustomerService {
       `the household was revoked: ${why}`,
       this.clocks.data.now(),
     );
+    for (const id of ended) this.third.shared.withdraw(id);
     this.store.revoke(customer.meterId);
     this.sealingKeys.delete(customer.meterId);
     const erased = this.history.erase(customer.meterId);
     this.metrics.inc('customer.revoked');
-    this.log.info({ meter: customer.meterId, erased, consentsEnded: ended, why }, 'household revoked');
+    this.log.info({ meter: customer.meterId, erased, consentsEnded: ended.length, why }, 'household revoked');
   }
 
   /** On the tick, with the data clock: closes third parties' spans and deletes history past its retention. */
@@ -273,11 +274,12 @@ export class CustomerService {
     }
     // A new tenancy (a new code): the previous household's consents end with it.
     if (previous && previous.codeKey !== customer.codeKey) {
-      this.third.consents.endAll(
+      const ended = this.third.consents.endAll(
         previous,
         'a new household enrolled with a new code',
         this.clocks.data.now(),
       );
+      for (const consentId of ended) this.third.shared.withdraw(consentId);
     }
     this.remember(customer);
     const fingerprint = customerFingerprint(customer.keys);
@@ -346,6 +348,7 @@ export class CustomerService {
   private revokeConsent(signed: SignedRequest, r: ConsentRevokeRequest): void {
     const customer = this.authorised(signed);
     this.third.consents.revoke(signed, r, customer, this.clocks.data.now());
+    this.third.shared.withdraw(r.consentId);
     this.metrics.inc('customer.consent_revoked');
     this.log.info(
       { meter: customer.meterId, consent: r.consentId },

@@ -2,9 +2,10 @@
  * Third parties' streams (docs/customers.md §Consent): each accepted reading of a household with consents in
  * force goes, masked (span-masks.ts) and sealed to each third party's key, on the consent's own topic; when a
  * span (hour or day) closes, the masks of its slots that had no reading follow, so the third party can add the
- * span up. Nothing is sent for a reading outside a consent's time, and with no consent nothing at all.
- * Messages wait in SQLite, sealed, until the broker acknowledges them (QoS 1): an outage delays them, a restart
- * loses none.
+ * span up. Only whole spans inside a consent's time are served (a span cut by the grant or the end would give
+ * away the readings outside it), a closed span never gets another slot (its masks are out), and with no consent
+ * nothing is sent at all. Messages wait in SQLite, sealed, until the broker acknowledges them (QoS 1): an outage
+ * delays them, a restart loses none; a revoke withdraws those not yet sent.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Reading } from '../acquire/reading.ts';
@@ -21,23 +22,33 @@ import type { Consents } from './consents.ts';
 import { publicKeyFromRaw } from './raw-keys.ts';
 import { seal } from './seal.ts';
 import type { OpenSpan, OutgoingMessage, SharedStore } from './shared-store.ts';
-import { addMod, maskKey, maskOf, spanOf } from './span-masks.ts';
+import { addMod, maskOf, spanOf } from './span-masks.ts';
 
 /** Messages handed to the broker at once; the rest follow as it acknowledges them. */
 const IN_FLIGHT = 100;
 /** Queued messages beyond which new ones are dropped (and counted) while the broker is away. */
 const MAX_QUEUED = 200_000;
+const DAY_MS = 86_400_000;
 
 export interface SharedStreamOptions {
   intervalMs: number;
   timeZone: string;
   /** A span closes this long after its end (intervals.graceMinutes): later readings miss it. */
   graceMs: number;
+  /** No reading older than this is accepted (buffer.maxReadingAgeDays): closed marks are kept that long. */
+  maxReadingAgeMs: number;
+}
+
+interface ReadySlot {
+  consentId: string;
+  span: Span;
+  slot: number;
+  out: OutgoingMessage;
 }
 
 export class SharedStream {
   private readonly inFlight = new Set<number>();
-  private readonly keys = new Map<string, { grantee: KeyObject; mask: Buffer }>();
+  private readonly granteeKeys = new Map<string, KeyObject>();
 
   constructor(
     private readonly opts: SharedStreamOptions,
@@ -55,15 +66,14 @@ export class SharedStream {
   }
 
   /**
-   * Masks and seals a reading for every third party its household consented to for the reading's interval (a
-   * consent covers the readings from its grant to its end, even one that arrives a little after that end, until
-   * its span closes); returns what queues those messages, run once the reading is committed. `now` is the
-   * gateway's data clock. Never throws.
+   * Masks and seals a reading for every third party its household consented to for the reading's span; returns
+   * what queues those messages, run once the reading is committed. `now` is the gateway's data clock. Never
+   * throws.
    */
   prepare(reading: Reading, now: number): () => void {
     const consents = this.consents.active(reading.meterId, reading.start);
     if (consents.length === 0) return () => {};
-    const ready: { consentId: string; span: Span; slot: number; out: OutgoingMessage }[] = [];
+    const ready: ReadySlot[] = [];
     for (const c of consents) {
       try {
         const slot = this.slotMessage(c, reading, now);
@@ -75,9 +85,7 @@ export class SharedStream {
     return () => {
       for (const r of ready) {
         try {
-          if (this.store.queued >= MAX_QUEUED) this.metrics.inc('customer.shared_dropped');
-          else if (!this.store.send(r.consentId, r.span, r.slot, r.out))
-            this.metrics.inc('customer.shared_duplicate');
+          this.queue(r);
         } catch (error) {
           this.failed(r.consentId, error);
         }
@@ -93,19 +101,27 @@ export class SharedStream {
 
   /** Completes the spans that have closed by `now` (data clock) with the masks of their missing slots. */
   closeSpans(now: number): void {
-    for (const span of this.store.openSpans(now - this.opts.graceMs)) {
+    for (const span of this.store.dueSpans(now - this.opts.graceMs)) {
       const c = this.consents.find(span.consentId);
       try {
-        // A consent revoked since: its third party gets no more, not even the masks that would complete a span.
-        this.store.closeSpan(span, c ? this.missing(c, span) : []);
-        this.metrics.inc(c ? 'customer.shared_spans_closed' : 'customer.shared_spans_dropped');
+        // A consent revoked since gets no more, not even the masks that would complete a span; a span opened
+        // for a reading that never came needs none.
+        const complete = c !== undefined && span.slots.length > 0;
+        this.store.closeSpan(span, complete ? this.missing(c, span) : []);
+        this.metrics.inc(complete ? 'customer.shared_spans_closed' : 'customer.shared_spans_dropped');
       } catch (error) {
-        this.metrics.inc(`customer.shared_failed.${errorCode(error)}`);
-        this.log.warn({ consent: span.consentId, code: errorCode(error) }, 'span not closed');
-        return;
+        this.failed(span.consentId, error);
       }
     }
+    this.store.prune(now - this.opts.maxReadingAgeMs - DAY_MS);
     this.flush();
+  }
+
+  /** A consent revoked or ended: what was not sent yet is withdrawn. */
+  withdraw(consentId: string): void {
+    const withdrawn = this.store.withdraw(consentId);
+    this.granteeKeys.delete(consentId);
+    if (withdrawn > 0) this.metrics.inc('customer.shared_withdrawn', withdrawn);
   }
 
   /** Hands queued messages to the broker while it is connected; each is deleted once acknowledged. */
@@ -126,23 +142,36 @@ export class SharedStream {
     }
   }
 
-  private slotMessage(c: ConsentState, reading: Reading, now: number) {
-    if (reading.start < c.fromMs || reading.end > c.untilMs) return undefined;
+  private queue(r: ReadySlot): void {
+    // Revoked between the reading's encryption and its commit: nothing goes out.
+    if (!this.consents.find(r.consentId)) return void this.metrics.inc('customer.shared_revoked');
+    if (this.store.queued >= MAX_QUEUED) return void this.metrics.inc('customer.shared_dropped');
+    const outcome = this.store.send(r.span, r.slot, r.out);
+    if (outcome !== 'sent') this.metrics.inc(`customer.shared_${outcome}`);
+  }
+
+  private slotMessage(c: ConsentState, reading: Reading, now: number): ReadySlot | undefined {
     const span = spanOf(c.granularity, reading.start, this.opts.intervalMs, this.opts.timeZone);
-    // A span closes grace after its end, and its missing slots' masks go out then: a reading later than that
-    // would be counted twice.
-    if (span.end + this.opts.graceMs <= now) {
-      this.metrics.inc('customer.shared_late');
-      return undefined;
+    // Whole spans only: the first and last, cut by the consent's start or end, would give single readings away.
+    if (
+      span.start < c.fromMs ||
+      span.end > c.untilMs ||
+      (span.end - span.start) % this.opts.intervalMs !== 0
+    ) {
+      return void this.metrics.inc('customer.shared_outside');
     }
+    // A span closes grace after its end, and its missing slots' masks go out then.
+    if (span.end + this.opts.graceMs <= now) return void this.metrics.inc('customer.shared_late');
+    const seed = this.store.seedOf(c.id, span);
+    if (!seed) return void this.metrics.inc('customer.shared_closed');
     const { slot, of } = this.slotOf(span, reading.start);
-    const m = addMod(reading.wh, maskOf(this.keysOf(c).mask, span.start, slot, of));
+    const m = addMod(reading.wh, maskOf(seed, slot, of));
     return { consentId: c.id, span, slot, out: this.message(c, span, slot, of, m, false) };
   }
 
   private failed(consentId: string, error: unknown): void {
     this.metrics.inc(`customer.shared_failed.${errorCode(error)}`);
-    this.log.warn({ consent: consentId, code: errorCode(error) }, 'reading not sent to a third party');
+    this.log.warn({ consent: consentId, code: errorCode(error) }, 'third-party stream: not sent');
   }
 
   private missing(c: ConsentState, span: OpenSpan): OutgoingMessage[] {
@@ -150,13 +179,19 @@ export class SharedStream {
     const { of } = this.slotOf(span, span.start);
     const out: OutgoingMessage[] = [];
     for (let slot = 0; slot < of; slot++) {
-      if (sent.has(slot)) continue;
-      out.push(this.message(c, span, slot, of, maskOf(this.keysOf(c).mask, span.start, slot, of), true));
+      if (!sent.has(slot)) out.push(this.message(c, span, slot, of, maskOf(span.seed, slot, of), true));
     }
     return out;
   }
 
-  private message(c: ConsentState, span: Span, slot: number, of: number, m: number, missing: boolean) {
+  private message(
+    c: ConsentState,
+    span: Span,
+    slot: number,
+    of: number,
+    m: number,
+    missing: boolean,
+  ): OutgoingMessage {
     const start = isoUtc(span.start);
     const end = isoUtc(span.end);
     const body: SharedReading = {
@@ -168,13 +203,13 @@ export class SharedStream {
       slot,
       of,
       sealed: seal(
-        this.keysOf(c).grantee,
+        this.granteeKey(c),
         sharedPlaintext(m, missing),
         sharedAad(c.stream, c.granularity, start, end, slot),
       ),
     };
     const { message } = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
-    return { topic: c.topic, message };
+    return { consentId: c.id, topic: c.topic, message };
   }
 
   private slotOf(span: Span, start: number): { slot: number; of: number } {
@@ -184,15 +219,9 @@ export class SharedStream {
     };
   }
 
-  private keysOf(c: ConsentState): { grantee: KeyObject; mask: Buffer } {
-    let k = this.keys.get(c.id);
-    if (!k) {
-      k = {
-        grantee: publicKeyFromRaw(c.granteeKey, 'X25519'),
-        mask: maskKey(this.identity.privateKey, c.id),
-      };
-      this.keys.set(c.id, k);
-    }
+  private granteeKey(c: ConsentState): KeyObject {
+    let k = this.granteeKeys.get(c.id);
+    if (!k) this.granteeKeys.set(c.id, (k = publicKeyFromRaw(c.granteeKey, 'X25519')));
     return k;
   }
 }

@@ -2,37 +2,34 @@
  * How a third party granted hourly or daily data receives it without the gateway ever keeping a running
  * plaintext total (DESIGN.md invariant 1): each interval's reading is sent at once, sealed to the third party,
  * but masked, `m = (Wh + r) mod 2^48`, with masks that cancel over the span (hour or day) the consent allows.
- * With F(0) = F(n) = 0 and F(j) = PRF(key, span, j) for 0 < j < n, slot i's mask is r_i = F(i) − F(i+1), so the
+ * With F(0) = F(n) = 0 and F(j) = HMAC-SHA256(span seed, j) for 0 < j < n, slot i's mask is r_i = F(i) − F(i+1), so the
  * masks of all n slots sum to 0 and any fewer of them to something uniformly random: the third party learns the
  * span's sum and nothing finer. For a slot with no reading the gateway sends the mask alone when the span
- * closes. The mask key is derived from the gateway's identity key and the consent id, so it survives restarts
- * without being stored. For the `interval` granularity a span is one slot and its mask is 0.
+ * closes. Each span has its own random seed, kept (in SQLite) only while the span is open: whoever steals the
+ * gateway later, together with a third party's recorded stream, learns nothing finer of the closed spans. For
+ * the `interval` granularity a span is one slot and its mask is 0.
  */
-import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Granularity } from '../protocol/customer-messages.ts';
 import type { Span } from '../time/periods.ts';
 import { billingPeriodOf, intervalOf } from '../time/periods.ts';
 import { wallParts } from '../time/zoned.ts';
-import { rawPrivateKey } from './raw-keys.ts';
 
 export const MASK_MODULUS = 2 ** 48;
 const HOUR_MS = 3_600_000;
 
-/** The consent's mask key: HKDF-SHA256 of the gateway's Ed25519 identity key, salted with the consent id. */
-export function maskKey(identityPrivate: KeyObject, consentId: string): Buffer {
-  const ikm = Buffer.from(rawPrivateKey(identityPrivate), 'base64url');
-  return Buffer.from(hkdfSync('sha256', ikm, consentId, 'meterspace/v1 consent mask', 32));
-}
+/** A new span's mask seed. */
+export const newSeed = (): Buffer => randomBytes(32);
 
 /** F(j): 0 at both ends of the span, pseudo-random in between. */
-function boundary(key: Buffer, spanStart: number, j: number, n: number): number {
+function boundary(seed: Buffer, j: number, n: number): number {
   if (j === 0 || j === n) return 0;
-  return createHmac('sha256', key).update(`${spanStart} ${j}`).digest().readUIntBE(0, 6);
+  return createHmac('sha256', seed).update(`meterspace/v1 mask ${j}`).digest().readUIntBE(0, 6);
 }
 
 /** Slot i's mask in a span of n slots, in [0, 2^48). */
-export function maskOf(key: Buffer, spanStart: number, slot: number, n: number): number {
-  const r = boundary(key, spanStart, slot, n) - boundary(key, spanStart, slot + 1, n);
+export function maskOf(seed: Buffer, slot: number, n: number): number {
+  const r = boundary(seed, slot, n) - boundary(seed, slot + 1, n);
   return r < 0 ? r + MASK_MODULUS : r;
 }
 

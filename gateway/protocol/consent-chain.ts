@@ -79,8 +79,9 @@ const broken = (index: number, why: string) =>
   new GatewayError('CONSENT_LOG_INVALID', `consent log entry ${index}: ${why}`);
 
 /**
- * Checks a whole chain as the household receives it: every hash, every link, every index, and every grant or
- * revoke signed by the key it names over a request for this gateway and meter. Returns the parsed entries.
+ * Checks a whole chain as the household receives it: every hash, every link, every index, every grant or revoke
+ * signed by the key it names over a request for this gateway and meter, requests in increasing sequence, each
+ * consent granted once and ended at most once. Returns the parsed entries.
  */
 export function verifyConsentChain(
   lines: readonly ConsentLogLine[],
@@ -88,6 +89,9 @@ export function verifyConsentChain(
 ): ConsentEntry[] {
   const entries: ConsentEntry[] = [];
   let prev = GENESIS;
+  let lastSeq = 0;
+  const granted = new Set<string>();
+  const ended = new Set<string>();
   for (const [i, line] of lines.entries()) {
     if (entryHash(line.entry) !== line.hash) throw broken(i, 'its hash does not match its text');
     let e: ConsentEntry;
@@ -98,18 +102,31 @@ export function verifyConsentChain(
     }
     if (e.index !== i) throw broken(i, `it says it is entry ${e.index}`);
     if (e.prev !== prev) throw broken(i, 'it does not follow the entry before it');
-    if (e.action !== 'end') checkSignedRequest(e, i, where);
+    if (e.action !== 'end') lastSeq = checkSignedRequest(e, i, where, lastSeq);
+    // Each consent is granted once, then ended at most once: a grant appended again after its revoke (or a
+    // revoke of what was never granted) is a rewrite.
+    if (e.action === 'grant') {
+      if (granted.has(e.consentId)) throw broken(i, `consent ${e.consentId} is granted twice`);
+      granted.add(e.consentId);
+    } else {
+      if (!granted.has(e.consentId) || ended.has(e.consentId)) {
+        throw broken(i, `it ends consent ${e.consentId}, which is not in force there`);
+      }
+      ended.add(e.consentId);
+    }
     entries.push(e);
     prev = line.hash;
   }
   return entries;
 }
 
+/** Checks a household entry's signed request; returns its sequence number, which must exceed the last one. */
 function checkSignedRequest(
   e: Extract<ConsentEntry, { action: 'grant' | 'revoke' }>,
   i: number,
   where: { gatewayId: string; meterId: string },
-): void {
+  lastSeq: number,
+): number {
   const body = Buffer.from(e.request.body, 'utf8');
   const signer = publicKeyFromRaw(e.signer, 'Ed25519');
   if (!verify(null, body, signer, Buffer.from(e.request.sig, 'base64url'))) {
@@ -124,6 +141,8 @@ function checkSignedRequest(
   }
   const id = r.type === 'consent-grant' ? consentIdOf(e.request.body) : r.consentId;
   if (id !== e.consentId) throw broken(i, 'its consent id is not that of its request');
+  if (r.seq <= lastSeq) throw broken(i, 'its request is older than the one before it (replayed)');
+  return r.seq;
 }
 
 /** A consent in force, with what the gateway needs to serve it. */

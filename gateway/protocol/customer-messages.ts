@@ -255,8 +255,8 @@ export const SharedReading = z
     granularity: Granularity,
     start: z.iso.datetime(),
     end: z.iso.datetime(),
-    slot: z.number().int().min(0).max(1439),
-    of: z.number().int().min(1).max(1440),
+    slot: z.number().int().min(0).max(1499),
+    of: z.number().int().min(1).max(1500),
     sealed: B64u(1024),
   })
   .strict();

@@ -61,9 +61,17 @@ export class LiveConfig implements ConfigTarget {
     } catch (error) {
       this.log.error({ code: errorCode(error) }, 'new drivers failed to start: restoring the previous ones');
       this.parts.settle(previous);
-      await this.parts.startDrivers(previous).catch((again: unknown) => {
+      try {
+        await this.parts.startDrivers(previous);
+      } catch (again) {
         this.log.error({ code: errorCode(again) }, 'the previous drivers failed to start again');
-      });
+        throw new GatewayError(
+          'DRIVER_FAILED',
+          `${(error as Error).message}; and the previous drivers did not start again either ` +
+            `([${errorCode(again)}] ${(again as Error).message}): no meter is read until the gateway restarts`,
+          { cause: error },
+        );
+      }
       throw error;
     }
     this.current = next;

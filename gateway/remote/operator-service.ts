@@ -73,7 +73,13 @@ export class OperatorService {
 
   start(): void {
     this.link.route(topics.configRequest(this.opts.prefix, this.opts.gatewayId), (payload) => {
-      this.queue = this.queue.then(() => this.onRequest(payload));
+      // A request that fails in an unforeseen way must not stop the ones after it.
+      this.queue = this.queue
+        .then(() => this.onRequest(payload))
+        .catch((error: unknown) => {
+          this.metrics.inc(`config.handler_failed.${errorCode(error)}`);
+          this.log.error({ code: errorCode(error) }, 'remote configuration request failed');
+        });
     });
   }
 
@@ -170,7 +176,18 @@ export class OperatorService {
     try {
       await this.target.apply(next);
     } catch (error) {
-      writeFileAtomic(file, previous);
+      try {
+        writeFileAtomic(file, previous);
+      } catch (again) {
+        this.log.error({ code: errorCode(again) }, 'the previous configuration file could not be restored');
+        throw new GatewayError(
+          'CONFIG_ROLLED_BACK',
+          `the new configuration could not start ([${errorCode(error)}] ${(error as Error).message}) and the ` +
+            `previous file could not be written back ([${errorCode(again)}] ${(again as Error).message}): the ` +
+            'running configuration is the previous one, the file on disk is the new one',
+          { cause: error },
+        );
+      }
       this.metrics.inc('config.rolled_back');
       this.log.error({ changed, code: errorCode(error) }, 'new configuration could not start: rolled back');
       throw rolledBack(error);

@@ -82,6 +82,7 @@ async function grant(v: ConsentOptions, help: string): Promise<void> {
   console.log(`  --topic ${c.topic}`);
   console.log(`  --gateway-key ${enrolment.gatewayKey}`);
   console.log(`  --broker ${enrolment.broker}`);
+  await log(v.key, Number(v.timeout), true);
 }
 
 async function revoke(v: ConsentOptions, help: string): Promise<void> {
@@ -100,14 +101,20 @@ async function revoke(v: ConsentOptions, help: string): Promise<void> {
       }),
     Number(v.timeout),
   );
+  await log(v.key, Number(v.timeout), true);
   console.log(`consent ${v.id} revoked: its third party receives nothing more`);
 }
 
 /** What the tool remembers of the log it last saw, to tell if the gateway ever rewrites it. */
 const Seen = z.object({ entries: z.number().int().min(0), head: z.string() }).strict();
-const seenFile = (keyFile: string) => `${keyFile}.consent-log.json`;
+/** Where the tool keeps the head of the log it last checked, beside the key file (copied on re-keying). */
+export const seenFile = (keyFile: string) => `${keyFile}.consent-log.json`;
 
-async function log(keyFile: string, timeoutS: number): Promise<void> {
+/**
+ * Reads the log back and checks it (and that it still holds what this tool saw before); prints it unless
+ * `quiet` (after a grant or revoke, which record the new head this way).
+ */
+async function log(keyFile: string, timeoutS: number, quiet = false): Promise<void> {
   const keys = loadCustomerKeys(keyFile);
   const { reply, enrolment } = await askEnrolled(
     keyFile,
@@ -129,6 +136,7 @@ async function log(keyFile: string, timeoutS: number): Promise<void> {
   }
   const head = lines.at(-1)?.hash ?? '';
   writeFileSync(file, `${JSON.stringify({ entries: lines.length, head })}\n`, { mode: 0o600 });
+  if (quiet) return;
   for (const e of entries) {
     const by =
       e.action !== 'end' && e.signer === keys.publicKeys.signing ? 'this key' : 'an earlier key of yours';

@@ -128,6 +128,7 @@ describe('BufferStore.open', () => {
         'readings',
         'shared_outbox',
         'shared_sent',
+        'shared_spans',
         'state',
       ].sort(),
     );

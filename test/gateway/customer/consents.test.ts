@@ -8,7 +8,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
 import { ConsentLog } from '../../../gateway/customer/consent-log.ts';
-import { Consents, MAX_CONSENTS } from '../../../gateway/customer/consents.ts';
+import { Consents, MAX_CHANGES_PER_DAY, MAX_CONSENTS } from '../../../gateway/customer/consents.ts';
 import { generateCustomerKeys, type CustomerKeys } from '../../../gateway/customer/customer-key.ts';
 import type { EnrolledCustomer } from '../../../gateway/customer/customer-store.ts';
 import { parseRequest } from '../../../gateway/customer/enrolment.ts';
@@ -29,6 +29,9 @@ const GW = 'gw-1';
 const T = Date.parse('2026-11-24T12:00:00Z');
 const DAY = 86_400_000;
 const where = { gatewayId: GW, meterId: 'm1' };
+/** Requests' sequence numbers, increasing as the tool's are (the service refuses any other before this point). */
+let seq = T;
+const nextSeq = () => ++seq;
 
 const buffers: BufferStore[] = [];
 afterEach(() => {
@@ -48,7 +51,10 @@ function setup() {
     codeKey: 'code-key-1',
     enrolledAt: T,
   };
-  const consents = new Consents({ gatewayId: GW, prefix: 'ms/v1' }, new ConsentLog(buffer.db));
+  const consents = new Consents(
+    { gatewayId: GW, prefix: 'ms/v1', intervalMinutes: 30 },
+    new ConsentLog(buffer.db),
+  );
   const logRows = () => buffer.db.prepare('SELECT * FROM consent_log ORDER BY idx').all();
   return { buffer, keys, customer, consents, logRows };
 }
@@ -63,7 +69,7 @@ function grant(
     grantee: { name: 'Energy coach', sealing: grantee() },
     granularity: o.granularity ?? 'hourly',
     until: o.until ?? T + 30 * DAY,
-    now: o.now ?? T,
+    now: nextSeq(),
   });
   const signed = parseRequest(Buffer.from(message));
   if (signed.request.type !== 'consent-grant') throw new Error('not a grant');
@@ -71,7 +77,7 @@ function grant(
 }
 
 function revoke(s: ReturnType<typeof setup>, consentId: string, now = T + 1000) {
-  const { message } = consentRevokeRequest({ ...where, keys: s.keys, consentId, now });
+  const { message } = consentRevokeRequest({ ...where, keys: s.keys, consentId, now: nextSeq() });
   const signed = parseRequest(Buffer.from(message));
   if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
   s.consents.revoke(signed, signed.request, s.customer, now);
@@ -99,7 +105,10 @@ describe('consents', () => {
       [1, 'revoke', c.id],
     ]);
     // Rebuilt from the file alone (a restart): the same, nothing in force.
-    const again = new Consents({ gatewayId: GW, prefix: 'ms/v1' }, new ConsentLog(s.buffer.db));
+    const again = new Consents(
+      { gatewayId: GW, prefix: 'ms/v1', intervalMinutes: 30 },
+      new ConsentLog(s.buffer.db),
+    );
     again.load(s.customer);
     expect(again.active('m1', T + DAY)).toEqual([]);
   });
@@ -121,6 +130,32 @@ describe('consents', () => {
     expectCode('CONSENT_UNKNOWN', () => revoke(s, ids[0]!, T + 2000));
   });
 
+  it('refuses hourly sums of intervals that do not divide an hour, and a household changing consents in a loop', () => {
+    const s = setup();
+    const odd = new Consents(
+      { gatewayId: GW, prefix: 'ms/v1', intervalMinutes: 45 },
+      new ConsentLog(s.buffer.db),
+    );
+    const { message } = consentGrantRequest({
+      ...where,
+      keys: s.keys,
+      grantee: { name: 'Coach', sealing: grantee() },
+      granularity: 'hourly',
+      until: T + DAY,
+      now: T,
+    });
+    const signed = parseRequest(Buffer.from(message));
+    if (signed.request.type !== 'consent-grant') throw new Error('not a grant');
+    expectCode('CONSENT_INVALID', () => odd.grant(signed, signed.request as never, s.customer, T));
+
+    for (let i = 0; i < MAX_CHANGES_PER_DAY / 2; i++) revoke(s, grant(s, { now: T + i }).id, T + i);
+    const before = s.logRows();
+    expectCode('CONSENT_LIMIT', () => grant(s, { now: T + 100 }));
+    expect(s.logRows()).toEqual(before);
+    // A day later the household may change its consents again.
+    expect(grant(s, { now: T + DAY + 1000, until: T + 3 * DAY }).granularity).toBe('hourly');
+  });
+
   it('the log is append-only in the database file itself', () => {
     const s = setup();
     grant(s);
@@ -133,7 +168,7 @@ describe('consents', () => {
     const s = setup();
     const a = grant(s);
     const b = grant(s, { granularity: 'daily' });
-    expect(s.consents.endAll(s.customer, 'new code', T + 5000)).toBe(2);
+    expect(s.consents.endAll(s.customer, 'new code', T + 5000)).toEqual([a.id, b.id]);
     expect(s.consents.active('m1', T + 6000)).toEqual([]);
     const entries = verifyConsentChain(s.consents.lines(s.customer), where);
     expect(entries.slice(2).map((e) => [e.action, e.consentId])).toEqual([
@@ -170,6 +205,21 @@ describe("the household's check of the chain", () => {
     expectCode('CONSENT_LOG_INVALID', () => verifyConsentChain([lines[0]!, lines[2]!], where));
     expectCode('CONSENT_LOG_INVALID', () => verifyConsentChain([lines[1]!, lines[0]!, lines[2]!], where));
     expectCode('CONSENT_LOG_INVALID', () => verifyConsentChain(lines, { ...where, meterId: 'm2' }));
+
+    // A revoked consent brought back by appending its grant again (someone who dropped the triggers): caught,
+    // as the grant is there twice and its request is older than the revoke's.
+    const grantEntry = JSON.parse(lines[0]!.entry) as {
+      consentId: string;
+      request: { body: string; sig: string };
+      signer: string;
+    };
+    const resurrected = chainEntry(3, lines[2]!.hash, new Date(T).toISOString(), {
+      action: 'grant',
+      consentId: grantEntry.consentId,
+      request: grantEntry.request,
+      signer: grantEntry.signer,
+    });
+    expectCode('CONSENT_LOG_INVALID', () => verifyConsentChain([...lines, resurrected], where));
 
     // A whole chain forged by someone without the household's key (the gateway itself, say): its entries name
     // the forger's key, which is not the household's, or carry a signature that does not verify.

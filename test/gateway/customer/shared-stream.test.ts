@@ -16,7 +16,7 @@ import type { EnrolledCustomer } from '../../../gateway/customer/customer-store.
 import { parseRequest } from '../../../gateway/customer/enrolment.ts';
 import { SharedStore } from '../../../gateway/customer/shared-store.ts';
 import { SharedStream } from '../../../gateway/customer/shared-stream.ts';
-import { addMod, MASK_MODULUS, maskKey, maskOf, spanOf } from '../../../gateway/customer/span-masks.ts';
+import { addMod, MASK_MODULUS, maskOf, newSeed, spanOf } from '../../../gateway/customer/span-masks.ts';
 import { rawPublicKey } from '../../../gateway/customer/raw-keys.ts';
 import { errorCode } from '../../../gateway/errors.ts';
 import { createLogger } from '../../../gateway/observe/log.ts';
@@ -36,6 +36,9 @@ import { readFixture } from '../../helpers/consumption.ts';
 const GW = 'gw-1';
 const HALF_HOUR = 1_800_000;
 const DAY = 86_400_000;
+/** Requests' sequence numbers, increasing as the tool's are. */
+let seq = Date.parse('2026-01-01T00:00:00Z');
+const nextSeq = () => ++seq;
 
 /** A broker that takes every message while "connected" and acknowledges it at once. */
 class RecordingLink implements MessageLink {
@@ -95,13 +98,16 @@ function setup(file?: string) {
     codeKey: 'ck',
     enrolledAt: 0,
   };
-  const consents = new Consents({ gatewayId: GW, prefix: 'ms/v1' }, new ConsentLog(buffer.db));
+  const consents = new Consents(
+    { gatewayId: GW, prefix: 'ms/v1', intervalMinutes: 30 },
+    new ConsentLog(buffer.db),
+  );
   consents.load(customer);
   const link = new RecordingLink();
   const metrics = new Metrics();
   const stream = () =>
     new SharedStream(
-      { intervalMs: HALF_HOUR, timeZone: 'UTC', graceMs: 5 * 60_000 },
+      { intervalMs: HALF_HOUR, timeZone: 'UTC', graceMs: 5 * 60_000, maxReadingAgeMs: 7 * DAY },
       consents,
       new SharedStore(buffer.db),
       link,
@@ -133,7 +139,7 @@ function grant(s: Setup, granularity: Granularity, from: number, until: number) 
     grantee: { name: 'Coach', sealing: rawPublicKey(third.publicKey) },
     granularity,
     until,
-    now: from,
+    now: nextSeq(),
   });
   const signed = parseRequest(Buffer.from(message));
   if (signed.request.type !== 'consent-grant') throw new Error('not a grant');
@@ -188,16 +194,15 @@ function expectedSums(readings: readonly Reading[], granularity: Granularity) {
 }
 
 describe('masks', () => {
-  it("cancel over a whole span and over nothing less; a consent's key is its own", () => {
-    const key = maskKey(generateKeyPairSync('ed25519').privateKey, 'a'.repeat(20));
+  it('cancel over a whole span and over nothing less; each span has its own seed', () => {
+    const seed = newSeed();
     const n = 48;
-    const masks = Array.from({ length: n }, (_, i) => maskOf(key, 1_000, i, n));
+    const masks = Array.from({ length: n }, (_, i) => maskOf(seed, i, n));
     expect(masks.reduce(addMod, 0)).toBe(0);
     for (let k = 1; k < n; k++) expect(masks.slice(0, k).reduce(addMod, 0)).not.toBe(0);
     expect(masks.every((m) => m >= 0 && m < MASK_MODULUS)).toBe(true);
-    const other = maskKey(generateKeyPairSync('ed25519').privateKey, 'a'.repeat(20));
-    expect(maskOf(other, 1_000, 3, n)).not.toBe(masks[3]);
-    expect(maskOf(key, 0, 0, 1)).toBe(0);
+    expect(maskOf(newSeed(), 3, n)).not.toBe(masks[3]);
+    expect(maskOf(seed, 0, 1)).toBe(0);
   });
 
   it('spans are local hours (also half an hour off UTC) and local days (23 or 25 hours at DST changes)', () => {
@@ -254,7 +259,7 @@ describe('a third party granted access', () => {
       meterId: 'm1',
       keys: s.household,
       consentId: consent.id,
-      now: day[16]!.start,
+      now: nextSeq(),
     });
     const signed = parseRequest(Buffer.from(message));
     if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
@@ -299,5 +304,72 @@ describe('a third party granted access', () => {
     await feed(s, day.slice(24), restarted);
     expect(received(s, consent.topic, third.privateKey).sums).toEqual(expectedSums(day, 'hourly'));
     expect(new SharedStore(s.buffer.db).queued).toBe(0);
+  });
+
+  it('never serves a span cut by the grant or the end (it would give single readings away)', async () => {
+    const s = setup();
+    const day = realDay('2012-10-10');
+    // Daily, granted at 23:10: that day is not whole inside the consent, so nothing of it goes out.
+    const late = grant(s, 'daily', day[46]!.start + 10 * 60_000, day[0]!.start + 10 * DAY);
+    // Hourly, ending at 03:40: the hour 03:00-04:00 is cut, so only 00:00-03:00 goes out.
+    const cut = grant(s, 'hourly', day[0]!.start, day[7]!.start + 10 * 60_000);
+    await feed(s, day);
+    expect(received(s, late.consent.topic, late.third.privateKey).sums).toEqual([]);
+    expect(received(s, cut.consent.topic, cut.third.privateKey).sums).toEqual(
+      expectedSums(day.slice(0, 6), 'hourly'),
+    );
+    expect(s.metrics.get('customer.shared_outside')).toBeGreaterThan(0);
+  });
+
+  it('never reopens a closed span, even when the clock steps back, and forgets its seed', async () => {
+    const s = setup();
+    const day = realDay('2012-10-11');
+    const { consent, third } = grant(s, 'hourly', day[0]!.start, day[0]!.start + 10 * DAY);
+    // 00:00-01:00 gets only its first reading, then closes: the second slot's mask goes out as missing.
+    s.stream.offer(day[0]!, day[0]!.end);
+    s.stream.closeSpans(day[2]!.end);
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = s.link.sent.length;
+    const seeds = () =>
+      s.buffer.db.prepare('SELECT seed FROM shared_spans WHERE consent_id = ?').all(consent.id) as {
+        seed: Buffer | null;
+      }[];
+    expect(seeds()).toEqual([{ seed: null }]);
+    // The clock steps back (NTP) and the missing reading arrives: it must not go out (its mask is known).
+    s.stream.offer(day[1]!, day[1]!.end);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.link.sent.length).toBe(before);
+    expect(s.metrics.get('customer.shared_closed')).toBe(1);
+    const { sums } = received(s, consent.topic, third.privateKey);
+    expect(sums).toEqual([{ ...expectedSums(day.slice(0, 1), 'hourly')[0]!, end: isoUtc(day[1]!.end) }]);
+  });
+
+  it('withdraws what waits for a third party when the household revokes, and what comes after the revoke', async () => {
+    const s = setup();
+    const day = realDay('2012-10-12');
+    const { consent, third } = grant(s, 'interval', day[0]!.start, day[0]!.start + 10 * DAY);
+    s.link.connected = false;
+    for (const r of day.slice(0, 6)) s.stream.offer(r, r.end);
+    // One reading encrypted before the revoke, committed after it.
+    const late = s.stream.prepare(day[6]!, day[6]!.end);
+    expect(new SharedStore(s.buffer.db).queued).toBe(6);
+    const { message } = consentRevokeRequest({
+      gatewayId: GW,
+      meterId: 'm1',
+      keys: s.household,
+      consentId: consent.id,
+      now: nextSeq(),
+    });
+    const signed = parseRequest(Buffer.from(message));
+    if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
+    s.consents.revoke(signed, signed.request, s.customer, day[6]!.end);
+    s.stream.withdraw(consent.id);
+    late();
+    expect(new SharedStore(s.buffer.db).queued).toBe(0);
+    s.link.reconnect();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(received(s, consent.topic, third.privateKey).sums).toEqual([]);
+    expect(s.metrics.get('customer.shared_withdrawn')).toBe(6);
+    expect(s.metrics.get('customer.shared_revoked')).toBe(1);
   });
 });
