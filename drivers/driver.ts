@@ -5,6 +5,7 @@
 import type { ReadingSink, SealedReadingSink } from '../gateway/acquire/reading.ts';
 import type { MeterConfig } from '../gateway/config/schema.ts';
 import type { Logger } from '../gateway/observe/log.ts';
+import type { MeterReport } from '../gateway/observe/meter-status.ts';
 import type { Metrics } from '../gateway/observe/metrics.ts';
 import type { Clock } from '../gateway/time/clock.ts';
 
@@ -23,6 +24,8 @@ export interface DriverContext {
   /** Last accepted interval start per meter, so a restarted driver resumes where the gateway left off. */
   cursor(meterId: string): number | undefined;
   metrics: Metrics;
+  /** Each meter's link (up or down) and refused frames, for health and metrics. */
+  report: MeterReport;
   log: Logger;
 }
 

@@ -29,8 +29,15 @@ import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
 import { loadPaillierPublic } from './keys/paillier-files.ts';
+import { Health } from './observe/health.ts';
+import { HealthPublisher } from './observe/health-publisher.ts';
 import type { Logger } from './observe/log.ts';
+import { ComponentLoggers } from './observe/log-levels.ts';
+import { MeterStatus } from './observe/meter-status.ts';
 import { Metrics } from './observe/metrics.ts';
+import { metricsAddress, MetricsServer } from './observe/metrics-server.ts';
+import { renderPrometheus } from './observe/prometheus.ts';
+import { topics } from './protocol/topics.ts';
 import { systemClock, VirtualClock, type Clock } from './time/clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
@@ -129,6 +136,8 @@ export function billCostPlan(
 export class Gateway {
   readonly metrics = new Metrics();
   private readonly log: Logger;
+  /** Every component's logger, so that new levels reach them all (remote configuration). */
+  private readonly loggers: ComponentLoggers;
   private buffer: BufferStore | undefined;
   private engine: EngineHandle | undefined;
   private intake: Intake | undefined;
@@ -136,6 +145,7 @@ export class Gateway {
   private customers: CustomerService | undefined;
   private live: LiveConfig | undefined;
   private operator: OperatorService | undefined;
+  private metricsServer: MetricsServer | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
   private task: ScheduledTask | undefined;
@@ -144,20 +154,15 @@ export class Gateway {
   clock: Clock = systemClock;
 
   constructor(private readonly deps: GatewayDeps) {
-    this.log = deps.log.child({ component: 'gateway' });
+    this.loggers = new ComponentLoggers(deps.log, deps.config.gateway);
+    this.log = this.loggers.child('gateway');
   }
 
   async start(): Promise<void> {
     const { config, log } = this.deps;
     const wall = this.deps.wall ?? systemClock;
     const metrics = this.metrics;
-    // Every component's logger, so that a new log level reaches them all (remote configuration).
-    const loggers: Logger[] = [];
-    const child = (component: string, more: Record<string, string> = {}) => {
-      const l = log.child({ component, ...more });
-      loggers.push(l);
-      return l;
-    };
+    const child = this.loggers.child.bind(this.loggers);
     const intervalMs = config.intervals.minutes * 60_000;
 
     this.log.info({ gateway: config.gateway.id }, 'starting');
@@ -330,6 +335,33 @@ export class Gateway {
     this.customers = customers;
     intake.streamTo(customers.live);
     uplink.start();
+    // Each meter's status, the health message and the Prometheus endpoint (docs/operations.md).
+    const meterStatus = new MeterStatus(
+      {
+        intervalMs,
+        staleIntervals: config.observe.staleIntervals,
+        graceMs: config.intervals.graceMinutes * 60_000,
+        startedAt,
+        cursor: (id) => intake.cursor(id),
+      },
+      clock,
+      config.meters,
+    );
+    intake.reportTo(meterStatus);
+    const health = new Health(
+      {
+        gatewayId: config.gateway.id,
+        periodSeconds: config.observe.healthSeconds,
+        dataDir: config.gateway.dataDir,
+      },
+      { metrics, meters: meterStatus, buffer, wall, data: clock },
+    );
+    const listen = metricsAddress(config.observe.metrics);
+    if (listen) {
+      const render = () => renderPrometheus(health.snapshot(), metrics.snapshot());
+      this.metricsServer = new MetricsServer(listen, render, metrics, child('metrics'));
+      await this.metricsServer.start();
+    }
 
     const driverContext = (meters: Config['meters'], component: string): DriverContext => ({
       meters,
@@ -340,6 +372,7 @@ export class Gateway {
       intervalMs,
       cursor: (id) => intake.cursor(id),
       metrics,
+      report: meterStatus,
       log: child('driver', { driver: component }),
     });
     await this.startDrivers(config, driverContext, layout);
@@ -375,6 +408,12 @@ export class Gateway {
         this.log.info({ counters: metrics.snapshot() }, 'status');
       }, STATUS_EVERY_MS),
     );
+    if (config.observe.healthSeconds > 0) {
+      const topic = topics.health(config.upstream.topicPrefix, config.gateway.id);
+      const publisher = new HealthPublisher(topic, health, uplink, identity, metrics, child('health'));
+      const every = config.observe.healthSeconds * 1000;
+      this.timers.push(setInterval(() => this.guard('health', () => publisher.publish()), every));
+    }
     const cronLog = child('schedule');
     const schedule = (expression: string) => {
       void this.task?.destroy();
@@ -397,16 +436,14 @@ export class Gateway {
         layoutOf: (c) => packingLayout(c, supplierKey.bits),
         settle: (c) => {
           intake.setMeters(c.meters);
+          meterStatus.setMeters(c.meters);
           aggregator.setK(c.privacy.k);
           customers.reconfigure({ meters: c.meters.map((m) => m.id), historyDays: c.customers.historyDays });
         },
         stopDrivers: () => this.stopDrivers(),
         startDrivers: (c) => this.startDrivers(c, driverContext, layout),
         reschedule: schedule,
-        setLogLevel: (level) => {
-          log.level = level;
-          for (const l of loggers) l.level = level;
-        },
+        setLogLevel: (levels) => this.loggers.apply(levels),
       },
       child('config'),
     );
@@ -440,6 +477,7 @@ export class Gateway {
     await this.task?.destroy();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.metricsServer?.stop();
     await this.operator?.idle();
     await this.stopDrivers();
     this.customers?.flush();

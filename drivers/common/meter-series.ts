@@ -7,6 +7,7 @@
 import type { ReadingSink } from '../../gateway/acquire/reading.ts';
 import { errorCode } from '../../gateway/errors.ts';
 import type { Logger } from '../../gateway/observe/log.ts';
+import type { MeterReport } from '../../gateway/observe/meter-status.ts';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
 import { importEnergyWh } from './import-energy.ts';
 import { placeInTime } from './meter-clock.ts';
@@ -29,6 +30,7 @@ export interface MeterSeriesOptions {
 export interface SeriesDeps {
   sink: ReadingSink;
   metrics: Metrics;
+  report: MeterReport;
   log: Logger;
   /** Last accepted interval start of this meter (the intake's cursor). */
   cursor(): number | undefined;
@@ -75,6 +77,7 @@ export class MeterSeries {
       }
     } catch (error) {
       deps.metrics.inc(`driver.frames_rejected.${errorCode(error)}`);
+      deps.report.rejected(opts.meterId, errorCode(error));
       deps.log.warn(
         { meter: opts.meterId, code: errorCode(error), reason: (error as Error).message },
         'frame rejected',

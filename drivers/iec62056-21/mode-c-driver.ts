@@ -38,6 +38,7 @@ export class ModeCDriver implements Driver {
     this.series = new MeterSeries(opts.series, {
       sink: ctx.sink,
       metrics: ctx.metrics,
+      report: ctx.report,
       log: ctx.log,
       cursor: () => ctx.cursor(opts.series.meterId),
     });
@@ -51,6 +52,8 @@ export class ModeCDriver implements Driver {
         },
         onState: (state) => {
           if (state === 'failed') this.endSession();
+          // Silent: no answer for three polls. Up again with the next readout that succeeds.
+          if (state === 'failed' || state === 'silent') ctx.report.link(opts.series.meterId, false);
         },
         metrics: ctx.metrics,
         log: ctx.log,
@@ -125,6 +128,7 @@ export class ModeCDriver implements Driver {
       case 'done':
         this.endSession();
         this.ctx.metrics.inc('driver.iec62056-21.frames');
+        this.ctx.report.link(this.opts.series.meterId, true);
         if (this.lastFailure)
           this.ctx.log.info({ port: this.opts.link.name }, 'IEC 62056-21 readouts succeed again');
         this.lastFailure = undefined;
@@ -138,6 +142,7 @@ export class ModeCDriver implements Driver {
   private failed(code: string, reason: string): void {
     this.endSession();
     this.ctx.metrics.inc(`driver.iec62056-21.rejected.${code}`);
+    this.ctx.report.rejected(this.opts.series.meterId, code);
     const level = this.lastFailure === code ? 'debug' : 'warn';
     this.lastFailure = code;
     this.ctx.log[level](

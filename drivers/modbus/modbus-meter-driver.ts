@@ -37,6 +37,7 @@ export class ModbusMeterDriver implements Driver {
         new MeterSeries(m.series, {
           sink: ctx.sink,
           metrics: ctx.metrics,
+          report: ctx.report,
           log: ctx.log,
           cursor: () => ctx.cursor(m.series.meterId),
         }),
@@ -50,6 +51,7 @@ export class ModbusMeterDriver implements Driver {
         onFrame: (id, frame) => {
           if (this.down.delete(id)) ctx.log.info({ meter: id }, 'Modbus meter answering again');
           ctx.metrics.inc('driver.modbus.frames');
+          ctx.report.link(id, true);
           this.series.get(id)?.frame(frame, ctx.clock.now());
         },
         onError: (id, error) => this.onError(id, error),
@@ -78,7 +80,11 @@ export class ModbusMeterDriver implements Driver {
     const status = this.poller.status().find((s) => s.id === id);
     // Down means a poll got no answer (counted in consecutiveFailures before it is reported); `up` alone is also
     // false during a meter's first poll, when an exception or corrupt answer shows that the meter is alive.
-    if (status && !status.up && status.consecutiveFailures > 0 && !this.down.has(id)) {
+    const down = status !== undefined && !status.up && status.consecutiveFailures > 0;
+    // Not answering is the link's state; an answer that is refused (exception, corrupt registers) is a reject.
+    if (down) ctx.report.link(id, false);
+    else ctx.report.rejected(id, error.code);
+    if (down && !this.down.has(id)) {
       this.down.add(id);
       ctx.log.warn(
         { meter: id, code: error.code, reason: error.message },

@@ -43,6 +43,7 @@ export class MqttMeterDriver implements Driver {
           ? new MeterSeries(meter.series, {
               sink: ctx.sink,
               metrics: ctx.metrics,
+              report: ctx.report,
               log: ctx.log,
               cursor: () => ctx.cursor(meter.series.meterId),
             })
@@ -57,6 +58,7 @@ export class MqttMeterDriver implements Driver {
     this.client = client;
     client.on('connect', () => {
       this.reportedDown = false;
+      this.reportLink(true);
       ctx.log.info({ url: this.opts.url, topics: this.byTopic.size }, 'meter broker connected');
       client.subscribe([...this.byTopic.keys()], { qos: 0 }, (error) => {
         if (error) ctx.log.error({ reason: error.message }, 'meter topics could not be subscribed');
@@ -64,6 +66,7 @@ export class MqttMeterDriver implements Driver {
     });
     client.on('offline', () => {
       ctx.metrics.inc('driver.mqtt.offline');
+      this.reportLink(false);
       if (!this.reportedDown) ctx.log.warn({ url: this.opts.url }, 'meter broker unreachable; retrying');
       this.reportedDown = true;
     });
@@ -79,6 +82,11 @@ export class MqttMeterDriver implements Driver {
     const client = this.client;
     this.client = undefined;
     if (client) await client.endAsync(true);
+  }
+
+  /** The meters are as reachable as the broker they publish to. */
+  private reportLink(up: boolean): void {
+    for (const { meter } of this.byTopic.values()) this.ctx.report.link(meterIdOf(meter), up);
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -105,7 +113,8 @@ export class MqttMeterDriver implements Driver {
     } catch (error) {
       const code = errorCode(error);
       this.ctx.metrics.inc(`driver.mqtt.rejected.${code}`);
-      const meterId = meter.kind === 'sealed' ? meter.meterId : meter.series.meterId;
+      const meterId = meterIdOf(meter);
+      this.ctx.report.rejected(meterId, code);
       this.ctx.log.warn(
         { meter: meterId, topic, code, reason: (error as Error).message },
         'meter payload rejected',
@@ -113,3 +122,6 @@ export class MqttMeterDriver implements Driver {
     }
   }
 }
+
+const meterIdOf = (meter: MqttMeter): string =>
+  meter.kind === 'sealed' ? meter.meterId : meter.series.meterId;

@@ -38,6 +38,7 @@ export class PushMeterDriver implements Driver {
     this.series = new MeterSeries(opts.series, {
       sink: ctx.sink,
       metrics: ctx.metrics,
+      report: ctx.report,
       log: ctx.log,
       cursor: () => ctx.cursor(meterId),
     });
@@ -61,6 +62,8 @@ export class PushMeterDriver implements Driver {
           }
           if (state === 'failed' || state === 'closed') this.dropFramer();
           if (state === 'failed') this.detector?.closed();
+          if (state === 'open' || state === 'failed' || state === 'silent')
+            ctx.report.link(meterId, state === 'open');
         },
         metrics: ctx.metrics,
         log: ctx.log,
@@ -111,6 +114,7 @@ export class PushMeterDriver implements Driver {
   private rejected(error: unknown): void {
     const code = errorCode(error);
     this.ctx.metrics.inc(`driver.${this.protocol.name}.rejected.${code}`);
+    this.ctx.report.rejected(this.opts.series.meterId, code);
     const level = this.warned.has(code) ? 'debug' : 'warn';
     this.warned.add(code);
     this.ctx.log[level](

@@ -12,6 +12,7 @@ import type { BufferStore, EncryptedReading } from '../buffer/buffer.ts';
 import { GatewayError, errorCode } from '../errors.ts';
 import type { ReadingEncryptor } from '../encrypt/reading-encryptor.ts';
 import type { Logger } from '../observe/log.ts';
+import type { IntakeReport } from '../observe/meter-status.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Clock } from '../time/clock.ts';
 import type { Span } from '../time/periods.ts';
@@ -76,6 +77,8 @@ export class Intake {
   private holding = false;
   /** Where each plaintext reading is also sealed to its household (CustomerService.live). */
   private stream: ReadingStream | undefined;
+  /** Where each meter's accepted and refused readings are reported (its status for health and metrics). */
+  private report: IntakeReport | undefined;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -116,6 +119,11 @@ export class Intake {
   /** Seals every accepted plaintext reading to its household too (docs/customers.md). */
   streamTo(stream: ReadingStream): void {
     this.stream = stream;
+  }
+
+  /** Reports every accepted and refused reading per meter (gateway/observe/meter-status.ts). */
+  reportTo(report: IntakeReport): void {
+    this.report = report;
   }
 
   /**
@@ -212,6 +220,7 @@ export class Intake {
       // From the driver handing the reading over to its ciphertext committed in SQLite.
       this.metrics.observe('intake.latency_ms', committed - q.accepted);
       this.metrics.inc('readings.accepted');
+      this.report?.accepted(q.meterId, q.start);
       q.deliver?.();
       if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
       if (outcome.billedLate || q.billedLate) this.metrics.inc('readings.billed_late');
@@ -221,6 +230,7 @@ export class Intake {
   private reject(meterId: string, start: number, error: unknown): void {
     const code = errorCode(error);
     this.metrics.inc(`readings.rejected.${code}`);
+    this.report?.rejected(meterId, code);
     this.log.warn(
       { meter: meterId, intervalStart: safeIso(start), code, reason: (error as Error).message },
       'reading rejected',

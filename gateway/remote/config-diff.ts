@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 
-/** Paths (and everything under them) applied without a restart: the meters and how they are read, k, logging,
+/** Paths (and everything under them) applied without a restart: the meters and how they are read, k, log levels,
  *  the upload schedule, the households' retention. */
 const LIVE = [
   'meters',
@@ -13,6 +13,7 @@ const LIVE = [
   'drivers',
   'privacy.k',
   'gateway.logLevel',
+  'gateway.logLevels',
   'upstream.schedule',
   'customers.historyDays',
 ];

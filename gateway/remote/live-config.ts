@@ -1,12 +1,13 @@
 /**
  * Applying a new configuration to the running gateway without a restart (remote configuration, issue #6): the
- * meters and how they are read, k, the upload schedule, the log level and the households' retention. The
+ * meters and how they are read, k, the upload schedule, the log levels and the households' retention. The
  * drivers are stopped (what they had read is committed), the intake, aggregator and customer service take the
  * new settings, and the drivers of the new configuration are started; if one cannot start, the previous
  * settings and drivers are restored and the error is passed on. Buffered data is never touched: the buffer,
  * the encryption engine and the upstream connection stay as they are.
  */
 import { existsSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.ts';
 import type { PackingLayout } from '../encrypt/packing.ts';
 import { errorCode, GatewayError } from '../errors.ts';
@@ -24,9 +25,9 @@ export interface LiveParts {
   stopDrivers(): Promise<void>;
   /** Builds and starts the drivers of `config`; if one fails, stops those started and throws. */
   startDrivers(config: Readonly<Config>): Promise<void>;
-  /** The upload schedule and the log level, when they change. */
+  /** The upload schedule and the log levels (the default and per component), when they change. */
   reschedule(cron: string): void;
-  setLogLevel(level: string): void;
+  setLogLevel(levels: Pick<Config['gateway'], 'logLevel' | 'logLevels'>): void;
 }
 
 export class LiveConfig implements ConfigTarget {
@@ -76,7 +77,8 @@ export class LiveConfig implements ConfigTarget {
     }
     this.current = next;
     if (next.upstream.schedule !== previous.upstream.schedule) this.parts.reschedule(next.upstream.schedule);
-    if (next.gateway.logLevel !== previous.gateway.logLevel) this.parts.setLogLevel(next.gateway.logLevel);
+    const levels = (c: Readonly<Config>) => [c.gateway.logLevel, c.gateway.logLevels];
+    if (!isDeepStrictEqual(levels(next), levels(previous))) this.parts.setLogLevel(next.gateway);
   }
 
   /** Buffered ciphertexts are packed in the running layout: a configuration that changes it cannot go live. */

@@ -3,7 +3,8 @@
  * Mosquitto and the reference MDMS, on a day of the real data: adding a neighbourhood and its meters takes effect
  * without a restart while the other meters' readings keep flowing (every one of their sums and bills arrives,
  * exact); a command pointing at a serial port that does not exist is rolled back and reported, the file left as
- * it was; and when the gateway process is killed, its retained status turns offline (the MQTT last will).
+ * it was; log levels set per component (warn by default, debug for the aggregator) apply at once, line by line;
+ * and when the gateway process is killed, its retained status turns offline (the MQTT last will).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,7 +58,7 @@ describe('remote configuration of a running gateway', () => {
     await h?.close();
   });
 
-  it('adds a neighbourhood live, rolls back a missing port, and goes offline by its last will', async () => {
+  it('adds a neighbourhood live, rolls back a missing port, sets log levels per component, and goes offline by its last will', async () => {
     const gateway = h.spawn();
     await waitFor(
       () => safe(() => readFileSync(h.scenario.logFile, 'utf8')).includes('"msg":"started"'),
@@ -126,6 +127,29 @@ describe('remote configuration of a running gateway', () => {
     expect(floor.stderr).toContain('PRIVACY_FLOOR');
     expect(floor.stderr).toContain('meters.m01: an existing entry changes only locally');
     expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterAdd);
+
+    // Log levels per component, changed remotely, take effect at once: warn by default, debug for the aggregator.
+    const logLines = () =>
+      safe(() => readFileSync(h.scenario.logFile, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { time: number; level: number; component?: string });
+    expect(logLines().some((l) => l.component === 'uplink' && l.level === 30)).toBe(true);
+    const levelled = { ...(config.gateway as object), logLevel: 'warn', logLevels: { aggregate: 'debug' } };
+    const levels = { ...structuredClone(config), gateway: levelled };
+    const levelsFile = path.join(h.scenario.dir, 'levels.yaml');
+    writeFileSync(levelsFile, stringify(levels));
+    const quieter = await operator('set', '--file', levelsFile);
+    expect(quieter.code, quieter.stderr).toBe(0);
+    expect(quieter.stdout).toMatch(/live\s+gateway\.logLevels/);
+    const since = Date.now();
+    await waitFor(
+      () => logLines().some((l) => l.time > since && l.component === 'aggregate' && l.level === 20),
+      20_000,
+      "the aggregator's debug lines",
+    );
+    const after = logLines().filter((l) => l.time > since);
+    expect(after.filter((l) => l.level < 40 && l.component !== 'aggregate')).toEqual([]);
 
     // Everything of north and east arrives, exact, across the change; tiny is decided from the change on.
     const expected = h.scenario.expected;

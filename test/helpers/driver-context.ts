@@ -3,6 +3,7 @@ import type { DriverContext } from '../../drivers/driver.ts';
 import type { Reading, SealedReadingIn } from '../../gateway/acquire/reading.ts';
 import type { MeterConfig } from '../../gateway/config/schema.ts';
 import { silentLogger } from '../../gateway/observe/log.ts';
+import type { MeterReport } from '../../gateway/observe/meter-status.ts';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
 import type { Clock } from '../../gateway/time/clock.ts';
 
@@ -14,6 +15,8 @@ export interface TestContextOptions {
   metrics: Metrics;
   /** Collects what a sealed-reading driver hands over, when given. */
   sealed?: SealedReadingIn[];
+  /** Receives what the driver reports of its meters' links and refused frames (default: nothing). */
+  report?: MeterReport;
 }
 
 export function driverContext(o: TestContextOptions): DriverContext {
@@ -26,6 +29,7 @@ export function driverContext(o: TestContextOptions): DriverContext {
     intervalMs: o.intervalMs,
     cursor: () => undefined,
     metrics: o.metrics,
+    report: o.report ?? { link: () => undefined, rejected: () => undefined },
     log: silentLogger(),
   };
 }
