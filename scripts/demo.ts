@@ -104,12 +104,16 @@ async function main(argv: string[]): Promise<void> {
   );
 
   // Everything on the broker is searched at the end, but for the households' requests to their own gateway
-  // (which name their meter, as they must): batches, acks, status and the households' sealed streams.
+  // (which name their meter, as they must): batches, acks, status and the households' sealed streams. The
+  // gateway's health messages name meters by their local id for the operator (docs/protocol.md §8a): they are
+  // searched for readings and household ids only.
   const upstream: Buffer[] = [];
+  const health: Buffer[] = [];
   const spy = await mqtt.connectAsync(broker.url, { clientId: 'demo-observer' });
   await spy.subscribeAsync('#', { qos: 0 });
   spy.on('message', (topic, payload) => {
-    if (!topic.includes('/customer/')) upstream.push(Buffer.from(payload));
+    if (topic.endsWith('/health')) health.push(Buffer.from(payload));
+    else if (!topic.includes('/customer/')) upstream.push(Buffer.from(payload));
   });
   const store = new MdmsStore(openMdmsDb(path.join(dir, 'mdms.sqlite')));
   const receiver = new MdmsReceiver({
@@ -184,10 +188,14 @@ async function main(argv: string[]): Promise<void> {
   const layout = packingLayout(loadConfigFile(configFile), bits);
   const needles = plaintextNeedles(rows, layout, isPeak);
   const wire = Buffer.concat(upstream);
-  const leaks = [['upstream traffic', wire] as const, ...atRest].flatMap(([where, bytes]) =>
+  const healthWire = Buffer.concat(health);
+  const searched = [['upstream traffic', wire] as const, ['health messages', healthWire] as const, ...atRest];
+  const leaks = searched.flatMap(([where, bytes]) =>
     findNeedles(bytes, needles).map((n) => `${n} in ${where}`),
   );
-  const serials = DEMO_METERS.filter((m) => wire.includes(m.household) || wire.includes(m.id)).length;
+  const serials = DEMO_METERS.filter(
+    (m) => wire.includes(m.household) || wire.includes(m.id) || healthWire.includes(m.household),
+  ).length;
   // The household's live readings, opened with its own key, against its CSV rows.
   const csvWh = new Map(rows.filter((r) => r.household === household.household).map((r) => [r.end, r.wh]));
   const wrong = home.opened.filter((r) => csvWh.get(Date.parse(r.end)) !== r.wh).length;
@@ -199,7 +207,8 @@ async function main(argv: string[]): Promise<void> {
       `bills: ${verdict.billsMatched}/${verdict.billsExpected} equal the CSV sums per band.`,
   );
   console.log(
-    `Privacy: searched ${upstream.length} upstream messages (${wire.length.toLocaleString('en-US')} bytes) and the gateway's ` +
+    `Privacy: searched ${upstream.length + health.length} upstream messages ` +
+      `(${(wire.length + healthWire.length).toLocaleString('en-US')} bytes) and the gateway's ` +
       `buffer and log for ${needles.size.toLocaleString('en-US')} encodings of the plaintext readings: ${leaks.length} found; ` +
       `meter or household ids upstream: ${serials}.`,
   );

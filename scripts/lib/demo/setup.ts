@@ -52,6 +52,8 @@ export function writeDemoConfig(o: DemoConfigOptions): string {
     },
     upstream: { url: o.brokerUrl, schedule: '*/2 * * * * *', retryInitialSeconds: 2, retryMaxSeconds: 10 },
     drivers: { replay: { file: o.csv, pollMs: 100 } },
+    // A health message every 10 s, so that the demo's search of the broker covers some (docs/fleet.md).
+    observe: { healthSeconds: 10 },
     neighbourhoods: NEIGHBOURHOODS.map(([id]) => ({ id })),
     meters: DEMO_METERS.map((m) => ({
       id: m.id,

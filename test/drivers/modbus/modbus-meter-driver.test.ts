@@ -155,9 +155,19 @@ function startDriver(bus: Bus, meters: MeterSpec[]) {
   const readings: Reading[] = [];
   const clock = new ManualClock(T0);
   const logs = captureLog();
+  /** What the driver reports to the gateway's meter status: links up or down, refused answers by code. */
+  const links: [string, boolean][] = [];
+  const rejects: [string, string][] = [];
+  const report = {
+    link: (m: string, up: boolean) => links.push([m, up]),
+    rejected: (m: string, c: string) => rejects.push([m, c]),
+  };
   const driver = buildModbusDriver(
     config,
-    (ms) => ({ ...driverContext({ meters: ms, readings, clock, intervalMs: I, metrics }), log: logs.log }),
+    (ms) => ({
+      ...driverContext({ meters: ms, readings, clock, intervalMs: I, metrics, report }),
+      log: logs.log,
+    }),
     modbusSerialTransport,
   ) as ModbusMeterDriver;
   cleanups.push(() => driver.stop());
@@ -188,7 +198,7 @@ function startDriver(bus: Bus, meters: MeterSpec[]) {
       diag,
     );
   };
-  return { driver, metrics, readings, clock, logs, status, diag, readAfterNow, nextFrame };
+  return { driver, metrics, readings, clock, logs, links, rejects, status, diag, readAfterNow, nextFrame };
 }
 
 type Driven = ReturnType<typeof startDriver>;
@@ -392,6 +402,13 @@ describe('Modbus meter driver: meters that do not answer', () => {
     expect(d.logs.find(BACK, 'em')).toHaveLength(1);
     expect(d.logs.find(DOWN, 'sdm')).toEqual([]);
     expect(d.status('sdm').up).toBe(true);
+    // The meter status hears the same: em down, then up again; sdm never down; a timeout is no refused answer.
+    const emLink = d.links.filter(([m]) => m === 'em').map(([, up]) => up);
+    expect(emLink.indexOf(false)).toBeGreaterThanOrEqual(0);
+    expect(emLink.indexOf(false)).toBeLessThan(emLink.lastIndexOf(true));
+    expect(emLink.at(-1)).toBe(true);
+    expect(d.links.filter(([m, up]) => m === 'sdm' && !up)).toEqual([]);
+    expect(d.rejects).toEqual([]);
   }, 90_000);
 
   it('an RTU bus unplugged (socat killed) is counted and reported; plugged back at the same path, readings flow again without a restart', async () => {
@@ -471,8 +488,11 @@ describe('Modbus meter driver: bad answers', () => {
       'driver.modbus.errors.MODBUS_EXCEPTION': sdm.exceptions + em.exceptions,
     });
     expect(sdm.up && em.up).toBe(true);
-    // A meter that answers with an exception is alive: never reported as not answering.
+    // A meter that answers with an exception is alive: never reported as not answering, its answers refused.
     expect(d.logs.find(DOWN)).toEqual([]);
+    expect(d.links.filter(([, up]) => !up)).toEqual([]);
+    expect(d.rejects.filter(([m]) => m === 'em')).toHaveLength(em.exceptions);
+    expect(new Set(d.rejects.map(([, code]) => code))).toEqual(new Set(['MODBUS_EXCEPTION']));
   }, 60_000);
 
   it('an energy register that decodes to NaN or a negative value is counted and skipped; the series goes on exactly', async () => {

@@ -61,6 +61,13 @@ function setup() {
   };
   const readings: Reading[] = [];
   const metrics = new Metrics();
+  /** What the driver reports to the gateway's meter status. */
+  const links: boolean[] = [];
+  const rejects: string[] = [];
+  const report = {
+    link: (m: string, up: boolean) => links.push(m === 'm1' && up),
+    rejected: (m: string, code: string) => rejects.push(`${m} ${code}`),
+  };
   const config = validateConfig({
     gateway: { id: 'gw' },
     keys: { supplierPublic: 'x', gatewayPrivate: 'x', mdmsPublic: 'x' },
@@ -90,11 +97,18 @@ function setup() {
         maxSkewMs: 120_000,
       },
     },
-    driverContext({ meters: config.meters, readings, clock: new ManualClock(T0), intervalMs: I, metrics }),
+    driverContext({
+      meters: config.meters,
+      readings,
+      clock: new ManualClock(T0),
+      intervalMs: I,
+      metrics,
+      report,
+    }),
     openSerialPort,
   );
   cleanups.push(() => driver.stop());
-  return { driver, plug, readings, metrics };
+  return { driver, plug, readings, metrics, links, rejects };
 }
 
 describe('PushMeterDriver (DSMR over a pty pair)', () => {
@@ -115,6 +129,7 @@ describe('PushMeterDriver (DSMR over a pty pair)', () => {
     expect(s.metrics.get('driver.dsmr.rejected.FRAME_CHECKSUM')).toBe(1);
     expect(s.metrics.get('driver.dsmr.rejected.FRAME_TRUNCATED')).toBe(1);
     expect(s.metrics.get('driver.dsmr.frames')).toBe(2);
+    expect(s.rejects).toEqual(['m1 FRAME_CHECKSUM', 'm1 FRAME_TRUNCATED']);
   });
 
   it('resumes reading after the plug is pulled and put back, without a restart', async () => {
@@ -139,5 +154,7 @@ describe('PushMeterDriver (DSMR over a pty pair)', () => {
       [2 * I, 450],
     ]);
     expect(s.metrics.get('serial.lost.SERIAL_PORT_FAILED')).toBe(1);
+    // The meter's link as the gateway's meter status hears it: up, down when unplugged, up again.
+    expect(s.links).toEqual([true, false, true]);
   });
 });
