@@ -9,7 +9,8 @@
  * - add (or remove) a serial port, a Modbus bus or the meter broker, without naming any file (a key, a password
  *   file, a map, a CSV): a remote command never makes the gateway read a file of its choosing;
  * - change k (never below the local kFloor: the schema's rule), the log levels, the upload schedule, batch size
- *   and retry timing, and the health and metrics settings.
+ *   and retry timing, and how often health is sent. The metrics endpoint's address is local only (a command
+ *   must not open it to the network).
  *
  * Not remotely: the upstream connection (a command could cut the gateway off or send its credentials elsewhere),
  * keys, clock, data directory and files, intervals, billing (period, bands, prices, reveal), encryption (the
@@ -30,7 +31,8 @@ const FREE = [
   'upstream.maxRecordsPerBatch',
   'upstream.retryInitialSeconds',
   'upstream.retryMaxSeconds',
-  'observe',
+  'observe.healthSeconds',
+  'observe.staleIntervals',
 ];
 
 /** Where a command may add or remove whole entries (never change one that exists on both sides). */
