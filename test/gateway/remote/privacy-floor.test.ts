@@ -141,6 +141,8 @@ describe('remote configuration scope', () => {
     expect(refused((c) => (c.gateway.timezone = 'Asia/Tokyo'))).toBe('gateway.timezone');
     expect(refused((c) => (c.encryption = { maxWhPerReading: 90_000 }))).toBe('encryption.maxWhPerReading');
     expect(refused((c) => (c.customers = { historyDays: 1 }))).toBe('customers.historyDays');
-    expect(refused((c) => (c.observe = { metrics: { listen: '0.0.0.0:9464' } }))).toMatch(/^observe\.metrics/);
+    expect(refused((c) => (c.observe = { metrics: { listen: '0.0.0.0:9464' } }))).toMatch(
+      /^observe\.metrics/,
+    );
   });
 });
