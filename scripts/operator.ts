@@ -14,6 +14,7 @@ import { openEnvelope, signEnvelope } from '../gateway/protocol/envelope.ts';
 import { ConfigReply, type ConfigRequest } from '../gateway/protocol/operator-messages.ts';
 import { topics } from '../gateway/protocol/topics.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { deadline } from './lib/deadline.ts';
 
 const HELP = `Usage: scripts/operator <get|set> [options]
 
@@ -97,23 +98,18 @@ async function main(argv: string[]): Promise<void> {
     await client.subscribeAsync(topics.configReply(values.prefix, values.gateway, base.id), { qos: 1 });
     await client.publishAsync(topics.configRequest(values.prefix, values.gateway), message, { qos: 1 });
     const timeoutS = Number(values.timeout);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new GatewayError(
-              'DEVICE_TIMEOUT',
-              `no reply from gateway ${values.gateway} within ${timeoutS} s (is it running, on ${values.broker}, with keys.operatorPublic set?)`,
-            ),
-          ),
-        timeoutS * 1000,
-      );
-    });
+    const { expired, clear } = deadline(
+      timeoutS * 1000,
+      () =>
+        new GatewayError(
+          'DEVICE_TIMEOUT',
+          `no reply from gateway ${values.gateway} within ${timeoutS} s (is it running, on ${values.broker}, with keys.operatorPublic set?)`,
+        ),
+    );
     try {
-      reply = ConfigReply.parse(openEnvelope(await Promise.race([answer, timeout]), gatewayKey).body);
+      reply = ConfigReply.parse(openEnvelope(await Promise.race([answer, expired]), gatewayKey).body);
     } finally {
-      clearTimeout(timer);
+      clear();
     }
   } finally {
     await client.endAsync();

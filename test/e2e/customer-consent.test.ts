@@ -6,51 +6,33 @@
  * opens nothing; a revoked consent gets nothing; the household reads back the log, checked, and `info` lists
  * what is in force.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoUtc } from '../../gateway/time/zoned.ts';
-import { startHarness, type Harness } from '../helpers/harness.ts';
+import type { Harness } from '../helpers/harness.ts';
+import { CUSTOMER, issueCode, spawnCustomer, startHouseholdHarness } from '../helpers/household.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { GATEWAY_ID, TEST_METERS, waitFor } from '../helpers/scenario.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const KEYGEN = path.join(ROOT, 'scripts/keygen');
-const CUSTOMER = path.join(ROOT, 'scripts/customer');
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-09T12:00:00Z';
 const UNTIL = '2012-10-09T08:00:00Z';
 const HOUR = 3_600_000;
 
-function receiver(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn(CUSTOMER, ['receive', '--csv', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { child, out: () => out, err: () => err };
-}
+const receiver = (args: string[]) => spawnCustomer(['receive', '--csv', ...args]);
 
 describe('a household consents to a third party', () => {
   let h: Harness;
-  const dir = mkdtempSync(path.join(tmpdir(), 'consent-'));
-  const codesFile = path.join(dir, 'enrolment-codes.json');
+  let dir: string;
   const meter = TEST_METERS[0]!;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
     // The data starts flowing 50 s from now: time to start the gateway, enrol and grant first.
-    const anchor = new Date(Date.now() + 50_000).toISOString();
-    h = await startHarness({
-      from: FROM,
-      to: TO,
-      speed: 1800,
-      anchor,
-      keysExtra: { enrolmentCodes: codesFile },
-    });
+    ({ h, dir } = await startHouseholdHarness({ from: FROM, to: TO, leadSeconds: 50 }));
   }, 120_000);
 
   afterAll(async () => {
@@ -59,15 +41,7 @@ describe('a household consents to a third party', () => {
   });
 
   it('refuses an expired consent and a foreign signature, then the third party gets exactly the hourly sums', async () => {
-    const made = await runCli(KEYGEN, [
-      'enrolment-code',
-      '--config',
-      h.scenario.configFile,
-      '--meter',
-      meter.id,
-    ]);
-    expect(made.code, made.stderr).toBe(0);
-    const code = /^m01\t(\S+)$/m.exec(made.stdout)![1]!;
+    const code = await issueCode(h, meter.id);
     const gateway = h.spawn();
     const log = () => (existsSync(h.scenario.logFile) ? readFileSync(h.scenario.logFile, 'utf8') : '');
     await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start');

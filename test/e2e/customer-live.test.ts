@@ -5,52 +5,35 @@
  * exactly its meter's readings from the real data as the gateway reads them, while another household's key,
  * listening on the same stream, opens nothing. Mosquitto, the gateway process and the CLIs are real.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoUtc } from '../../gateway/time/zoned.ts';
-import { startHarness, type Harness } from '../helpers/harness.ts';
+import type { Harness } from '../helpers/harness.ts';
+import { CUSTOMER, issueCode, spawnCustomer, startHouseholdHarness } from '../helpers/household.ts';
 import { GATEWAY_ID, TEST_METERS, waitFor } from '../helpers/scenario.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const KEYGEN = path.join(ROOT, 'scripts/keygen');
-const CUSTOMER = path.join(ROOT, 'scripts/customer');
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-09T12:00:00Z';
 const HALF_HOUR = 1_800_000;
 
 const cli = (bin: string, args: string[]) => runCli(bin, args);
-
-function listen(keyFile: string): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn(CUSTOMER, ['live', '--key', keyFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { child, out: () => out, err: () => err };
-}
+const listen = (keyFile: string) => spawnCustomer(['live', '--key', keyFile]);
 
 describe('a household enrols, reads its own readings live and as history, and erases them', () => {
   let h: Harness;
-  const dir = mkdtempSync(path.join(tmpdir(), 'household-'));
-  const codesFile = path.join(dir, 'enrolment-codes.json');
+  let dir: string;
+  let codesFile: string;
   const meter = TEST_METERS[0]!;
   const listeners: ChildProcess[] = [];
 
   beforeAll(async () => {
     // The data starts flowing 45 s from now: time to start the gateway and enrol first.
-    const anchor = new Date(Date.now() + 45_000).toISOString();
-    h = await startHarness({
-      from: FROM,
-      to: TO,
-      speed: 1800,
-      anchor,
-      keysExtra: { enrolmentCodes: codesFile },
-    });
+    ({ h, dir } = await startHouseholdHarness({ from: FROM, to: TO, leadSeconds: 45 }));
+    codesFile = path.join(dir, 'enrolment-codes.json');
   }, 120_000);
 
   afterAll(async () => {
@@ -59,15 +42,7 @@ describe('a household enrols, reads its own readings live and as history, and er
   });
 
   it('refuses a wrong code, enrols with the right one, then streams exactly its readings', async () => {
-    const made = await cli(KEYGEN, [
-      'enrolment-code',
-      '--config',
-      h.scenario.configFile,
-      '--meter',
-      meter.id,
-    ]);
-    expect(made.code, made.stderr).toBe(0);
-    const code = /^m01\t(\S+)$/m.exec(made.stdout)![1]!;
+    const code = await issueCode(h, meter.id);
     expect(readFileSync(codesFile, 'utf8')).not.toContain(code.replace(/-/g, ''));
 
     const gateway = h.spawn();
@@ -184,14 +159,7 @@ describe('a household enrols, reads its own readings live and as history, and er
     expect(reuse.stderr).toContain('this enrolment code has been used');
 
     // A new code for the meter (a new occupant) revokes the household enrolled with the old one.
-    const renewed = await cli(KEYGEN, [
-      'enrolment-code',
-      '--config',
-      h.scenario.configFile,
-      '--meter',
-      meter.id,
-    ]);
-    expect(renewed.code, renewed.stderr).toBe(0);
+    expect(await issueCode(h, meter.id)).not.toBe(code);
     await waitFor(
       () => log().includes('the household enrolled with the old one is revoked'),
       30_000,

@@ -11,6 +11,7 @@ import type { CustomerReply } from '../../../gateway/protocol/customer-messages.
 import { topics } from '../../../gateway/protocol/topics.ts';
 import type { KeyObject } from 'node:crypto';
 import { loadCustomerKeys } from '../../../gateway/customer/customer-key.ts';
+import { deadline } from '../deadline.ts';
 import { openAnnouncement, openReply, sealRequest } from './client.ts';
 
 export const Enrolment = z
@@ -75,19 +76,14 @@ export async function ask(
   const waiting = new Map<string, (payload: Buffer) => void>();
   client.on('message', (topic, payload) => waiting.get(topic)?.(payload));
   const next = (topic: string) => new Promise<Buffer>((resolve) => waiting.set(topic, resolve));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new GatewayError(
-            'DEVICE_TIMEOUT',
-            `no answer from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
-          ),
-        ),
-      timeoutS * 1000,
-    );
-  });
+  const { expired: timeout, clear } = deadline(
+    timeoutS * 1000,
+    () =>
+      new GatewayError(
+        'DEVICE_TIMEOUT',
+        `no answer from gateway ${gateway} within ${timeoutS} s (is it running and on ${broker}?)`,
+      ),
+  );
   try {
     const keyTopic = topics.customerKey(prefix, gateway);
     const announced = next(keyTopic);
@@ -111,7 +107,7 @@ export async function ask(
     }
     return answer;
   } finally {
-    clearTimeout(timer);
+    clear();
     await client.endAsync();
   }
 }

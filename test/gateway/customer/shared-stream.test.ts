@@ -147,6 +147,20 @@ function grant(s: Setup, granularity: Granularity, from: number, until: number) 
   return { consent, third };
 }
 
+/** The household revokes a consent (as the service does once the request is authorised). */
+function revoke(s: Setup, consentId: string, now: number): void {
+  const { message } = consentRevokeRequest({
+    gatewayId: GW,
+    meterId: 'm1',
+    keys: s.household,
+    consentId,
+    now: nextSeq(),
+  });
+  const signed = parseRequest(Buffer.from(message));
+  if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
+  s.consents.revoke(signed, signed.request, s.customer, now);
+}
+
 /** What the third party makes of everything published on its topic (with the key given). */
 function received(s: Setup, topic: string, key: KeyObject): { sums: SpanSum[]; refused: string[] } {
   const stream = /\/c\/([0-9a-f]{32})\/shared$/.exec(topic)![1]!;
@@ -254,16 +268,7 @@ describe('a third party granted access', () => {
     const from = day[8]!.start; // 04:00
     const { consent, third } = grant(s, 'hourly', from, day[20]!.start); // until 10:00
     await feed(s, day.slice(0, 16));
-    const { message } = consentRevokeRequest({
-      gatewayId: GW,
-      meterId: 'm1',
-      keys: s.household,
-      consentId: consent.id,
-      now: nextSeq(),
-    });
-    const signed = parseRequest(Buffer.from(message));
-    if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
-    s.consents.revoke(signed, signed.request, s.customer, day[16]!.start);
+    revoke(s, consent.id, day[16]!.start);
     await feed(s, day.slice(16));
     // 04:00 to 08:00 only: not before the grant, not after the revoke (08:00), though the consent ran to 10:00.
     expect(received(s, consent.topic, third.privateKey).sums).toEqual(
@@ -353,16 +358,7 @@ describe('a third party granted access', () => {
     // One reading encrypted before the revoke, committed after it.
     const late = s.stream.prepare(day[6]!, day[6]!.end);
     expect(new SharedStore(s.buffer.db).queued).toBe(6);
-    const { message } = consentRevokeRequest({
-      gatewayId: GW,
-      meterId: 'm1',
-      keys: s.household,
-      consentId: consent.id,
-      now: nextSeq(),
-    });
-    const signed = parseRequest(Buffer.from(message));
-    if (signed.request.type !== 'consent-revoke') throw new Error('not a revoke');
-    s.consents.revoke(signed, signed.request, s.customer, day[6]!.end);
+    revoke(s, consent.id, day[6]!.end);
     s.stream.withdraw(consent.id);
     late();
     expect(new SharedStore(s.buffer.db).queued).toBe(0);
