@@ -13,8 +13,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoUtc } from '../../gateway/time/zoned.ts';
 import type { Harness } from '../helpers/harness.ts';
-import { CUSTOMER, issueCode, spawnCustomer, startHouseholdHarness } from '../helpers/household.ts';
-import { runCli } from '../helpers/run-cli.ts';
+import { customer, issueCode, spawnCustomer, startHouseholdHarness } from '../helpers/household.ts';
 import { GATEWAY_ID, TEST_METERS, waitFor } from '../helpers/scenario.ts';
 
 const FROM = '2012-10-09T00:00:00Z';
@@ -53,8 +52,8 @@ describe('a household consents to a third party', () => {
     await sniffer.subscribeAsync('#', { qos: 1 });
 
     const key = path.join(dir, 'household.key.json');
-    expect((await runCli(CUSTOMER, ['keygen', '--key', key])).code).toBe(0);
-    const enrolled = await runCli(CUSTOMER, [
+    expect((await customer(['keygen', '--key', key])).code).toBe(0);
+    const enrolled = await customer([
       ...['enrol', '--key', key, '--broker', h.broker.url, '--gateway', GATEWAY_ID, '--meter', meter.id],
       ...['--code', code],
     ]);
@@ -62,11 +61,11 @@ describe('a household consents to a third party', () => {
 
     // The third party makes its own keys and gives the household its public key.
     const coachKey = path.join(dir, 'coach.key.json');
-    expect((await runCli(CUSTOMER, ['keygen', '--key', coachKey])).code).toBe(0);
-    const pub = await runCli(CUSTOMER, ['public-key', '--key', coachKey]);
+    expect((await customer(['keygen', '--key', coachKey])).code).toBe(0);
+    const pub = await customer(['public-key', '--key', coachKey]);
     const granteeKey = /--grantee-key (\S+)/.exec(pub.stdout)![1]!;
     const grant = (keyFile: string, ...extra: string[]) =>
-      runCli(CUSTOMER, [
+      customer([
         ...['consent', 'grant', '--key', keyFile, '--name', 'Energy coach', '--grantee-key', granteeKey],
         ...extra,
       ]);
@@ -76,12 +75,12 @@ describe('a household consents to a third party', () => {
     expect(expired.code).toBe(1);
     expect(expired.stderr).toContain('CONSENT_EXPIRED');
     const stranger = path.join(dir, 'stranger.key.json');
-    expect((await runCli(CUSTOMER, ['keygen', '--key', stranger])).code).toBe(0);
+    expect((await customer(['keygen', '--key', stranger])).code).toBe(0);
     copyFileSync(`${key}.enrolment.json`, `${stranger}.enrolment.json`);
     const foreign = await grant(stranger, '--granularity', 'hourly', '--until', UNTIL);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toContain('SIGNATURE_INVALID');
-    const empty = await runCli(CUSTOMER, ['consent', 'log', '--key', key]);
+    const empty = await customer(['consent', 'log', '--key', key]);
     expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toContain('chain of 0 entries checked');
     expect(empty.stdout).toContain('no consent in force');
@@ -96,13 +95,13 @@ describe('a household consents to a third party', () => {
     expect(other.code, other.stderr).toBe(0);
     const otherId = /^consent ([0-9a-f]{20})/m.exec(other.stdout)![1]!;
     const otherTopic = /--topic (\S+)/.exec(other.stdout)![1]!;
-    const revoked = await runCli(CUSTOMER, ['consent', 'revoke', '--key', key, '--id', otherId]);
+    const revoked = await customer(['consent', 'revoke', '--key', key, '--id', otherId]);
     expect(revoked.code, revoked.stderr).toBe(0);
-    const again = await runCli(CUSTOMER, ['consent', 'revoke', '--key', key, '--id', otherId]);
+    const again = await customer(['consent', 'revoke', '--key', key, '--id', otherId]);
     expect(again.stderr).toContain('CONSENT_UNKNOWN');
 
     // Transparency: info lists the consent in force (the data clock is still before its end).
-    const info = await runCli(CUSTOMER, ['info', '--key', key]);
+    const info = await customer(['info', '--key', key]);
     expect(info.code, info.stderr).toBe(0);
     expect(info.stdout).toContain(`"Energy coach" (key `);
     expect(info.stdout).toContain(`hourly sums from`);
@@ -139,7 +138,7 @@ describe('a household consents to a third party', () => {
     // Nothing after the consent's end, though the data runs to 12:00: wait until the household has all 24
     // readings in its history (so the gateway has read them all), then a little longer for stragglers.
     for (let tries = 0; ; tries++) {
-      const history = await runCli(CUSTOMER, ['history', '--key', key, '--from', FROM, '--to', TO, '--csv']);
+      const history = await customer(['history', '--key', key, '--from', FROM, '--to', TO, '--csv']);
       if (history.stdout.trim().split('\n').length - 1 >= rows.length) break;
       if (tries > 60) throw new Error(`the gateway did not read the whole day: ${history.stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -152,7 +151,7 @@ describe('a household consents to a third party', () => {
     expect(revokedParty.err()).not.toContain('ignored');
 
     // The household reads the log back, checked: grant, grant, revoke; and info lists the consent.
-    const logged = await runCli(CUSTOMER, ['consent', 'log', '--key', key]);
+    const logged = await customer(['consent', 'log', '--key', key]);
     expect(logged.code, logged.stderr).toBe(0);
     expect(logged.stdout).toMatch(/ 0 .* grant, signed by this key/);
     expect(logged.stdout).toMatch(new RegExp(` 2 .* ${otherId}  revoke, signed by this key`));

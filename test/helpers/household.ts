@@ -61,3 +61,11 @@ export async function issueCode(h: Harness, meterId: string): Promise<string> {
   if (made.code !== 0) throw new Error(`enrolment-code failed: ${made.stderr}`);
   return new RegExp(`^${meterId}\\t(\\S+)$`, 'm').exec(made.stdout)![1]!;
 }
+
+/**
+ * `scripts/customer <args>` to completion. The gateway may answer slowly while the whole suite starves a 2-core
+ * machine: the tool waits up to 90 s for it.
+ */
+export function customer(args: string[]) {
+  return runCli(CUSTOMER, [...args, '--timeout', '90'], 150_000);
+}

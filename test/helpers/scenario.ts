@@ -4,7 +4,7 @@
  */
 export { waitFor } from './wait.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -151,8 +151,14 @@ export interface GatewayProcess {
 export function spawnGateway(configFile: string): GatewayProcess {
   const child = spawn(GATEWAY_BIN, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // Kept beside the configuration too, for a post-mortem of a failed run (a crash prints to stderr only).
+  const keep = path.join(path.dirname(configFile), 'gateway.out');
+  const record = (d: Buffer) => {
+    out += d.toString();
+    appendFileSync(keep, d);
+  };
+  child.stdout.on('data', record);
+  child.stderr.on('data', record);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => out, exited };
 }
