@@ -186,7 +186,7 @@ export class Gateway {
 
     const buffer = BufferStore.open(
       path.join(config.gateway.dataDir, config.buffer.file),
-      { synchronous: config.buffer.synchronous },
+      { synchronous: config.buffer.synchronous, walCheckpointPages: config.buffer.walCheckpointPages },
       supplierKey.n2,
       config.buffer,
       metrics,

@@ -36,6 +36,7 @@ const HELP = `Usage: npm run bench [-- options]
   --baseline-meters N    meters for the paillier-bigint pipeline run, which is ~100x slower (default 10)
   --quick                a short run: --meters 100 --baseline-meters 4, fewer encryption samples
   --pipeline-only        only the tuned engine's pipeline runs (no micro-benchmarks, no baseline run)
+  --wal-pages N          buffer.walCheckpointPages of the pipeline runs (SD-card write experiments)
   -h, --help             show this help`;
 
 function list(text: string): number[] {
@@ -151,6 +152,7 @@ async function main(argv: string[]): Promise<void> {
       'baseline-meters': { type: 'string', default: '10' },
       quick: { type: 'boolean', default: false },
       'pipeline-only': { type: 'boolean', default: false },
+      'wal-pages': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -159,6 +161,10 @@ async function main(argv: string[]): Promise<void> {
   const baselineMeters = Number(values.quick ? '4' : values['baseline-meters']);
   const days = Number(values.days);
   const bitsList = list(values.bits);
+  const walPages = values['wal-pages'] === undefined ? undefined : Number(values['wal-pages']);
+  if (walPages !== undefined && !(walPages >= 100 && walPages <= 100_000)) {
+    throw new UsageError('--wal-pages: 100 to 100000', HELP);
+  }
   if (meters.some((m) => !(m >= 1 && m <= 5000))) throw new UsageError('--meters: 1 to 5000 each', HELP);
   if (!(days >= 1 && days <= 3)) throw new UsageError('--days: 1 to 3', HELP);
   if (bitsList.some((b) => b !== 2048 && b !== 3072)) throw new UsageError('--bits: 2048 and/or 3072', HELP);
@@ -224,9 +230,10 @@ async function main(argv: string[]): Promise<void> {
           csv: FIXTURE_CSV,
           households,
           start: '2012-10-09T00:00:00Z',
+          ...(walPages ? { walCheckpointPages: walPages } : {}),
         });
         console.log(
-          `    ${r.readings} readings, ${r.readingsPerCpuSecond.toFixed(0)} readings per CPU-second, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+          `    ${r.readings} readings, ${r.readingsPerCpuSecond.toFixed(0)} readings per CPU-second, peak RSS ${r.peakRssMb.toFixed(0)} MB, ${(r.sqliteBytesPerMeterDay / 1000).toFixed(0)} kB SQLite writes per meter-day`,
         );
         pipeline.push(r);
       }

@@ -15,6 +15,8 @@ export type Db = Database.Database;
 
 export interface OpenOptions {
   synchronous: 'NORMAL' | 'FULL';
+  /** WAL pages (4 KiB) between automatic checkpoints (SQLite's own default is 1000; buffer.walCheckpointPages). */
+  walCheckpointPages?: number;
 }
 
 export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRATIONS): Db {
@@ -27,6 +29,11 @@ export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRA
   }
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous}`);
+  // Fewer checkpoints write each page that changes again and again (totals, cursors) back to the file fewer
+  // times; the WAL file is cut back to twice the checkpoint size after one, so it never keeps growing.
+  const pages = opts.walCheckpointPages ?? 4000;
+  db.pragma(`wal_autocheckpoint = ${pages}`);
+  db.pragma(`journal_size_limit = ${pages * 2 * 4096}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations, file);

@@ -346,6 +346,15 @@ export const ConfigSchema = z
           .enum(['NORMAL', 'FULL'])
           .default('NORMAL')
           .describe('NORMAL: WAL survives power loss up to the last checkpoint, far fewer SD-card writes'),
+        walCheckpointPages: z
+          .number()
+          .int()
+          .min(100)
+          .max(100_000)
+          .default(4000)
+          .describe(
+            'WAL pages (4 KiB) between checkpoints: more means fewer SD-card writes, a larger WAL and more lost at a power cut (docs/buffer.md)',
+          ),
         maxPendingReadings: z
           .number()
           .int()

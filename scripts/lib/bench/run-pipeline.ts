@@ -27,6 +27,8 @@ export interface RunSpec {
   start: string;
   /** Overrides encryption.windowBits (memory/speed trade-off experiments). */
   windowBits?: number;
+  /** Overrides buffer.walCheckpointPages (SD-card write experiments). */
+  walCheckpointPages?: number;
 }
 
 export interface RunResult extends Omit<RunSpec, 'keyDir' | 'brokerUrl' | 'csv' | 'households'> {
@@ -89,6 +91,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
       retryMaxSeconds: 2,
     },
     drivers: { replay: { file: spec.csv } },
+    ...(spec.walCheckpointPages ? { buffer: { walCheckpointPages: spec.walCheckpointPages } } : {}),
     neighbourhoods: [...new Set(meters.map((m) => m.neighbourhood))].map((id) => ({ id })),
     meters,
   });

@@ -106,6 +106,9 @@ describe('BufferStore.open', () => {
     expect(b.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(b.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(b.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    // Checkpoints spaced for the SD card (buffer.walCheckpointPages), the WAL cut back to twice that after one.
+    expect(b.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    expect(b.db.pragma('journal_size_limit', { simple: true })).toBe(4000 * 2 * 4096);
     const tables = (
       b.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
     )
