@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 
 /** Paths (and everything under them) applied without a restart: the meters and how they are read, k, log levels,
- *  the upload schedule, the households' retention. */
+ *  the upload schedule. */
 const LIVE = [
   'meters',
   'neighbourhoods',
@@ -15,7 +15,6 @@ const LIVE = [
   'gateway.logLevel',
   'gateway.logLevels',
   'upstream.schedule',
-  'customers.historyDays',
 ];
 
 export function changedPaths(before: unknown, after: unknown, at = ''): string[] {

@@ -1,8 +1,8 @@
 /**
- * A remote configuration that changes a broker connection is checked against the real broker first: Mosquitto
- * that accepts the new settings passes; a port nobody listens on and a broker that refuses the credentials are
- * refused (BROKER_REFUSED) with the broker's or the network's reason; a change that leaves the connection alone
- * connects nowhere.
+ * A remote configuration that adds the meter broker is checked against the real broker first: Mosquitto that
+ * accepts the gateway passes, as does one that accepts its credentials; a port nobody listens on and a broker
+ * that refuses the credentials are refused (BROKER_REFUSED) with the broker's or the network's reason; a change
+ * that leaves the meter broker alone connects nowhere.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -35,12 +35,12 @@ afterAll(async () => {
   await locked?.stop();
 });
 
-function config(upstream: Record<string, unknown>): Readonly<Config> {
+function config(meterBroker?: Record<string, unknown>): Readonly<Config> {
   return validateConfig({
     gateway: { id: 'gw-1' },
     keys: { supplierPublic: 'a', gatewayPrivate: 'b', mdmsPublic: 'c' },
-    upstream: { url: 'mqtt://127.0.0.1:1', ...upstream },
-    drivers: { replay: { file: 'x.csv' } },
+    upstream: { url: 'mqtt://127.0.0.1:1' },
+    drivers: { replay: { file: 'x.csv' }, ...(meterBroker ? { mqtt: meterBroker } : {}) },
     neighbourhoods: [{ id: 'n' }],
     meters: [{ id: 'm1', neighbourhood: 'n', account: 'a', source: { driver: 'replay', household: '1' } }],
   });
@@ -56,8 +56,8 @@ async function refusal(run: Promise<void>): Promise<string> {
   throw new Error('expected BROKER_REFUSED');
 }
 
-describe('broker check of a remote configuration', () => {
-  const running = config({});
+describe('meter broker check of a remote configuration', () => {
+  const running = config();
 
   it('passes a broker that accepts the gateway, and one that accepts its credentials', async () => {
     await checkBrokers(running, config({ url: open.url }));
@@ -77,8 +77,9 @@ describe('broker check of a remote configuration', () => {
     expect(message).toMatch(/Not authorized|Bad username or password/i);
   });
 
-  it('connects nowhere when the connection settings are unchanged', async () => {
-    // The running broker (127.0.0.1:1) would refuse: only the schedule changed, so nothing is tried.
-    await checkBrokers(running, config({ schedule: '*/5 * * * *' }));
+  it('connects nowhere when the meter broker is unchanged', async () => {
+    // Both name a broker that would refuse (port 1): unchanged, so nothing is tried.
+    const closed = config({ url: 'mqtt://127.0.0.1:1' });
+    await checkBrokers(closed, config({ url: 'mqtt://127.0.0.1:1' }));
   });
 });
