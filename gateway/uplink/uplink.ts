@@ -13,6 +13,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { openEnvelope } from '../protocol/envelope.ts';
 import { AckBody } from '../protocol/messages.ts';
 import { topics } from '../protocol/topics.ts';
+import { connectionHint } from './connection-hint.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 
@@ -68,7 +69,10 @@ export class Uplink implements MessageLink {
       will: { topic: statusTopic, payload: Buffer.from(this.statusPayload(false)), qos: 1, retain: true },
     });
     this.client = client;
+    // Attempts closed before the broker answered (a plaintext client at a TLS-only port gets no error, only this).
+    let unanswered = 0;
     client.on('connect', () => {
+      unanswered = 0;
       this.metrics.inc('uplink.connects');
       this.log.info({ url: this.opts.url }, 'connected to upstream broker');
       client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err, granted) => {
@@ -87,14 +91,35 @@ export class Uplink implements MessageLink {
       this.sendDue();
       for (const listener of this.connectListeners) listener();
     });
+    let answered = false;
+    client.on('connect', () => (answered = true));
     client.on('close', () => {
       // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
       this.inFlight.clear();
+      if (answered) return void (answered = false);
+      unanswered++;
+      if (unanswered === 1 || unanswered % 30 === 0) {
+        this.log.warn(
+          {
+            url: this.opts.url,
+            attempts: unanswered,
+            hint: connectionHint({ message: 'closed' }, this.opts.url),
+          },
+          'upstream broker closed the connection before answering',
+        );
+      }
     });
     client.on('offline', () => this.log.warn('upstream broker unreachable; batches stay buffered'));
     client.on('error', (err) => {
       this.metrics.inc('uplink.errors');
-      this.log.warn({ err: err.message }, 'upstream connection error');
+      this.log.warn(
+        {
+          err: err.message,
+          code: (err as { code?: unknown }).code,
+          hint: connectionHint(err, this.opts.url),
+        },
+        'upstream connection error',
+      );
     });
     const ackTopic = topics.ack(prefix, gatewayId);
     client.on('message', (topic, payload) => {

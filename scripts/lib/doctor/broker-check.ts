@@ -6,6 +6,7 @@
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Config } from '../../../gateway/config/schema.ts';
 import { readSecretFile } from '../../../gateway/keys/files.ts';
+import { connectionHint } from '../../../gateway/uplink/connection-hint.ts';
 import { mqttOptions } from '../../../gateway/uplink/mqtt-options.ts';
 import { codeOf, fail, messageOf, ok, type Finding } from './finding.ts';
 
@@ -101,20 +102,10 @@ function fixFor(outcome: Exclude<Outcome, 'connected'>, url: string): string {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return 'check the network path to the broker (cable, firewall, VPN) and the URL';
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      return 'upstream.tls.ca must be the CA that signed the broker certificate';
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return 'use the host name the broker certificate was issued for, or have it reissued';
-    case 'CERT_HAS_EXPIRED':
     case 'CERT_NOT_YET_VALID':
-      return 'check the clock (see the clock line); renew the broker certificate if it expired';
-    case '4':
-    case '5':
-      return "check the user name, password file or client certificate, and the broker's ACL for this gateway";
+      return 'check the clock (see the clock line); the broker certificate is not valid yet';
     default:
-      return 'see the message; docs/raspberry-pi.md §11 lists the usual causes';
+      // TLS trust, client certificates, credentials, plaintext at a TLS port: the gateway's own hints.
+      return connectionHint(outcome as Error, url);
   }
 }
