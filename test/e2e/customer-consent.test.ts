@@ -63,10 +63,10 @@ describe('a household consents to a third party', () => {
     const coachKey = path.join(dir, 'coach.key.json');
     expect((await customer(['keygen', '--key', coachKey])).code).toBe(0);
     const pub = await customer(['public-key', '--key', coachKey]);
-    const granteeKey = /--grantee-key (\S+)/.exec(pub.stdout)![1]!;
+    const granteeKey = /--grantee-key=(\S+)/.exec(pub.stdout)![1]!;
     const grant = (keyFile: string, ...extra: string[]) =>
       customer([
-        ...['consent', 'grant', '--key', keyFile, '--name', 'Energy coach', '--grantee-key', granteeKey],
+        ...['consent', 'grant', '--key', keyFile, '--name', 'Energy coach', `--grantee-key=${granteeKey}`],
         ...extra,
       ]);
 
@@ -87,14 +87,14 @@ describe('a household consents to a third party', () => {
 
     const granted = await grant(key, '--granularity', 'hourly', '--until', UNTIL);
     expect(granted.code, granted.stderr).toBe(0);
-    const topic = /--topic (\S+)/.exec(granted.stdout)![1]!;
-    const gatewayKey = /--gateway-key (\S+)/.exec(granted.stdout)![1]!;
+    const topic = /--topic=(\S+)/.exec(granted.stdout)![1]!;
+    const gatewayKey = /--gateway-key=(\S+)/.exec(granted.stdout)![1]!;
     expect(topic).not.toContain(meter.id);
     // A second consent, revoked at once: its third party must receive nothing.
     const other = await grant(key, '--granularity', 'daily', '--until', TO);
     expect(other.code, other.stderr).toBe(0);
     const otherId = /^consent ([0-9a-f]{20})/m.exec(other.stdout)![1]!;
-    const otherTopic = /--topic (\S+)/.exec(other.stdout)![1]!;
+    const otherTopic = /--topic=(\S+)/.exec(other.stdout)![1]!;
     const revoked = await customer(['consent', 'revoke', '--key', key, '--id', otherId]);
     expect(revoked.code, revoked.stderr).toBe(0);
     const again = await customer(['consent', 'revoke', '--key', key, '--id', otherId]);
@@ -107,7 +107,8 @@ describe('a household consents to a third party', () => {
     expect(info.stdout).toContain(`hourly sums from`);
     expect(info.stdout).toContain(`until ${UNTIL.replace('Z', '.000Z')}`);
 
-    const connect = ['--broker', h.broker.url, '--gateway-key', gatewayKey];
+    // As the household's tool printed them: `--option=value` (a raw key may begin with '-').
+    const connect = ['--broker', h.broker.url, `--gateway-key=${gatewayKey}`];
     const coach = receiver(['--key', coachKey, '--topic', topic, ...connect]);
     const eavesdropper = receiver(['--key', stranger, '--topic', topic, ...connect]);
     const revokedParty = receiver(['--key', coachKey, '--topic', otherTopic, ...connect]);

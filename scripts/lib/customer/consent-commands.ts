@@ -79,9 +79,10 @@ async function grant(v: ConsentOptions, help: string): Promise<void> {
   console.log(`consent ${c.id}: "${c.grantee}" (key ${c.granteeFingerprint}) receives your readings`);
   console.log(`  ${describe(c)}`);
   console.log('give the third party:');
-  console.log(`  --topic ${c.topic}`);
-  console.log(`  --gateway-key ${enrolment.gatewayKey}`);
-  console.log(`  --broker ${enrolment.broker}`);
+  // `--option=value`: a raw key may begin with '-', which would read as an option after a space.
+  console.log(`  --topic=${c.topic}`);
+  console.log(`  --gateway-key=${enrolment.gatewayKey}`);
+  console.log(`  --broker=${enrolment.broker}`);
   await log(v.key, Number(v.timeout), true);
 }
 
@@ -176,7 +177,8 @@ export function describe(c: ActiveConsent): string {
 /** A third party's key, as it gives it to a household. */
 export function printPublicKey(keyFile: string): void {
   const { publicKeys } = loadCustomerKeys(keyFile);
-  console.log(`--grantee-key ${publicKeys.sealing}`);
+  // `--option=value`: a raw key may begin with '-', which would read as an option after a space.
+  console.log(`--grantee-key=${publicKeys.sealing}`);
   console.log(`fingerprint:  ${granteeFingerprint(publicKeys.sealing)}`);
 }
 
