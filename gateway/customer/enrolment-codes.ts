@@ -5,10 +5,10 @@
  *
  *   {"kind":"meterspace-enrolment-codes","v":1,"meters":{"m1":"<raw public key, base64url>"}}
  */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
-import { readSecretFile } from '../keys/files.ts';
+import { readSecretFile, writeKeyFile } from '../keys/files.ts';
 
 const CodesFile = z
   .object({
@@ -31,12 +31,15 @@ export function loadEnrolmentCodes(file: string): EnrolmentCodes {
   return new Map(Object.entries(parsed.meters));
 }
 
-/** Adds or replaces a meter's code hash; the file is created when missing. */
+/**
+ * Adds or replaces a meter's code hash; the file is created when missing, its directory too (0700). The
+ * temporary file is made 0600 whatever the umask or a stale one left by an interrupted run.
+ */
 export function storeEnrolmentCode(file: string, meterId: string, publicKey: string): void {
   const meters: Record<string, string> = existsSync(file) ? Object.fromEntries(loadEnrolmentCodes(file)) : {};
   meters[meterId] = publicKey;
   const text = `${JSON.stringify({ kind: 'meterspace-enrolment-codes', v: 1, meters }, null, 2)}\n`;
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
+  writeKeyFile(tmp, text, { secret: true, force: true });
   renameSync(tmp, file);
 }
