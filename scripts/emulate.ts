@@ -183,10 +183,11 @@ async function main(argv: string[]): Promise<void> {
   let send: (t: number, seq: number) => Promise<void>;
   let close: () => Promise<void>;
   if (protocol === 'mqtt') {
-    const client = await mqtt.connectAsync(values.broker, { clientId: `emulated-${process.pid}` });
     const format = values.format;
+    // Its key first: a key others may read is refused before anything goes out.
     const sealed =
       format === 'sealed' ? new SealedMeter(values['gateway-config']!, values['meter-key']!) : undefined;
+    const client = await mqtt.connectAsync(values.broker, { clientId: `emulated-${process.pid}` });
     send = async (t) => {
       const x = input(t);
       let payload: string;
