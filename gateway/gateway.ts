@@ -254,7 +254,12 @@ export class Gateway {
       child('billing'),
     );
     const batcher = new Batcher(
-      { gatewayId: config.gateway.id, maxRecordsPerBatch: config.upstream.maxRecordsPerBatch },
+      {
+        gatewayId: config.gateway.id,
+        maxRecordsPerBatch: config.upstream.maxRecordsPerBatch,
+        // Half the outbox for signed batches, the rest for the newest records while the MDMS is away.
+        maxBatchedRecords: Math.ceil(config.buffer.maxOutboxRecords / 2),
+      },
       identity,
       buffer,
       metrics,

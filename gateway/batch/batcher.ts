@@ -1,6 +1,11 @@
 /**
  * Batching: released records are packed into batches signed with the gateway's Ed25519 key and stored byte for
  * byte, so that every re-send is identical and the MDMS can de-duplicate by batch id and record id.
+ *
+ * A signed batch is kept until acknowledged and never dropped, so the batcher stops while `maxBatchedRecords`
+ * records are already in unacknowledged batches: during a long outage the rest stay unbatched, where the
+ * buffer's limit (`buffer.maxOutboxRecords`, docs/buffer.md) can drop the oldest aggregates. Without this
+ * bound every record would be batched within a schedule period and the limit could never apply.
  */
 import type { KeyObject } from 'node:crypto';
 import type { BufferStore } from '../buffer/buffer.ts';
@@ -18,7 +23,12 @@ export interface SigningIdentity {
 
 export class Batcher {
   constructor(
-    private readonly opts: { gatewayId: string; maxRecordsPerBatch: number },
+    private readonly opts: {
+      gatewayId: string;
+      maxRecordsPerBatch: number;
+      /** At most this many records in unacknowledged batches (default: no bound). */
+      maxBatchedRecords?: number;
+    },
     private readonly identity: SigningIdentity,
     private readonly buffer: BufferStore,
     private readonly metrics: Metrics,
@@ -29,7 +39,11 @@ export class Batcher {
   flush(now: number): StoredBatch[] {
     const created: StoredBatch[] = [];
     for (;;) {
-      const batch = this.buffer.createBatch(this.opts.maxRecordsPerBatch, now, (seq, records) => {
+      const { records: total, unbatched } = this.buffer.outbox.counts();
+      const maxBatched = this.opts.maxBatchedRecords ?? Infinity;
+      const room = Math.min(this.opts.maxRecordsPerBatch, maxBatched - (total - unbatched));
+      if (room <= 0) break;
+      const batch = this.buffer.createBatch(room, now, (seq, records) => {
         const batchId = `${this.opts.gatewayId}-${String(seq).padStart(8, '0')}`;
         const body: BatchBodyMsg = {
           v: 1,
