@@ -7,14 +7,10 @@
  * Each pipeline run is a process of its own (its peak RSS is its own). Output: a table on stdout, and
  * bench/results/latest.{json,md,svg}.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeKeyFile } from '../gateway/keys/files.ts';
-import { generatePaillier, generateSigningPair } from '../gateway/keys/generate.ts';
-import { paillierPrivateJson, paillierPublicJson } from '../gateway/keys/paillier-files.ts';
 import {
   benchDecryption,
   benchEncryption,
@@ -22,12 +18,11 @@ import {
   type EncryptionResult,
 } from './lib/bench/encryption.ts';
 import { chartSvg, decryptionTable, encryptionTable, pipelineTable } from './lib/bench/report.ts';
+import { build, makeKeys, ROOT, runCompiled, startBroker, startMdmsProcess } from './lib/bench/peers.ts';
 import type { RunResult, RunSpec } from './lib/bench/run-pipeline.ts';
 import { runCli, UsageError } from './lib/cli.ts';
-import { startEmbeddedBroker } from './lib/embedded-broker.ts';
 import { FIXTURE_CSV, readFixture } from './lib/reference-sums.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const HELP = `Usage: npm run bench [-- options]
 
   --meters LIST          emulated meters per pipeline run, e.g. 100,2000 (default 2000; 100 to 5000)
@@ -43,90 +38,13 @@ function list(text: string): number[] {
   return text.split(',').map((s) => Number(s.trim()));
 }
 
-async function startBroker(): Promise<{ url: string; kind: string; close: () => Promise<void> }> {
-  const mosquitto = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find(
-    (bin) => spawnSync(bin, ['-h'], { stdio: 'ignore' }).error === undefined,
-  );
-  if (!mosquitto) {
-    const b = await startEmbeddedBroker();
-    return {
-      url: b.url,
-      kind: 'embedded aedes (install mosquitto for the reference figures)',
-      close: () => b.close(),
-    };
-  }
-  const probe = await startEmbeddedBroker(); // only to find a free port
-  const port = probe.port;
-  await probe.close();
-  const child = spawn(mosquitto, ['-p', String(port)], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 500));
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    kind: 'Mosquitto',
-    close: () => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
-  };
-}
-
-async function makeKeys(
-  bits: number,
-): Promise<{ dir: string; key: Awaited<ReturnType<typeof generatePaillier>> }> {
-  const dir = mkdtempSync(path.join(tmpdir(), `bench-keys-${bits}-`));
-  const key = await generatePaillier(bits);
-  writeKeyFile(path.join(dir, 'supplier.paillier.key.json'), paillierPrivateJson(key), { secret: true });
-  writeKeyFile(path.join(dir, 'supplier.paillier.pub.json'), paillierPublicJson(key.publicKey), {
-    secret: false,
-  });
-  for (const who of ['gateway', 'mdms']) {
-    const pair = generateSigningPair('ed25519');
-    writeKeyFile(path.join(dir, `${who}.ed25519.key.pem`), pair.privatePem, { secret: true });
-    writeKeyFile(path.join(dir, `${who}.ed25519.pub.pem`), pair.publicPem, { secret: false });
-  }
-  return { dir, key };
-}
-
-function runScript(entry: string, args: string[]): ReturnType<typeof spawn> {
-  return spawn(path.join(ROOT, 'scripts/lib/run-ts'), [entry, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** The V8 flags and malloc setting of the compiled gateway in production (`npm run start:compiled`, Pi guide §8). */
-const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=40'];
-/** `BENCH_PROF=DIR npm run bench` also writes V8 CPU profiles of the measured gateway (both threads) to DIR. */
-const PROFILE_FLAGS = process.env.BENCH_PROF
-  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
-  : [];
-const PRODUCTION_ENV = { MALLOC_ARENA_MAX: '2' };
-
-/**
- * The gateway side runs compiled (`npm run build`) with the production flags (`npm run start:compiled`): no
- * TypeScript loader in its memory, a small young generation and a capped old generation.
- */
-function runCompiled(entry: string, args: string[]): ReturnType<typeof spawn> {
-  return spawn(
-    process.execPath,
-    [...PRODUCTION_NODE_FLAGS, ...PROFILE_FLAGS, path.join(ROOT, 'dist', entry), ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...PRODUCTION_ENV },
-    },
-  );
-}
-
 async function pipelineRun(spec: RunSpec): Promise<RunResult> {
-  const mdms = runScript('scripts/mdms.ts', [
-    'run',
-    '--broker',
-    spec.brokerUrl,
-    '--key',
-    path.join(spec.keyDir, 'supplier.paillier.key.json'),
-    '--sign-key',
-    path.join(spec.keyDir, 'mdms.ed25519.key.pem'),
-    '--trust',
-    `gw-bench=${path.join(spec.keyDir, 'gateway.ed25519.pub.pem')}`,
-    '--db',
-    path.join(mkdtempSync(path.join(tmpdir(), 'bench-mdms-')), 'mdms.sqlite'),
-  ]);
+  const mdms = startMdmsProcess({
+    brokerUrl: spec.brokerUrl,
+    keyDir: spec.keyDir,
+    gatewayId: 'gw-bench',
+    dbFile: path.join(mkdtempSync(path.join(tmpdir(), 'bench-mdms-')), 'mdms.sqlite'),
+  });
   await new Promise((r) => setTimeout(r, 1500));
   try {
     const child = runCompiled('scripts/lib/bench/run-pipeline.js', [JSON.stringify(spec)]);
@@ -180,8 +98,7 @@ async function main(argv: string[]): Promise<void> {
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GiB, Node ${machine.node}`,
   );
   console.log('building (npm run build) so that the measured gateway runs compiled JavaScript');
-  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('npm run build failed');
+  build();
   const broker = await startBroker();
   console.log(`broker: ${broker.kind} at ${broker.url}`);
   const households = [...new Set(readFixture().map((r) => r.household))];
