@@ -42,6 +42,7 @@ import { systemClock, VirtualClock, type Clock } from './time/clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
+import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
 import { OperatorService } from './remote/operator-service.ts';
 
@@ -166,6 +167,11 @@ export class Gateway {
     const intervalMs = config.intervals.minutes * 60_000;
 
     this.log.info({ gateway: config.gateway.id }, 'starting');
+    if (this.deps.configFile) {
+      const removed = removeStaleTemps(this.deps.configFile);
+      if (removed.length > 0)
+        this.log.warn({ removed }, 'removed what an interrupted configuration write left');
+    }
     const supplierKey = loadPaillierPublic(config.keys.supplierPublic);
     const gatewayKey = loadPrivateKey(config.keys.gatewayPrivate, 'ed25519', 'gateway private key');
     const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
