@@ -154,6 +154,8 @@ export class ModbusPoller {
         if (!t.isOpen) await deadline(t.connect(), d.timeoutMs);
         t.setID(d.cfg.unitId);
         t.setTimeout(d.timeoutMs);
+        // After a request that got no answer, its late answer must not be read as this one's (rtu-port.ts).
+        await t.settle?.();
         const request =
           d.plan.functionCode === 4
             ? t.readInputRegisters(block.address, block.length)

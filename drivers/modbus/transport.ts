@@ -7,6 +7,7 @@
 import modbusSerial from 'modbus-serial';
 import { GatewayError, isGatewayError } from '../../gateway/errors.ts';
 import { serialOpenError } from '../serial/serial-errors.ts';
+import { RtuPort } from './rtu-port.ts';
 
 export type ModbusEndpoint =
   | { kind: 'tcp'; host: string; port: number }
@@ -34,6 +35,11 @@ export interface ModbusTransport {
   setTimeout(ms: number): void;
   readInputRegisters(address: number, length: number): Promise<{ data: number[] }>;
   readHoldingRegisters(address: number, length: number): Promise<{ data: number[] }>;
+  /**
+   * Before each request: when the last one got no answer, waits until its late answer can no longer be taken for
+   * the next one (RTU: a quiet line, `rtu-port.ts`). Bounded by a few time-outs; optional.
+   */
+  settle?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,7 +100,10 @@ export const modbusSerialTransport: TransportFactory = (endpoint) => new ModbusS
 
 class ModbusSerialTransport implements ModbusTransport {
   private client: ModbusRTU | undefined;
+  private rtu: RtuPort | undefined;
   private timeoutMs = 1000;
+  /** The time-out of the last request when it got no answer: its answer may still come (kept across a reconnect). */
+  private unansweredMs: number | undefined;
 
   constructor(private readonly endpoint: ModbusEndpoint) {}
 
@@ -105,26 +114,32 @@ class ModbusSerialTransport implements ModbusTransport {
   async connect(): Promise<void> {
     await this.close();
     // A fresh client per connection: modbus-serial's port objects are not reusable after a close or failure.
-    const client = new ModbusRTU();
+    const e = this.endpoint;
+    const rtu =
+      e.kind === 'rtu'
+        ? new RtuPort(e.path, {
+            baudRate: e.baudRate ?? 9600,
+            parity: e.parity ?? 'none',
+            dataBits: e.dataBits ?? 8,
+            stopBits: e.stopBits ?? 1,
+          })
+        : undefined;
+    const client = rtu ? new ModbusRTU(rtu) : new ModbusRTU();
     // Port errors are re-emitted as 'error' events, which would crash the process unhandled; the request in
     // flight fails on its own (timeout or port not open).
     client.on('error', () => undefined);
     client.setTimeout(this.timeoutMs);
     this.client = client;
-    const e = this.endpoint;
+    this.rtu = rtu;
     try {
       if (e.kind === 'tcp') await client.connectTCP(e.host, { port: e.port });
-      else {
-        await client.connectRTUBuffered(e.path, {
-          baudRate: e.baudRate ?? 9600,
-          parity: e.parity ?? 'none',
-          dataBits: e.dataBits ?? 8,
-          stopBits: e.stopBits ?? 1,
-        });
-      }
+      else
+        await new Promise<void>((resolve, reject) =>
+          client.open((error?: Error) => (error ? reject(error) : resolve())),
+        );
     } catch (error) {
       // Close this attempt's client only: a newer connect may already have replaced it.
-      if (this.client === client) this.client = undefined;
+      if (this.client === client) this.client = this.rtu = undefined;
       await new Promise<void>((resolve) => (client.isOpen ? client.close(() => resolve()) : resolve()));
       const where = endpointKey(e);
       if (e.kind === 'rtu') throw serialOpenError(e.path, error);
@@ -142,20 +157,37 @@ class ModbusSerialTransport implements ModbusTransport {
   }
 
   readInputRegisters(address: number, length: number): Promise<{ data: number[] }> {
-    return this.client
-      ? this.client.readInputRegisters(address, length)
-      : Promise.reject(this.notConnected());
+    return this.request((c) => c.readInputRegisters(address, length));
   }
 
   readHoldingRegisters(address: number, length: number): Promise<{ data: number[] }> {
-    return this.client
-      ? this.client.readHoldingRegisters(address, length)
-      : Promise.reject(this.notConnected());
+    return this.request((c) => c.readHoldingRegisters(address, length));
+  }
+
+  async settle(): Promise<void> {
+    if (this.unansweredMs !== undefined) await this.rtu?.settle(this.unansweredMs);
+    this.unansweredMs = undefined;
+  }
+
+  private async request(read: (c: ModbusRTU) => Promise<{ data: number[] }>): Promise<{ data: number[] }> {
+    const client = this.client;
+    if (!client) throw this.notConnected();
+    this.unansweredMs = this.timeoutMs;
+    try {
+      const answer = await read(client);
+      this.unansweredMs = undefined;
+      return answer;
+    } catch (error) {
+      // An exception or a corrupt answer is an answer; a timeout leaves the request's answer to come.
+      if (toModbusError(error, '').code === 'DEVICE_TIMEOUT') this.rtu?.expire();
+      else this.unansweredMs = undefined;
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
     const client = this.client;
-    this.client = undefined;
+    this.client = this.rtu = undefined;
     if (!client) return;
     await new Promise<void>((resolve) => {
       // modbus-serial does not call back when the port was never open; do not wait for it then.
