@@ -139,13 +139,16 @@ export async function meterRig() {
   /** Payloads the driver has taken or refused so far (each delivered payload is counted exactly once). */
   const handled = () =>
     counted(metrics, 'driver.mqtt.payloads', 'driver.mqtt.sealed', 'driver.mqtt.rejected.');
-  /** Publishes payloads (QoS 1) and waits until the driver has handled them all and the intake has committed. */
-  const send = async (topic: string, ...payloads: (string | Buffer)[]) => {
-    const target = handled() + payloads.length;
-    await Promise.all(payloads.map((p) => pub.publishAsync(topic, p, { qos: 1 })));
-    await waitFor(() => handled() >= target, WAIT_MS, `${payloads.length} payloads on ${topic}`, diag);
+  /** Publishes messages (QoS 1, in order) and waits until the driver has handled them all and the intake committed. */
+  const sendAll = async (messages: readonly (readonly [string, string | Buffer])[]) => {
+    const target = handled() + messages.length;
+    await Promise.all(messages.map(([topic, p]) => pub.publishAsync(topic, p, { qos: 1 })));
+    await waitFor(() => handled() >= target, WAIT_MS, `${messages.length} payloads handled`, diag);
     intake.flush();
   };
+  /** Publishes payloads on one topic; see sendAll. */
+  const send = (topic: string, ...payloads: (string | Buffer)[]) =>
+    sendAll(payloads.map((p) => [topic, p] as const));
   /** A sealed reading for interval `k` (Wh `wh`), signed with `key` (meter A's by default). */
   const sealedReading = (k: number, wh: number, key: KeyObject = keyA.privateKey, edit: object = {}) => {
     const ciphertext = engine.encrypt(pack(layout, [BigInt(wh), BigInt(wh)]));
@@ -174,5 +177,21 @@ export async function meterRig() {
     buffer.close();
     await broker.stop();
   };
-  return { metrics, buffer, clock, intake, keyA, keyB, layout, send, sealedReading, state, handled, close };
+  return {
+    metrics,
+    buffer,
+    clock,
+    intake,
+    engine,
+    supplier,
+    keyA,
+    keyB,
+    layout,
+    send,
+    sendAll,
+    sealedReading,
+    state,
+    handled,
+    close,
+  };
 }
