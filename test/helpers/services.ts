@@ -111,7 +111,7 @@ export function customerUnderTest(o: { keepReplies?: boolean } = {}) {
 }
 
 /** The remote configuration handler of gateway FUZZ_GW, with its configuration file and operator key. */
-export function operatorUnderTest() {
+export function operatorUnderTest(o: { keepReplies?: boolean } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'fuzz-config-'));
   const file = path.join(dir, 'gateway.yaml');
   const config = {
@@ -126,7 +126,7 @@ export function operatorUnderTest() {
   const buffer = openTestBuffer(97n * 97n, new Metrics());
   const operator = generateKeyPairSync('ed25519');
   const identity = generateKeyPairSync('ed25519');
-  const link = new DirectLink(true);
+  const link = new DirectLink(o.keepReplies ?? true);
   const metrics = new Metrics();
   const clock = new ManualClock(FUZZ_T);
   const applied: unknown[] = [];
