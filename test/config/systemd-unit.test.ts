@@ -82,6 +82,8 @@ describe('the systemd unit', () => {
     expect(one('ReadWritePaths')?.split(' ')).toEqual(['/var/lib/meterspace', '/etc/meterspace']);
     expect(one('PrivateTmp')).toBe('yes');
     expect(one('NoNewPrivileges')).toBe('yes');
+    expect(one('UMask')).toBe('0077');
+    expect(one('LimitCORE')).toBe('0'); // a core dump would hold the gateway's private key
     expect(one('PrivateDevices')).toBe('no');
     expect(one('DevicePolicy')).toBe('closed');
     expect(unit.get('DeviceAllow')).toEqual([

@@ -9,7 +9,7 @@
  * the end) are searched for any plaintext reading and for any private key: the gateway's identity and the request
  * key derived from it, the households', the third party's, the operator's, the MDMS's, the supplier's Paillier
  * λ, μ, p and q, and the enrolment code with the key it stands for. The needles are checked on the files that do
- * hold each secret, so the search is known to find what it looks for.
+ * hold each secret, so the search is known to find what it looks for. The gateway process may not dump core.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -108,6 +108,10 @@ describe('no plaintext reading and no private key at rest, in logs or on the wir
     const gateway = h.spawn();
     const log = () => (existsSync(h.scenario.logFile) ? readFileSync(h.scenario.logFile, 'utf8') : '');
     await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start', gateway.output);
+    // No core dump can take its keys away: scripts/gateway sets the limit to 0, soft and hard.
+    expect(readFileSync(`/proc/${gateway.child.pid}/limits`, 'utf8')).toMatch(
+      /^Max core file size\s+0\s+0\s/m,
+    );
 
     // The household enrols with its code and listens; it grants a third party hourly sums, who listens too.
     const enrolAndShare = async () => {
