@@ -8,6 +8,9 @@
 /**
  * Field names whose value is a secret, or may be one: broker passwords, private keys and key material (a TLS
  * client key, a DSMR Smarty key), tokens, enrolment codes. `key` also hides key file paths: a price of caution.
+ * The fields of private keys as the key files and JWKs hold them (`d` of an X25519/Ed25519 key; λ, μ, p and q of
+ * the supplier's Paillier key) and the mask seed of a consent's open span are hidden too, should one of those
+ * objects ever be logged whole (test/gateway/observe/redact-keys.test.ts).
  */
 export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'password',
@@ -20,6 +23,12 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'authenticationKey',
   'decryptionKey',
   'enrolmentCode',
+  'd',
+  'lambda',
+  'mu',
+  'p',
+  'q',
+  'seed',
 ]);
 
 export const CENSOR = '[redacted]';
