@@ -94,11 +94,14 @@ export function inputDerivedNames(metrics: Metrics): string[] {
   );
 }
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
+let gc: (() => void) | undefined;
 
 /** Heap in use after a full garbage collection, in bytes. */
 export function heapAfterGc(): number {
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
   gc();
   gc();
   return process.memoryUsage().heapUsed;

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { isGatewayError } from '../../../gateway/errors.ts';
 import { parseTelegram } from '../../../drivers/dsmr/telegram-parser.ts';
 import { CAPTURES, capture, chunked, frame } from './dsmr-fixtures.ts';
@@ -54,7 +55,7 @@ describe('DSMR framer and parser under random input', () => {
           for (const r of f.rejects) expect(r.code).toMatch(/^FRAME_(TRUNCATED|TOO_LONG|MALFORMED)$/);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 
@@ -72,7 +73,7 @@ describe('DSMR framer and parser under random input', () => {
           for (const t of real) parsesOrRejects(t);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: fuzzRuns(200) },
     );
   });
 
@@ -97,14 +98,14 @@ describe('DSMR framer and parser under random input', () => {
           parsesOrRejects(Buffer.from(bytes));
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
   it('random bytes straight into the parser: only FRAME_* rejects', () => {
     fc.assert(
       fc.property(fc.oneof(anyBytes, p1Bytes), (bytes) => parsesOrRejects(bytes)),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { decryptSmartyFrame, encryptSmartyFrame } from '../../../drivers/dsmr/smarty-frame.ts';
 import { SmartyFramer } from '../../../drivers/dsmr/smarty-framer.ts';
 import { parseTelegram } from '../../../drivers/dsmr/telegram-parser.ts';
@@ -118,6 +119,7 @@ describe('Smarty (Luxembourg) encrypted telegrams', () => {
           }
         }
       }),
+      { numRuns: fuzzRuns(100) },
     );
   });
 });

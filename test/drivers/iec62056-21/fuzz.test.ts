@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { parseReadout } from '../../../drivers/iec62056-21/data-block.ts';
 import { writeDataBlock } from '../../../drivers/iec62056-21/data-writer.ts';
 import { MeterResponder } from '../../../drivers/iec62056-21/meter-responder.ts';
@@ -25,7 +26,7 @@ const CAPTURES = [
 ].map((name) => readFileSync(path.join(FIXTURES, name)));
 
 const FRAME_CODES = ['FRAME_CHECKSUM', 'FRAME_MALFORMED', 'FRAME_TRUNCATED', 'FRAME_TOO_LONG'];
-const RUNS = { numRuns: 300 };
+const RUNS = { numRuns: fuzzRuns(300) };
 
 /** Bytes biased towards what the protocol gives meaning to, so the fuzzing gets past the first check. */
 const protocolByte = fc.oneof(
@@ -155,7 +156,7 @@ describe('ModeCSession under fuzzing', () => {
           checkSession(new Uint8Array(), list, expectBcc);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: fuzzRuns(150) },
     );
   });
 });

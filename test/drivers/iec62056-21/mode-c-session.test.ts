@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { parseReadout } from '../../../drivers/iec62056-21/data-block.ts';
 import { ModeCSession, type SessionAction } from '../../../drivers/iec62056-21/mode-c-session.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
@@ -101,7 +102,7 @@ describe('ModeCSession on the Iskra MT174 dialogue', () => {
           expect(run.writes).toEqual(['/?!\r\n', '\x06050\r\n']);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: fuzzRuns(150) },
     );
   });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { writeDataBlock } from '../../../drivers/iec62056-21/data-writer.ts';
 import { ModeDFramer, modeDProtocol } from '../../../drivers/iec62056-21/mode-d.ts';
 import type { GatewayError } from '../../../gateway/errors.ts';
@@ -45,7 +46,7 @@ describe('ModeDFramer on the EMH eHZ pushes', () => {
         expect(result.frames).toEqual(TELEGRAMS);
         expect(result.rejects).toEqual([]);
       }),
-      { numRuns: 100 },
+      { numRuns: fuzzRuns(100) },
     );
   });
 

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { applyScale, decodeRegisters, decodeValue } from '../../../drivers/modbus/decode.ts';
 import { builtInModels, loadRegisterMap, type RegisterMap } from '../../../drivers/modbus/register-map.ts';
 import { wordsFromBytes } from '../../../drivers/modbus/word-order.ts';
@@ -151,7 +152,7 @@ describe('decode fuzzing', () => {
           if (r.range) expect(v.value >= r.range[0] && v.value <= r.range[1]).toBe(true);
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: fuzzRuns(2000) },
     );
   });
 
@@ -172,7 +173,7 @@ describe('decode fuzzing', () => {
           expect(frame.values.length + rejected.length).toBe(map.registers.length);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: fuzzRuns(500) },
     );
   });
 });

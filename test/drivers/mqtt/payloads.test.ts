@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { importEnergyWh } from '../../../drivers/common/import-energy.ts';
 import { parseGenericPayload } from '../../../drivers/mqtt/generic-payload.ts';
 import { parseTasmotaPayload } from '../../../drivers/mqtt/tasmota-payload.ts';
@@ -93,6 +94,7 @@ describe('generic payload', () => {
           }
         }
       }),
+      { numRuns: fuzzRuns(1000) },
     );
   });
 });

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { decodeNode, decodeSmlMessages, type SmlNode } from '../../../drivers/sml/sml-decoder.ts';
 import { isGatewayError } from '../../../gateway/errors.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
@@ -96,7 +97,7 @@ describe('decodeSmlMessages', () => {
           expect(isGatewayError(error, 'FRAME_MALFORMED'), String(error)).toBe(true);
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: fuzzRuns(2000) },
     );
   });
 
@@ -114,7 +115,7 @@ describe('decodeSmlMessages', () => {
           expect(isGatewayError(error, 'FRAME_MALFORMED'), String(error)).toBe(true);
         }
       }),
-      { numRuns: 2000 },
+      { numRuns: fuzzRuns(2000) },
     );
   });
 });

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { DEFAULT_MAX_FRAME_BYTES, SmlFramer } from '../../../drivers/sml/sml-framer.ts';
 import type { ErrorCode } from '../../../gateway/errors.ts';
 import { FILE_BYTES, captureFile, chunked, dump, fixture, runFramer } from './sml-fixtures.ts';
@@ -65,7 +66,7 @@ describe('SmlFramer on the captures', () => {
           expect(Buffer.concat(run.frames).equals(bytes)).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: fuzzRuns(200) },
     );
   });
 

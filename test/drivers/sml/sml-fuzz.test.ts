@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { parseSmlFrame } from '../../../drivers/sml/sml-parser.ts';
 import { START, checkTrailer } from '../../../drivers/sml/sml-transport.ts';
 import { isGatewayError } from '../../../gateway/errors.ts';
@@ -62,7 +63,7 @@ describe('SmlFramer + parseSmlFrame under fuzzing', () => {
         for (const reject of run.rejects) expect(FRAME_CODES).toContain(reject.code);
         for (const frame of run.frames) expectParsedOrTyped(frame);
       }),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 
@@ -84,7 +85,7 @@ describe('SmlFramer + parseSmlFrame under fuzzing', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
   });
 
@@ -103,7 +104,7 @@ describe('SmlFramer + parseSmlFrame under fuzzing', () => {
           expect(run.rejects.every((r) => r.code === 'FRAME_MALFORMED')).toBe(true);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: fuzzRuns(200) },
     );
   });
 });

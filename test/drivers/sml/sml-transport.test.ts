@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../../helpers/fuzz.ts';
 import { START, nextEscape, unwrapTransport, wrapTransport } from '../../../drivers/sml/sml-transport.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 import { fixture } from './sml-fixtures.ts';
@@ -45,7 +46,7 @@ describe('SML transport v1', () => {
         expect(file.length % 4).toBe(0);
         expect(unwrapTransport(file).equals(payload)).toBe(true);
       }),
-      { numRuns: 3000 },
+      { numRuns: fuzzRuns(3000) },
     );
   });
 
