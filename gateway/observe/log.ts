@@ -3,6 +3,8 @@
  * depth, and credentials in URLs are cut out (`redact.ts`).
  * Privacy invariant 1: no plaintext reading is ever passed to a logger — log meter ids, intervals and error codes.
  */
+import { mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { redactSecrets } from './redact.ts';
 
@@ -21,8 +23,17 @@ export function createLogger(opts: LogOptions): Logger {
       base: undefined,
       formatters: { log: redactSecrets },
     },
-    opts.file ? pino.destination({ dest: opts.file, mkdir: true, sync: false }) : pino.destination(1),
+    opts.file ? pino.destination({ fd: openLogFile(opts.file), sync: false }) : pino.destination(1),
   );
+}
+
+/**
+ * Opened here, synchronously: a destination given a path opens it in the background, and a gateway that fails
+ * within that moment (a refused key) crashed at exit with "sonic boom is not ready yet" after its one-line error.
+ */
+function openLogFile(file: string): number {
+  mkdirSync(path.dirname(file), { recursive: true });
+  return openSync(file, 'a');
 }
 
 /** A logger that discards everything, for tests of components that are not about logging. */
