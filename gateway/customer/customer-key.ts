@@ -8,7 +8,7 @@
  * Key file (JSON, mode 0600): {"kind":"meterspace-customer-key","v":1,"sealing":{"d","x"},"signing":{"d","x"}},
  * raw keys in base64url (docs/protocol.md §Customer keys).
  */
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
 import { readSecretFile, writeKeyFile } from '../keys/files.ts';
@@ -67,17 +67,28 @@ export function loadCustomerKeys(file: string): CustomerKeys {
   } catch (cause) {
     throw new GatewayError('KEY_FILE_INVALID', `${file} is not a customer key file`, { cause });
   }
+  const mismatch = (cause?: unknown) =>
+    new GatewayError('KEY_FILE_INVALID', `${file}: a private key does not match its public key`, { cause });
+  let keys: CustomerKeys;
   try {
-    return {
+    keys = {
       publicKeys: { sealing: parsed.sealing.x, signing: parsed.signing.x },
       sealingPrivate: privateKeyFromRaw(parsed.sealing.d, parsed.sealing.x, 'X25519'),
       signingPrivate: privateKeyFromRaw(parsed.signing.d, parsed.signing.x, 'Ed25519'),
     };
   } catch (cause) {
-    throw new GatewayError('KEY_FILE_INVALID', `${file}: a private key does not match its public key`, {
-      cause,
-    });
+    throw mismatch(cause);
   }
+  // OpenSSL takes the private key from "d" and does not check "x" against it: a damaged file would sign and open
+  // with keys other than the ones it names (and the gateway enrolled).
+  const derived = (key: KeyObject) => rawPublicKey(createPublicKey(key));
+  if (
+    derived(keys.sealingPrivate) !== parsed.sealing.x ||
+    derived(keys.signingPrivate) !== parsed.signing.x
+  ) {
+    throw mismatch();
+  }
+  return keys;
 }
 
 /** Checks that both public keys are valid points of their curves; returns them as KeyObjects. */
