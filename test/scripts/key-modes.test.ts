@@ -4,9 +4,10 @@
  * even under umask 000, and refused, with KEY_FILE_INSECURE, the file and the chmod to run, as soon as group or
  * others may read it: by the gateway at start, by `gateway --doctor`, and by each tool that reads it.
  */
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOMER, KEYGEN } from '../helpers/household.ts';
 import { runCli, type CliRun } from '../helpers/run-cli.ts';
@@ -244,6 +245,83 @@ describe('private key files: 0600 whatever the umask, refused when others may re
     // Put back to 0600, each works again (the refusal was the mode, nothing else).
     const fp = await runCli(CUSTOMER, ['fingerprint', '--key', household]);
     expect(fp.code, fp.stderr).toBe(0);
+  }, 120_000);
+
+  it('a key file that cannot be read as a key is refused by its code and name, never printed', async () => {
+    const pem = readFileSync(key('gateway.ed25519.key.pem'), 'utf8');
+    const supplierJson = readFileSync(key('supplier.paillier.key.json'), 'utf8');
+    // What must not appear: the PEM's base64 past the prefix every Ed25519 key shares, and λ, μ, p, q.
+    const body = pem.split('\n')[1]!.slice('MC4CAQAwBQYDK2VwBCIEI'.length);
+    const fields = JSON.parse(supplierJson) as Record<string, string>;
+    const secrets = [body, ...['lambda', 'mu', 'p', 'q'].map((f) => fields[f]!)];
+    const leaked = (output: string) =>
+      secrets.flatMap((s) =>
+        Array.from({ length: s.length - 11 }, (_, i) => s.slice(i, i + 12)).filter((w) => output.includes(w)),
+      );
+    const broken = (name: string, text: string) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, text, { mode: 0o600 });
+      return file;
+    };
+    const truncatedPem = broken('truncated.key.pem', pem.split('\n').slice(0, 2).join('\n').slice(0, 60));
+    const supplierAsGateway = broken('supplier-as-gateway.key.pem', supplierJson);
+    const damagedJson = broken('damaged.paillier.key.json', supplierJson.replace('"mu"', '"mu":'));
+    const supplierCopy = path.join(dir, 'supplier-as-public.json');
+    copyFileSync(key('supplier.paillier.key.json'), supplierCopy);
+    const gatewayWith = (keys: Record<string, string>) => {
+      const config = parse(readFileSync(scenario.configFile, 'utf8')) as { keys: Record<string, string> };
+      Object.assign(config.keys, keys);
+      const file = path.join(
+        dir,
+        `gateway-${Object.values(keys)
+          .map((f) => path.basename(f))
+          .join()}.yaml`,
+      );
+      writeFileSync(file, stringify(config));
+      return runCli(GATEWAY_BIN, ['--config', file], 120_000);
+    };
+    const household = readFileSync(path.join(dir, 'home', 'household.key.json'), 'utf8');
+    const householdKeys = JSON.parse(household) as Record<string, { d: string }>;
+    secrets.push(householdKeys.sealing!.d, householdKeys.signing!.d);
+    // The household's signing key paired with another public key: the file is refused, its keys not shown.
+    const mismatched = broken(
+      'mismatched.key.json',
+      household.replace(householdKeys.signing!.d, householdKeys.sealing!.d),
+    );
+    for (const [what, run, file] of [
+      ['truncated PEM', () => gatewayWith({ gatewayPrivate: truncatedPem }), truncatedPem],
+      ['JSON as PEM', () => gatewayWith({ gatewayPrivate: supplierAsGateway }), supplierAsGateway],
+      ['private for public', () => gatewayWith({ supplierPublic: supplierCopy }), supplierCopy],
+      [
+        'damaged JSON',
+        () =>
+          runCli(MDMS, [
+            ...[
+              'run',
+              '--broker',
+              NO_BROKER,
+              '--key',
+              damagedJson,
+              '--sign-key',
+              key('mdms.ed25519.key.pem'),
+            ],
+            `--trust=gw-test=${key('gateway.ed25519.pub.pem')}`,
+          ]),
+        damagedJson,
+      ],
+      ['mismatched keys', () => runCli(CUSTOMER, ['fingerprint', '--key', mismatched]), mismatched],
+    ] as const) {
+      const r = await run();
+      const output = `${r.stdout}${r.stderr}`;
+      expect(r.code, `${what}: ${output}`).toBe(1);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expect(r.stderr, what).toMatch(/^error \[KEY_FILE_INVALID\]: /);
+      expect(r.stderr, what).toContain(file);
+      expect(leaked(output), what).toEqual([]);
+    }
+    // The windows do find a key where it is printed.
+    expect(leaked(pem).length).toBeGreaterThan(20);
+    expect(leaked(supplierJson).length).toBeGreaterThan(1000);
   }, 120_000);
 
   function mdmsRun(): Promise<CliRun> {
