@@ -27,8 +27,8 @@ export function modbusCrc(bytes: Uint8Array): number {
 }
 
 export class ScriptedRtuSlave {
-  /** Requests received (valid CRC, this unit). */
-  requests = 0;
+  /** Requests received (valid CRC, this unit), plus `firstRequest` - 1. */
+  requests: number;
   /** The request numbers whose answers were written completely. */
   readonly answered: number[] = [];
   private buf = Buffer.alloc(0);
@@ -41,7 +41,10 @@ export class ScriptedRtuSlave {
     /** The energy register's OBIS code, which carries the request number. */
     private readonly energy: string,
     private readonly script: (n: number) => ScriptedAnswer,
+    /** The number of the first request (a meter plugged back in can go on counting from where it was). */
+    firstRequest = 1,
   ) {
+    this.requests = firstRequest - 1;
     out.onData((chunk) => this.receive(chunk));
   }
 

@@ -28,21 +28,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function slowMeter(script: (n: number) => ScriptedAnswer) {
-  const out = await openSerialOutput({ ptyDir: mkdtempSync(path.join(tmpdir(), 'slow-rtu-')) }, LINE);
+/** A scripted meter on a pty pair in `dir` (made again at the same paths after an unplug). */
+async function meterIn(dir: string, script: (n: number) => ScriptedAnswer, firstRequest = 1) {
+  const out = await openSerialOutput({ ptyDir: dir }, LINE);
   cleanups.push(() => out.close());
-  const slave = new ScriptedRtuSlave(out, 7, MAP, ENERGY, script);
+  const slave = new ScriptedRtuSlave(out, 7, MAP, ENERGY, script, firstRequest);
   cleanups.push(() => slave.stop());
+  return { out, slave };
+}
+
+/** The gateway's poller on the bus at `bus`: the energy register of each answer read, the errors reported. */
+function pollerOn(bus: string, retries: number) {
   const frames: number[] = [];
   const errors: GatewayError[] = [];
   const poller = new ModbusPoller(
     {
-      devices: [
-        { id: 'm', endpoint: { kind: 'rtu', path: out.gatewayPath!, baudRate: 9600 }, unitId: 7, map: MAP },
-      ],
+      devices: [{ id: 'm', endpoint: { kind: 'rtu', path: bus, baudRate: 9600 }, unitId: 7, map: MAP }],
       intervalMs: 200,
       timeoutMs: TIMEOUT_MS,
-      retries: 1,
+      retries,
       backoffInitialMs: 300,
       backoffMaxMs: 300,
     },
@@ -54,7 +58,12 @@ async function slowMeter(script: (n: number) => ScriptedAnswer) {
     },
   );
   cleanups.push(() => poller.stop());
-  return { slave, poller, frames, errors };
+  return { poller, frames, errors };
+}
+
+async function slowMeter(script: (n: number) => ScriptedAnswer) {
+  const { out, slave } = await meterIn(mkdtempSync(path.join(tmpdir(), 'slow-rtu-')), script);
+  return { slave, ...pollerOn(out.gatewayPath!, 1) };
 }
 
 describe('a Modbus RTU meter answering slowly, over a pty pair', () => {
@@ -85,5 +94,35 @@ describe('a Modbus RTU meter answering slowly, over a pty pair', () => {
     expect(status.timeouts).toBe(3);
     expect(m.errors.map((e) => e.code)).toEqual(['DEVICE_TIMEOUT']);
     expect(status.up).toBe(true);
+  }, 40_000);
+
+  it('a bus lost in the middle of an answer is down, then read again after the replug, no half answer joined', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'slow-rtu-'));
+    let pulled: Promise<void> | undefined;
+    // The answer to request 2 stops after its first half; the plug is pulled 0.3 s later.
+    const first = await meterIn(dir, (n) => {
+      if (n === 2) pulled = new Promise((resolve) => setTimeout(resolve, 300)).then(() => first.out.close());
+      return n === 2 ? { pieces: 2, gapMs: 0.6 * TIMEOUT_MS } : {};
+    });
+    const m = pollerOn(first.out.gatewayPath!, 0);
+    m.poller.start();
+    await waitFor(() => pulled !== undefined, 10_000, 'request 2');
+    await pulled;
+    await waitFor(() => m.errors.length >= 2, 10_000, 'the meter down and the port gone');
+    expect(m.poller.status()[0]!.up).toBe(false);
+    // The meter plugged back in numbers its answers from 101.
+    await meterIn(dir, () => ({}), 101);
+    await waitFor(() => m.frames.length >= 3, 15_000, 'answers after the replug');
+    await m.poller.stop();
+    console.info(
+      `modbus rtu unplugged mid-answer: frames ${JSON.stringify(m.frames)}, ` +
+        `errors ${JSON.stringify(m.errors.map((e) => e.code))}`,
+    );
+    expect(m.frames[0]).toBe(1);
+    expect(m.frames.slice(1).every((v) => v > 100)).toBe(true);
+    // No answer, then no port while unplugged: counted by code.
+    expect(m.errors[0]!.code).toBe('DEVICE_TIMEOUT');
+    expect(new Set(m.errors.map((e) => e.code))).toEqual(new Set(['DEVICE_TIMEOUT', 'SERIAL_PORT_FAILED']));
+    expect(m.poller.status()[0]!.up).toBe(true);
   }, 40_000);
 });

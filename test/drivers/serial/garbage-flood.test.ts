@@ -13,62 +13,18 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../gateway/time/clock.ts';
-import { dsmrFrame, iecModeDFrame, smlFrame, type FrameInput } from '../../../scripts/lib/emulate/frames.ts';
-import { START } from '../../../drivers/sml/sml-transport.ts';
+import { DSMR, INTERVAL, PUSH_KINDS, T0 } from '../../helpers/push-meters.ts';
 import { startFlood, type Flood } from '../../helpers/serial-flood.ts';
-import { serialRig, type RigPort, type SerialRig } from '../../helpers/serial-rig.ts';
+import { serialRig, type SerialRig } from '../../helpers/serial-rig.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const SECONDS = Number(process.env.SERIAL_FLOOD_SECONDS ?? 3);
-const I = 15 * 60_000;
-const T0 = Date.parse('2024-03-01T00:00:00Z');
+const I = INTERVAL;
 const MB = 1024 * 1024;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const heapMb = () => (gc(), gc(), process.memoryUsage().heapUsed / MB);
-
-const at = (k: number, registerWh: number): FrameInput => ({
-  t: T0 + k * I,
-  registerWh,
-  powerW: 500,
-  timeZone: 'UTC',
-  serial: '42',
-});
-
-interface Case {
-  name: string;
-  port: RigPort;
-  /** The protocol's frame start, repeated in the second phase and opening a frame that never ends in the third. */
-  start: Buffer;
-  /** A byte that ends nothing, to fill a frame that never ends. */
-  filler: number;
-  frame(k: number, registerWh: number): Buffer;
-}
-
-const CASES: Case[] = [
-  {
-    name: 'dsmr',
-    port: { protocol: 'dsmr' },
-    start: Buffer.from('/'),
-    filler: 0x41,
-    frame: (k, wh) => dsmrFrame('5.0', at(k, wh)),
-  },
-  {
-    name: 'sml',
-    port: { protocol: 'sml' },
-    start: START,
-    filler: 0x00,
-    frame: (k, wh) => smlFrame(at(k, wh), k, true),
-  },
-  {
-    name: 'iec62056-21',
-    port: { protocol: 'iec62056-21', iec: { mode: 'D' } },
-    start: Buffer.from('/'),
-    filler: 0x41,
-    frame: (k, wh) => iecModeDFrame(at(k, wh)),
-  },
-];
 
 let rig: SerialRig | undefined;
 let flood: Flood | undefined;
@@ -81,9 +37,9 @@ afterEach(async () => {
   rig = flood = undefined;
 });
 
-describe.each(CASES)('a port spewing garbage at full speed: $name', (c) => {
+describe.each(PUSH_KINDS)('a port spewing garbage at full speed: $name', (c) => {
   it('is survived with bounded memory and counted; the loop and another port go on; a genuine meter is read after', async () => {
-    rig = serialRig({ noisy: c.port, calm: { protocol: 'dsmr' } }, new ManualClock(T0));
+    rig = serialRig({ noisy: c.port, calm: DSMR.port }, new ManualClock(T0));
     await rig.plug('noisy');
     await rig.plug('calm');
     await rig.start();
@@ -94,7 +50,7 @@ describe.each(CASES)('a port spewing garbage at full speed: $name', (c) => {
 
     // The calm meter: a telegram every 100 ms, each one interval later, 100 Wh per interval.
     let k = 0;
-    const calmTelegram = () => calmMeter.write(dsmrFrame('5.0', at(k, 1_000_000 + 100 * k++)));
+    const calmTelegram = () => calmMeter.write(DSMR.frame(k, 1_000_000 + 100 * k++));
     await calmTelegram();
     timers.push(setInterval(() => void calmTelegram().catch(() => undefined), 100));
     await waitFor(() => rig!.readingsOf('calm').length >= 2, 10_000, 'the calm meter read');
