@@ -7,6 +7,8 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import mqtt from 'mqtt';
 import { Batcher } from '../../gateway/batch/batcher.ts';
+import type { BufferStore } from '../../gateway/buffer/buffer.ts';
+import type { StoredBatch } from '../../gateway/buffer/outbox-store.ts';
 import { silentLogger } from '../../gateway/observe/log.ts';
 import { Metrics } from '../../gateway/observe/metrics.ts';
 import { signEnvelope } from '../../gateway/protocol/envelope.ts';
@@ -21,6 +23,25 @@ import { waitFor } from './wait.ts';
 export const ACK_PREFIX = 'meterspace/v1';
 export const ACK_GW = 'gw-acks';
 const WAIT_MS = 30_000;
+
+/** A signed batch of one `suppressed` record with id `id`, stored in the outbox as the gateway makes it. */
+export function queueSuppressedBatch(buffer: BufferStore, batcher: Batcher, id: string): StoredBatch {
+  buffer.outbox.add({
+    recordId: id,
+    kind: 'suppressed',
+    body: JSON.stringify({
+      kind: 'suppressed',
+      id,
+      neighbourhood: 'n',
+      intervalStart: '2012-10-10T00:00:00Z',
+      intervalEnd: '2012-10-10T00:30:00Z',
+      reason: 'below-k',
+      k: 5,
+    }),
+    createdAt: Date.now(),
+  });
+  return batcher.flush(Date.now())[0]!;
+}
 
 export async function ackRig() {
   const broker = await startMosquitto();
@@ -41,7 +62,7 @@ export async function ackRig() {
     (url, opts) => mqtt.connect(url, opts),
     buffer,
     mdmsKey.publicKey,
-    { now: () => systemClock.now(), elapsed: systemClock, calendar: systemClock },
+    systemClock,
     metrics,
     silentLogger(),
   );
@@ -56,24 +77,7 @@ export async function ackRig() {
     silentLogger(),
   );
 
-  /** A signed batch of one `suppressed` record, stored in the outbox as the gateway makes it. */
-  const queueBatch = (id: string) => {
-    buffer.outbox.add({
-      recordId: id,
-      kind: 'suppressed',
-      body: JSON.stringify({
-        kind: 'suppressed',
-        id,
-        neighbourhood: 'n',
-        intervalStart: '2012-10-10T00:00:00Z',
-        intervalEnd: '2012-10-10T00:30:00Z',
-        reason: 'below-k',
-        k: 5,
-      }),
-      createdAt: Date.now(),
-    });
-    return batcher.flush(Date.now())[0]!;
-  };
+  const queueBatch = (id: string) => queueSuppressedBatch(buffer, batcher, id);
   /** The genuine ack body of a batch. */
   const ackBody = (batch: { batchId: string; bodyDigest: string }) => ({
     v: 1,

@@ -6,6 +6,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
+import { expect } from 'vitest';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
 import type { MessageLink } from '../../gateway/uplink/uplink.ts';
 
@@ -105,4 +106,36 @@ export function heapAfterGc(): number {
   gc();
   gc();
   return process.memoryUsage().heapUsed;
+}
+
+/** Messages per fast-check run where each run is a broker round trip (several messages make one). */
+export const PER_RUN = 20;
+
+/** Messages per bounded-memory check, after a warm-up of 2,000. */
+export const FLOOD = 20_000;
+/** Heap growth allowed over FLOOD messages (a leak of about 400 bytes a message would exceed it). */
+const MAX_GROWTH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Feeds FLOOD malformed messages through `feed(count)` (which returns once they are all handled) after a warm-up,
+ * and checks that the heap after a forced GC grew by less than MAX_GROWTH_BYTES and that the messages added no
+ * counter name made from their contents (at most `newNames` new names: codes first seen after the warm-up).
+ * Logs and returns the growth in bytes.
+ */
+export async function expectBoundedFlood(
+  what: string,
+  feed: (count: number) => Promise<void>,
+  metrics: Metrics,
+  newNames = 3,
+): Promise<number> {
+  await feed(2000); // warm up: compiled code, connections, the counters' first names
+  const names = Object.keys(metrics.snapshot()).length;
+  const before = heapAfterGc();
+  await feed(FLOOD);
+  const growth = heapAfterGc() - before;
+  console.log(`${what}: heap grew ${(growth / 1024).toFixed(0)} KiB over ${FLOOD} malformed messages`);
+  expect(growth).toBeLessThan(MAX_GROWTH_BYTES);
+  expect(Object.keys(metrics.snapshot()).length).toBeLessThanOrEqual(names + newNames);
+  expect(inputDerivedNames(metrics)).toEqual([]);
+  return growth;
 }

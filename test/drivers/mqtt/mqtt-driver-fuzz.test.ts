@@ -16,19 +16,18 @@ import { signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import {
   bodyRange,
   counted,
+  expectBoundedFlood,
   flipped,
+  FLOOD,
   fuzzRuns,
   fuzzTimeout,
-  heapAfterGc,
   inputDerivedNames,
   junk,
+  PER_RUN,
 } from '../../helpers/fuzz.ts';
 import { meterRig, METER_I, METER_T0, METER_TOPICS } from '../../helpers/meter-rig.ts';
 
-const PER_RUN = 20;
 const RUNS = fuzzRuns(2000);
-const FLOOD = 20_000;
-const MAX_GROWTH_BYTES = 8 * 1024 * 1024;
 const TOPICS = Object.values(METER_TOPICS);
 
 const tasmotaShaped = fc
@@ -190,17 +189,7 @@ describe('MQTT meter driver under fuzzing', () => {
       const flood = async (count: number) => {
         for (let sent = 0; sent < count; sent += 500) await sendAll(fc.sample(malformed, 500));
       };
-      await flood(2000);
-      const names = Object.keys(metrics.snapshot()).length;
-      const before = heapAfterGc();
-      await flood(FLOOD);
-      const growth = heapAfterGc() - before;
-      console.log(
-        `MQTT meter driver: heap ${(growth / 1024).toFixed(0)} KiB after ${FLOOD} malformed payloads`,
-      );
-      expect(growth).toBeLessThan(MAX_GROWTH_BYTES);
-      expect(Object.keys(metrics.snapshot()).length).toBeLessThanOrEqual(names + 3);
-      expect(inputDerivedNames(metrics)).toEqual([]);
+      await expectBoundedFlood('MQTT meter driver', flood, metrics);
     },
     fuzzTimeout(120_000),
   );

@@ -12,20 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ackRig, ACK_GW } from '../../helpers/ack-rig.ts';
 import {
   bodyRange,
+  expectBoundedFlood,
   flipped,
+  FLOOD,
   fuzzRuns,
   fuzzTimeout,
-  heapAfterGc,
   inputDerivedNames,
   junk,
+  PER_RUN,
 } from '../../helpers/fuzz.ts';
 
-/** Messages per fast-check run: one broker round trip carries several. */
-const PER_RUN = 20;
 const RUNS = fuzzRuns(2000);
-const FLOOD = 20_000;
-/** Heap growth allowed over FLOOD malformed messages (about 400 bytes each would exceed it). */
-const MAX_GROWTH_BYTES = 8 * 1024 * 1024;
 
 describe('acknowledgement handler under fuzzing', () => {
   let rig: Awaited<ReturnType<typeof ackRig>>;
@@ -106,15 +103,7 @@ describe('acknowledgement handler under fuzzing', () => {
       const flood = async (count: number) => {
         for (let sent = 0; sent < count; sent += 500) await send(...fc.sample(malformed, 500));
       };
-      await flood(2000); // warm up: compiled code, broker session, the counters' first names
-      const names = Object.keys(metrics.snapshot()).length;
-      const before = heapAfterGc();
-      await flood(FLOOD);
-      const growth = heapAfterGc() - before;
-      console.log(`ack handler: heap ${(growth / 1024).toFixed(0)} KiB after ${FLOOD} malformed acks`);
-      expect(growth).toBeLessThan(MAX_GROWTH_BYTES);
-      expect(Object.keys(metrics.snapshot()).length).toBeLessThanOrEqual(names + 3);
-      expect(inputDerivedNames(metrics)).toEqual([]);
+      await expectBoundedFlood('ack handler', flood, metrics);
     },
     fuzzTimeout(120_000),
   );

@@ -16,6 +16,7 @@ import { Uplink } from '../../../gateway/uplink/uplink.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
 import { waitFor } from '../../helpers/scenario.ts';
 import { openTestBuffer } from '../../helpers/buffer.ts';
+import { queueSuppressedBatch } from '../../helpers/ack-rig.ts';
 
 const PREFIX = 'meterspace/v1';
 const GW = 'gw-uplink';
@@ -64,20 +65,6 @@ describe('Uplink with Mosquitto', () => {
   });
 
   function queueBatch(id: string) {
-    buffer.outbox.add({
-      recordId: id,
-      kind: 'suppressed',
-      body: JSON.stringify({
-        kind: 'suppressed',
-        id,
-        neighbourhood: 'n',
-        intervalStart: '2012-10-10T00:00:00Z',
-        intervalEnd: '2012-10-10T00:30:00Z',
-        reason: 'below-k',
-        k: 5,
-      }),
-      createdAt: Date.now(),
-    });
     const batcher = new Batcher(
       { gatewayId: GW, maxRecordsPerBatch: 10 },
       { privateKey: gatewayKey.privateKey, publicKey: gatewayKey.publicKey },
@@ -85,8 +72,7 @@ describe('Uplink with Mosquitto', () => {
       metrics,
       silentLogger(),
     );
-    const [batch] = batcher.flush(Date.now());
-    return batch!;
+    return queueSuppressedBatch(buffer, batcher, id);
   }
 
   function ack(body: object, key = mdmsKey) {
