@@ -38,7 +38,7 @@ import { Metrics } from './observe/metrics.ts';
 import { metricsAddress, MetricsServer } from './observe/metrics-server.ts';
 import { renderPrometheus } from './observe/prometheus.ts';
 import { topics } from './protocol/topics.ts';
-import { systemClock, VirtualClock, type Clock } from './time/clock.ts';
+import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
@@ -75,8 +75,10 @@ const BILLS_FOLD_AT = 4096;
 export interface GatewayDeps {
   config: Readonly<Config>;
   log: Logger;
-  /** Real time, for back-off and schedules (injected in tests). */
+  /** Calendar time, for timestamps in messages and requests' sequence numbers (injected in tests). */
   wall?: Clock;
+  /** Elapsed time that NTP cannot step (monotonic), for back-off, ages and uptime (injected in tests). */
+  elapsed?: Clock;
   connect?: MqttConnect;
   /** Overrides the configured data clock (the benchmark drives a ManualClock). */
   clock?: Clock;
@@ -162,6 +164,7 @@ export class Gateway {
   async start(): Promise<void> {
     const { config, log } = this.deps;
     const wall = this.deps.wall ?? systemClock;
+    const elapsed = this.deps.elapsed ?? monotonicClock;
     const metrics = this.metrics;
     const child = this.loggers.child.bind(this.loggers);
     const intervalMs = config.intervals.minutes * 60_000;
@@ -210,7 +213,7 @@ export class Gateway {
 
     const { clock, startedAt } = this.deps.clock
       ? { clock: this.deps.clock, startedAt: this.deps.clock.now() }
-      : this.dataClock(buffer, wall);
+      : this.dataClock(buffer, wall, elapsed);
     this.clock = clock;
     const period = (ms: number) => billingPeriodOf(ms, config.billing.period, config.gateway.timezone);
     const bands = new TariffBands(config.billing.bands, config.gateway.timezone);
@@ -284,7 +287,7 @@ export class Gateway {
       this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)),
       buffer,
       mdmsKey,
-      wall,
+      { elapsed, calendar: wall },
       metrics,
       child('uplink'),
     );
@@ -365,7 +368,7 @@ export class Gateway {
         periodSeconds: config.observe.healthSeconds,
         dataDir: config.gateway.dataDir,
       },
-      { metrics, meters: meterStatus, buffer, wall, data: clock },
+      { metrics, meters: meterStatus, buffer, wall, elapsed, data: clock },
     );
     const listen = metricsAddress(config.observe.metrics);
     if (listen) {
@@ -405,7 +408,7 @@ export class Gateway {
       });
     this.flush = () =>
       this.guard('flush', () => {
-        batcher.flush(wall.now());
+        batcher.flush(elapsed.now(), wall.now());
         uplink.sendDue();
       });
     if (this.deps.manual) {
@@ -561,8 +564,12 @@ export class Gateway {
     return this.drivers.every((d) => !('finished' in d) || d.finished === true);
   }
 
-  /** The data clock and the data time this run begins at; a virtual clock resumes where it was persisted. */
-  private dataClock(buffer: BufferStore, wall: Clock): { clock: Clock; startedAt: number } {
+  /**
+   * The configured data clock and the data time this run begins at: the system clock, or a virtual one that
+   * resumes where it was persisted (running on elapsed time, so that NTP does not step it) or, anchored, reads
+   * from the calendar like its emulators.
+   */
+  private dataClock(buffer: BufferStore, wall: Clock, elapsed: Clock): { clock: Clock; startedAt: number } {
     const c = this.deps.config.clock;
     if (c.mode === 'system') return { clock: wall, startedAt: wall.now() };
     if (c.anchor !== undefined) {
@@ -574,7 +581,7 @@ export class Gateway {
     const saved = Number(buffer.state.get('clock.virtual_now') ?? 'NaN');
     const start = Math.max(Date.parse(c.start), Number.isFinite(saved) ? saved : 0);
     this.log.info({ start: new Date(start).toISOString(), speed: c.speed }, 'virtual data clock');
-    return { clock: new VirtualClock(start, c.speed, wall), startedAt: start };
+    return { clock: new VirtualClock(start, c.speed, elapsed), startedAt: start };
   }
 
   /** The boundary of the periodic work: an error (disk full, say) is counted and logged, and the next run retries. */

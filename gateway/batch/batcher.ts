@@ -35,8 +35,11 @@ export class Batcher {
     private readonly log: Logger,
   ) {}
 
-  /** Turns every unbatched record into signed batches; `now` is wall-clock time. Returns the new batches. */
-  flush(now: number): StoredBatch[] {
+  /**
+   * Turns every unbatched record into signed batches; `now` is elapsed time (stored: when it is due, its age),
+   * `at` the calendar time written in the batch. Returns the new batches.
+   */
+  flush(now: number, at = now): StoredBatch[] {
     const created: StoredBatch[] = [];
     for (;;) {
       const { records: total, unbatched } = this.buffer.outbox.counts();
@@ -51,7 +54,7 @@ export class Batcher {
           gateway: this.opts.gatewayId,
           batchId,
           seq,
-          createdAt: isoUtc(now),
+          createdAt: isoUtc(at),
           records: records.map((r) => JSON.parse(r.body) as UpRecordMsg),
         };
         const sealed = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);

@@ -19,7 +19,9 @@ export class TokenBucket {
   /** Takes a token if there is one. */
   take(): boolean {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.perSecond);
+    // A clock stepped back refills nothing (rather than owing tokens for hours); stepped forward, at most `burst`.
+    const elapsed = Math.max(0, now - this.at);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsed / 1000) * this.perSecond);
     this.at = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

@@ -97,9 +97,9 @@ export class RandomizerPool implements RandomizerSource {
 
   /** Resolves once the pool holds at least `count` randomizers (for benchmarks that measure a warm pool). */
   async waitFor(count: number, timeoutMs = 600_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (this.values.length < Math.min(count, this.opts.size)) {
-      if (Date.now() > deadline) throw new Error('randomizer pool did not fill in time');
+      if (performance.now() > deadline) throw new Error('randomizer pool did not fill in time');
       await new Promise((r) => setTimeout(r, 20));
     }
   }

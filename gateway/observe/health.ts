@@ -22,7 +22,10 @@ export interface HealthSources {
   metrics: Metrics;
   meters: MeterStatus;
   buffer: BufferStore;
+  /** Calendar time (`at`). */
   wall: Clock;
+  /** Elapsed time for uptime and ages (monotonic: a clock step makes neither negative nor huge); default `wall`. */
+  elapsed?: Clock;
   data: Clock;
 }
 
@@ -38,12 +41,12 @@ export class Health {
     private readonly opts: HealthOptions,
     private readonly sources: HealthSources,
   ) {
-    this.startedAt = sources.wall.now();
+    this.startedAt = (sources.elapsed ?? sources.wall).now();
   }
 
   snapshot(): HealthBody {
     const { metrics, meters, buffer, wall, data } = this.sources;
-    const now = wall.now();
+    const now = (this.sources.elapsed ?? wall).now();
     const counters = metrics.snapshot();
     const status = meters.snapshot();
     const outbox = buffer.outbox.counts();
@@ -53,7 +56,7 @@ export class Health {
       v: 1,
       type: 'health',
       gateway: this.opts.gatewayId,
-      at: isoUtc(now),
+      at: isoUtc(wall.now()),
       dataTime: isoUtc(data.now()),
       uptimeSeconds: seconds(now - this.startedAt),
       periodSeconds: this.opts.periodSeconds,

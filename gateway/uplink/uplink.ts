@@ -46,16 +46,23 @@ export class Uplink implements MessageLink {
   private readonly inFlight = new Set<string>();
   private readonly connectListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly clocks: { elapsed: Clock; calendar: Clock };
 
   constructor(
     private readonly opts: UplinkOptions,
     private readonly connect: MqttConnect,
     private readonly buffer: BufferStore,
     private readonly mdmsKey: KeyObject,
-    private readonly wall: Clock,
+    /**
+     * Back-off and due times run on elapsed time (a clock stepped back must not stall re-sends); the status names
+     * the calendar time. One clock serves as both.
+     */
+    clocks: Clock | { elapsed: Clock; calendar: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.clocks = 'now' in clocks ? { elapsed: clocks, calendar: clocks } : clocks;
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -87,8 +94,10 @@ export class Uplink implements MessageLink {
       });
       for (const topic of this.routes.keys()) this.subscribeRoute(client, topic);
       this.publishStatus(true);
-      this.buffer.outbox.makeAllDue(this.wall.now());
-      this.sendDue();
+      this.survive('connect', () => {
+        this.buffer.outbox.makeAllDue(this.clocks.elapsed.now());
+        this.sendDue();
+      });
       for (const listener of this.connectListeners) listener();
     });
     let answered = false;
@@ -135,7 +144,25 @@ export class Uplink implements MessageLink {
       }
     });
     // Re-sends are checked often; each batch's own back-off decides whether it is due.
-    this.timer = setInterval(() => this.sendDue(), Math.min(1000, this.opts.retryInitialMs));
+    this.timer = setInterval(
+      () => this.survive('resend', () => this.sendDue()),
+      Math.min(1000, this.opts.retryInitialMs),
+    );
+  }
+
+  /**
+   * The boundary of what runs on the client's events and the re-send timer: a failed write (disk full, read-only:
+   * recording an attempt is one) is counted and logged, and the next run tries again, instead of an exception
+   * escaping from a timer and ending the process.
+   */
+  private survive(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      const code = errorCode(error);
+      this.metrics.inc(`uplink.${what}_failed.${code}`);
+      this.log.warn({ code, reason: (error as Error).message }, `${what} failed; will retry`);
+    }
   }
 
   async stop(): Promise<void> {
@@ -183,7 +210,7 @@ export class Uplink implements MessageLink {
   sendDue(): void {
     const client = this.client;
     if (!client?.connected) return;
-    for (const batch of this.buffer.outbox.dueBatches(this.wall.now())) {
+    for (const batch of this.buffer.outbox.dueBatches(this.clocks.elapsed.now())) {
       if (this.inFlight.has(batch.batchId)) continue;
       this.publishBatch(client, batch);
     }
@@ -206,16 +233,18 @@ export class Uplink implements MessageLink {
       type: 'status',
       gateway: this.opts.gatewayId,
       online,
-      at: isoUtc(this.wall.now()),
+      at: isoUtc(this.clocks.calendar.now()),
       ...(online ? { counters: this.metrics.snapshot() } : {}),
     });
   }
 
   private publishBatch(client: MqttClient, batch: StoredBatch): void {
-    this.inFlight.add(batch.batchId);
     const attempts = batch.attempts + 1;
     // Schedule the next try before sending, so a crash mid-publish cannot make it re-send in a tight loop.
-    this.buffer.outbox.recordAttempt(batch.batchId, attempts, this.wall.now() + this.backoff(attempts));
+    const next = this.clocks.elapsed.now() + this.backoff(attempts);
+    // In flight only once recorded: an attempt the disk refused to record is tried again on the next run.
+    this.buffer.outbox.recordAttempt(batch.batchId, attempts, next);
+    this.inFlight.add(batch.batchId);
     client.publish(topics.batch(this.opts.prefix, this.opts.gatewayId), batch.message, { qos: 1 }, (err) => {
       this.inFlight.delete(batch.batchId);
       if (err) {
