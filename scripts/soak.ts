@@ -10,7 +10,7 @@
  *   - memory stayed bounded (resident memory of the last quarter within a bound of the second quarter's).
  * Exits non-zero when a check fails. Output: a table on stdout and bench/results/soak-latest.{json,md}.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -111,8 +111,14 @@ async function main(argv: string[]): Promise<void> {
   const metricsPort = 19_000 + (process.pid % 1000);
   const configFile = writeConfig({ dir, keyDir, brokerUrl: broker.url, fleet, anchor, speed, metricsPort });
   const gateway = runCompiled('gateway/main.js', ['--config', configFile]);
-  let gatewayErr = '';
-  gateway.stderr!.on('data', (d: Buffer) => (gatewayErr += d.toString()));
+  // Its stdout and stderr are kept beside its log: a crash (V8 out of memory) prints to stderr only.
+  const gatewayOut = path.join(dir, 'gateway.out');
+  gateway.stdout!.on('data', (d: Buffer) => appendFileSync(gatewayOut, d));
+  gateway.stderr!.on('data', (d: Buffer) => appendFileSync(gatewayOut, d));
+  const exited = () =>
+    gateway.exitCode !== null || gateway.signalCode !== null
+      ? `the gateway exited (${gateway.exitCode ?? gateway.signalCode}); see ${gatewayOut}:\n${tail(gatewayOut)}`
+      : undefined;
   const clock = new VirtualClock(start, speed, undefined, anchor);
   const load = new MeterFleet({
     url: broker.url,
@@ -133,8 +139,7 @@ async function main(argv: string[]): Promise<void> {
     const stopAt = anchor + minutes * 60_000;
     while (Date.now() < stopAt) {
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
-      if (gateway.exitCode !== null)
-        throw new Error(`the gateway exited (${gateway.exitCode}): ${gatewayErr}`);
+      if (exited()) throw new Error(exited());
       if (Date.now() < anchor) continue;
       const s = await takeSample({
         metricsUrl,
@@ -142,6 +147,9 @@ async function main(argv: string[]): Promise<void> {
         mdmsDb,
         t: (Date.now() - anchor) / 1000,
         virtualNow: clock.now(),
+      }).catch(async (error: unknown) => {
+        await new Promise((r) => setTimeout(r, 500));
+        throw new Error(exited() ?? String(error));
       });
       samples.push(s);
       if (samples.length % Math.max(1, Math.round(60 / sampleSeconds)) === 0) {
@@ -166,10 +174,12 @@ async function main(argv: string[]): Promise<void> {
     const verdict = judge({
       samples,
       final,
-      expectedReadings: meters * Math.max(0, load.boundaries.length - 1),
+      // Each meter's first sample only starts its register series.
+      expectedReadings: Math.max(0, load.published - meters),
       publishFailures: load.failed,
       sums: settled,
       rssGrowthMb,
+      meters,
     });
     const md = soakMarkdown({ meters, minutes, speed, bits, samples, final, verdict, broker: broker.kind });
     console.log(`\n${md}`);
@@ -239,6 +249,14 @@ function writeConfig(o: {
   const file = path.join(o.dir, 'gateway.yaml');
   writeFileSync(file, stringify(config));
   return file;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '(no output)';
+  }
 }
 
 function countBy(fleet: readonly FleetMeter[]): number[] {
