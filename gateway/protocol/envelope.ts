@@ -14,7 +14,9 @@ const Envelope = z
     alg: z.literal('Ed25519'),
     kid: z.string().regex(/^[0-9a-f]{32}$/),
     body: z.string().max(16 * 1024 * 1024),
-    sig: z.string().regex(/^[A-Za-z0-9+/]{86}==$/),
+    // Canonical base64 only: the last character before "==" carries 2 bits and 4 zero bits, which decoders ignore,
+    // so 16 spellings of one signature would all verify; one message has one encoding.
+    sig: z.string().regex(/^[A-Za-z0-9+/]{85}[AQgw]==$/),
   })
   .strict();
 

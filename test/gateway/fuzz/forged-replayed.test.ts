@@ -63,6 +63,17 @@ function unsigned(message: string | Buffer): string {
   return JSON.stringify(envelope);
 }
 
+/**
+ * The same message with its signature spelled otherwise: the base64 character before "==" holds 2 bits of the
+ * signature and 4 bits that decoders ignore; set one of those.
+ */
+function respelled(message: string | Buffer): string {
+  const envelope = JSON.parse(message.toString()) as { sig: string };
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const last = alphabet.indexOf(envelope.sig[85]!);
+  return JSON.stringify({ ...envelope, sig: `${envelope.sig.slice(0, 85)}${alphabet[last | 1]}==` });
+}
+
 describe('upstream acks: forged and replayed', () => {
   let rig: Awaited<ReturnType<typeof ackRig>>;
   beforeAll(async () => {
@@ -101,6 +112,11 @@ describe('upstream acks: forged and replayed', () => {
         {
           what: 'the envelope without its signature',
           payload: unsigned(genuine),
+          counter: 'acks.rejected.MESSAGE_MALFORMED',
+        },
+        {
+          what: 'the genuine signature spelled otherwise (bits base64 ignores)',
+          payload: respelled(genuine),
           counter: 'acks.rejected.MESSAGE_MALFORMED',
         },
         {
@@ -182,6 +198,11 @@ describe('operator configuration commands: forged and replayed', () => {
     const stranger = generateKeyPairSync('ed25519').privateKey;
     const cases: (Refused & { code: string })[] = [
       { what: 'unsigned', payload: unsigned(genuine), code: 'SIGNATURE_MISSING' },
+      {
+        what: 'the genuine signature spelled otherwise',
+        payload: respelled(genuine),
+        code: 'MESSAGE_MALFORMED',
+      },
       {
         what: 'signed by another key',
         payload: s.signed(command(T, 'debug'), stranger),
@@ -379,6 +400,11 @@ describe('MQTT meter messages: forged and replayed', () => {
           counter: 'driver.mqtt.rejected.SIGNATURE_INVALID',
         },
         { what: 'unsigned', payload: unsigned(genuine), counter: 'driver.mqtt.rejected.PAYLOAD_MALFORMED' },
+        {
+          what: 'the genuine signature spelled otherwise (bits base64 ignores)',
+          payload: respelled(genuine),
+          counter: 'driver.mqtt.rejected.PAYLOAD_MALFORMED',
+        },
         {
           what: 'signed by the meter in another packing layout',
           payload: sealedReading(1, 420, undefined, { slotBits: 7 }),
