@@ -36,6 +36,7 @@ import { ComponentLoggers } from './observe/log-levels.ts';
 import { MeterStatus } from './observe/meter-status.ts';
 import { Metrics } from './observe/metrics.ts';
 import { metricsAddress, MetricsServer } from './observe/metrics-server.ts';
+import { isStorageFailure, StorageStatus } from './observe/storage-status.ts';
 import { renderPrometheus } from './observe/prometheus.ts';
 import { topics } from './protocol/topics.ts';
 import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/clock.ts';
@@ -149,6 +150,7 @@ export class Gateway {
   private live: LiveConfig | undefined;
   private operator: OperatorService | undefined;
   private metricsServer: MetricsServer | undefined;
+  private storage: StorageStatus | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
   private task: ScheduledTask | undefined;
@@ -231,6 +233,7 @@ export class Gateway {
         bandOf: (ms) => bands.bandAt(ms),
         billingGraceMs: config.billing.graceMinutes * 60_000,
         maxHeldReadings: config.buffer.maxPendingReadings,
+        maxUnstoredReadings: config.buffer.maxUnstoredReadings,
       },
       supplierKey,
       clock,
@@ -240,6 +243,15 @@ export class Gateway {
       child('intake'),
     );
     this.intake = intake;
+    const storage = new StorageStatus(
+      config.gateway.dataDir,
+      wall,
+      metrics,
+      this.log,
+      () => intake.unstoredCount,
+    );
+    this.storage = storage;
+    intake.storageTo(storage);
     this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
@@ -368,7 +380,7 @@ export class Gateway {
         periodSeconds: config.observe.healthSeconds,
         dataDir: config.gateway.dataDir,
       },
-      { metrics, meters: meterStatus, buffer, wall, elapsed, data: clock },
+      { metrics, meters: meterStatus, buffer, wall, elapsed, data: clock, storage },
     );
     const listen = metricsAddress(config.observe.metrics);
     if (listen) {
@@ -393,10 +405,14 @@ export class Gateway {
 
     this.tick = () =>
       this.guard('tick', () => {
+        // While writes fail, a small write tells whether they work again (throws if not).
+        if (!storage.writable) buffer.state.set('storage.probe', String(wall.now()));
         // Held readings the clock has reached, and readings still queued for their group commit, must be in
         // SQLite before their group is decided.
         intake.releaseHeld();
         intake.flush();
+        // Deciding a group while some of its readings wait in memory would leave them out of it for good.
+        if (intake.unstoredCount > 0) return;
         const now = clock.now();
         aggregator.run(now);
         closer.run(now);
@@ -405,6 +421,7 @@ export class Gateway {
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
         customers.tick(now);
         if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
+        storage.succeeded();
       });
     this.flush = () =>
       this.guard('flush', () => {
@@ -494,6 +511,12 @@ export class Gateway {
     await this.metricsServer?.stop();
     await this.operator?.idle();
     await this.stopDrivers();
+    const unstored = this.intake?.unstoredCount ?? 0;
+    if (unstored > 0)
+      this.log.warn(
+        { unstored },
+        'stopping while the buffer refuses writes: readings held in memory are lost',
+      );
     this.customers?.flush();
     await this.uplink?.stop();
     await this.engine?.stop();
@@ -591,7 +614,13 @@ export class Gateway {
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`errors.${what}.${code}`);
-      this.log.error({ code, reason: (error as Error).message }, `${what} failed; will retry`);
+      // A disk full or read-only is logged once per episode by the storage status, not once a second.
+      const storage = isStorageFailure(error) ? this.storage : undefined;
+      storage?.failed(error);
+      this.log[storage ? 'debug' : 'error'](
+        { code, reason: (error as Error).message },
+        `${what} failed; will retry`,
+      );
     }
   }
 }

@@ -6,6 +6,10 @@
  * real-time clock runs behind until NTP sets it; the meters' clocks are right) is encrypted as usual and its
  * ciphertext held in SQLite (`held_readings`) until the gateway's clock reaches it (`releaseHeld`, every tick),
  * up to `buffer.maxReadingAgeDays` ahead and `buffer.maxPendingReadings` readings.
+ *
+ * A commit the storage refuses (disk full, read-only file system: `isStorageFailure`) loses nothing at once: the
+ * ciphertexts wait in memory, in order, and are committed first by the next flush (every tick retries), up to
+ * `maxUnstoredReadings`; past it the oldest are dropped and counted as rejected under the storage's code.
  */
 import type { MeterConfig } from '../config/schema.ts';
 import type { BufferStore, EncryptedReading } from '../buffer/buffer.ts';
@@ -14,6 +18,7 @@ import type { ReadingEncryptor } from '../encrypt/reading-encryptor.ts';
 import type { Logger } from '../observe/log.ts';
 import type { IntakeReport } from '../observe/meter-status.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import { isStorageFailure, type StorageStatus } from '../observe/storage-status.ts';
 import type { Clock } from '../time/clock.ts';
 import type { Span } from '../time/periods.ts';
 import { isoUtc } from '../time/zoned.ts';
@@ -42,6 +47,11 @@ export interface IntakeOptions {
   billingGraceMs: number;
   /** At most this many readings from ahead of the gateway's clock are held. */
   maxHeldReadings: number;
+  /**
+   * At most this many ciphertexts wait in memory while the buffer refuses writes (buffer.maxUnstoredReadings);
+   * none when absent.
+   */
+  maxUnstoredReadings?: number;
 }
 
 /** What `prepare` makes of a reading: a ciphertext for the buffer, or nothing for now (held). */
@@ -63,6 +73,8 @@ interface Queued {
   /** When the driver handed the reading over (performance.now()). */
   accepted: number;
   billedLate: boolean;
+  /** Its commit was refused by the storage at least once (counted once, `readings.unstored`). */
+  waited?: boolean;
 }
 
 /**
@@ -72,6 +84,10 @@ interface Queued {
 export class Intake {
   private meters: Map<string, MeterConfig>;
   private queue: Queued[] = [];
+  /** Ciphertexts whose commit the storage refused, oldest first: committed before `queue` by the next flush. */
+  private unstored: Queued[] = [];
+  /** Told of every commit that the storage refused or took (the health's storage status). */
+  private storage: StorageStatus | undefined;
   private flushScheduled = false;
   /** True while readings are being held (one warning per episode). */
   private holding = false;
@@ -119,6 +135,16 @@ export class Intake {
   /** Seals every accepted plaintext reading to its household too (docs/customers.md). */
   streamTo(stream: ReadingStream): void {
     this.stream = stream;
+  }
+
+  /** Tells `status` of every commit the storage refused or took. */
+  storageTo(status: StorageStatus): void {
+    this.storage = status;
+  }
+
+  /** Ciphertexts waiting in memory for the buffer to take writes again. */
+  get unstoredCount(): number {
+    return this.unstored.length;
   }
 
   /** Reports every accepted and refused reading per meter (gateway/observe/meter-status.ts). */
@@ -199,17 +225,20 @@ export class Intake {
   /** Commits every queued ciphertext in one transaction. Runs after each turn and before every aggregation. */
   flush(): void {
     this.flushScheduled = false;
-    const batch = this.queue;
+    const batch = [...this.unstored, ...this.queue];
     if (batch.length === 0) return;
     this.queue = [];
+    this.unstored = [];
     let results: ReturnType<BufferStore['storeReadings']>;
     try {
       results = this.buffer.storeReadings(batch.map((q) => q.item));
     } catch (error) {
+      if (isStorageFailure(error)) return this.keepUnstored(batch, error);
       // Held readings stay held (their rows were not deleted): they are released again on the next tick.
       for (const q of batch) this.reject(q.meterId, q.start, error);
       return;
     }
+    this.storage?.succeeded();
     const committed = performance.now();
     results.forEach((outcome, i) => {
       const q = batch[i]!;
@@ -225,6 +254,29 @@ export class Intake {
       if (outcome.aggregation !== 'stored') this.metrics.inc(`readings.${outcome.aggregation}`);
       if (outcome.billedLate || q.billedLate) this.metrics.inc('readings.billed_late');
     });
+  }
+
+  /**
+   * Keeps the ciphertexts of a commit the storage refused, in order, for the next flush; drops the oldest past
+   * the bound (counted as rejected under the storage's code). Held readings are still in held_readings and are
+   * released again on a later tick, so they are not kept twice.
+   */
+  private keepUnstored(batch: Queued[], error: unknown): void {
+    this.storage?.failed(error);
+    const kept = batch.filter((q) => !q.item.held);
+    const fresh = kept.filter((q) => !q.waited);
+    for (const q of fresh) q.waited = true;
+    this.metrics.inc('readings.unstored', fresh.length);
+    const dropped = kept.splice(0, Math.max(0, kept.length - (this.opts.maxUnstoredReadings ?? 0)));
+    this.unstored = kept;
+    if (dropped.length === 0) return;
+    const code = errorCode(error);
+    this.metrics.inc(`readings.rejected.${code}`, dropped.length);
+    for (const q of dropped) this.report?.rejected(q.meterId, code);
+    this.log.warn(
+      { code, dropped: dropped.length, oldestDropped: safeIso(dropped[0]!.start), unstored: kept.length },
+      'buffer.maxUnstoredReadings reached while the buffer refuses writes: oldest readings dropped',
+    );
   }
 
   private reject(meterId: string, start: number, error: unknown): void {

@@ -9,6 +9,7 @@
 import { GatewayError } from '../errors.ts';
 import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import { isStorageFailure } from '../observe/storage-status.ts';
 import { BillingStore, type BillingPeriodRow, type RevealMode } from './billing-store.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
 import { CustomerStore } from '../customer/customer-store.ts';
@@ -113,7 +114,8 @@ export class BufferStore {
    * Stores several readings in one transaction, i.e. one WAL commit (group commit: far fewer page writes on the
    * SD card than a transaction per reading). Each reading is its own savepoint, so a refused one (a duplicate,
    * say) is returned as its error and does not affect the others. Throws only if the transaction as a whole
-   * fails (disk full, read-only file system), in which case nothing of it was stored.
+   * fails (disk full, read-only file system), in which case nothing of it was stored: a storage failure inside a
+   * savepoint fails the whole transaction too (SQLite may have rolled it back already).
    */
   storeReadings(list: readonly EncryptedReading[]): (StoreOutcome | Error)[] {
     let stored = 0;
@@ -124,6 +126,7 @@ export class BufferStore {
           if (outcome.aggregation === 'stored') stored++;
           return outcome;
         } catch (error) {
+          if (isStorageFailure(error)) throw error;
           return error instanceof Error ? error : new Error(String(error));
         }
       }),

@@ -8,7 +8,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { GatewayError } from '../errors.ts';
+import { errorCode, GatewayError } from '../errors.ts';
+import { isStorageFailure, storageHint } from '../observe/storage-status.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export type Db = Database.Database;
@@ -27,6 +28,25 @@ export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRA
   } catch (cause) {
     throw new GatewayError('STORAGE_FAILED', `cannot open database ${file}`, { cause });
   }
+  try {
+    configure(db, opts, migrations, file);
+  } catch (cause) {
+    db.close();
+    // A full or read-only data directory at start: say which, and what to do (the service manager restarts).
+    if (!isStorageFailure(cause)) throw cause;
+    const code = errorCode(cause);
+    throw new GatewayError(
+      'STORAGE_FAILED',
+      `cannot write ${file} (${code}): ${storageHint(code, path.dirname(file))}`,
+      {
+        cause,
+      },
+    );
+  }
+  return db;
+}
+
+function configure(db: Db, opts: OpenOptions, migrations: readonly string[], file: string): void {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous}`);
   // Fewer checkpoints write each page that changes again and again (totals, cursors) back to the file fewer
@@ -37,7 +57,9 @@ export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRA
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations, file);
-  return db;
+  // A write at start, so that a full or read-only data directory stops the start with a clear error rather than
+  // failing each write later (SQLite opens a read-only file for reading without a word).
+  db.pragma(`user_version = ${db.pragma('user_version', { simple: true }) as number}`);
 }
 
 function migrate(db: Db, migrations: readonly string[], file: string): void {

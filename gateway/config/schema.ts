@@ -361,6 +361,14 @@ export const ConfigSchema = z
           .min(100)
           .default(500_000)
           .describe('Readings awaiting aggregation; past it new readings are billed but not aggregated'),
+        maxUnstoredReadings: z
+          .number()
+          .int()
+          .min(0)
+          .default(2000)
+          .describe(
+            'Ciphertexts kept in memory while the disk refuses writes (full, read-only), written when it takes them again; past it the oldest are dropped (docs/buffer.md)',
+          ),
         maxOutboxRecords: z
           .number()
           .int()

@@ -11,6 +11,7 @@ import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 import type { MeterStatus } from './meter-status.ts';
 import type { Metrics } from './metrics.ts';
+import type { StorageStatus } from './storage-status.ts';
 
 export interface HealthOptions {
   gatewayId: string;
@@ -27,6 +28,8 @@ export interface HealthSources {
   /** Elapsed time for uptime and ages (monotonic: a clock step makes neither negative nor huge); default `wall`. */
   elapsed?: Clock;
   data: Clock;
+  /** Whether the buffer takes writes (absent: not shown). */
+  storage?: StorageStatus;
 }
 
 /** Counters of refused readings (`readings.rejected.<CODE>`). */
@@ -84,6 +87,7 @@ export class Health {
         oldestUnackedBatchAgeSeconds: oldest === undefined ? null : seconds(now - oldest),
       },
       disk: diskOf(this.opts.dataDir),
+      ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal },
       meterStatus: status.meters,
     };

@@ -104,6 +104,25 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
           gauge('meterspace_disk_available_bytes', 'Bytes available there', h.disk.availableBytes),
         ]
       : []),
+    ...(h.storage
+      ? [
+          gauge(
+            'meterspace_storage_writable',
+            '1 while the buffer takes writes; 0 from a write refused by the storage (disk full, read-only)',
+            h.storage.writable ? 1 : 0,
+          ),
+          gauge(
+            'meterspace_storage_failing_since_timestamp_seconds',
+            'When writes began to fail (Unix seconds); 0 while writable',
+            h.storage.failingSince ? Date.parse(h.storage.failingSince) / 1000 : 0,
+          ),
+          gauge(
+            'meterspace_storage_unstored_readings',
+            'Ciphertexts waiting in memory for the buffer to take writes again',
+            h.storage.unstoredReadings,
+          ),
+        ]
+      : []),
     gauge('meterspace_memory_rss_bytes', 'Resident set size of the process', h.memory.rssBytes),
     gauge('meterspace_memory_heap_used_bytes', 'V8 heap in use', h.memory.heapUsedBytes),
     gauge('meterspace_memory_heap_total_bytes', 'V8 heap reserved', h.memory.heapTotalBytes),

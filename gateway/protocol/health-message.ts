@@ -71,6 +71,25 @@ export const HealthBody = z
       .strict(),
     /** The file system of `gateway.dataDir`; null when it cannot be read. */
     disk: z.object({ totalBytes: Count, availableBytes: Count }).strict().nullable(),
+    /**
+     * Whether the buffer takes writes (docs/buffer.md, "When writes fail"): false from a write refused by the
+     * storage (disk full, read-only) until one succeeds. Optional: added within v1.
+     */
+    storage: z
+      .object({
+        writable: z.boolean(),
+        /** SQLite's code of the last refused write since the start (SQLITE_FULL, SQLITE_READONLY, ...). */
+        lastErrorCode: z
+          .string()
+          .regex(/^[A-Z][A-Z0-9_]{0,63}$/)
+          .nullable(),
+        /** When the current episode began; null while writable. */
+        failingSince: Iso.nullable(),
+        /** Ciphertexts waiting in memory to be written. */
+        unstoredReadings: Count,
+      })
+      .strict()
+      .optional(),
     memory: z.object({ rssBytes: Count, heapUsedBytes: Count, heapTotalBytes: Count }).strict(),
     meterStatus: z.array(MeterHealth),
   })

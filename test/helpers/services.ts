@@ -3,7 +3,7 @@
  * buffer and real keys, with a DirectLink in place of the broker: the households' request handler and the remote
  * configuration handler. For the fuzz, forged/replayed and bounded-memory tests (issue #7, 7–8).
  */
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -152,8 +152,12 @@ export function operatorUnderTest(o: { keepReplies?: boolean } = {}) {
   service.start();
   const handle = link.handlers.get(`p/gw/${FUZZ_GW}/config/request`)!;
   /** A command signed by `key` (the operator's by default). */
-  const signed = (body: object, key = operator.privateKey) =>
-    Buffer.from(signEnvelope(body, key, createPublicKey(key)).message);
+  const publicKeys = new Map<KeyObject, KeyObject>();
+  const signed = (body: object, key = operator.privateKey) => {
+    let pub = publicKeys.get(key);
+    if (!pub) publicKeys.set(key, (pub = createPublicKey(key)));
+    return Buffer.from(signEnvelope(body, key, pub).message);
+  };
   return {
     file,
     config,

@@ -77,7 +77,7 @@ describe('remote configuration handler: bounded memory', () => {
   afterAll(s.close);
   const stranger = generateKeyPairSync('ed25519').privateKey;
   const junkSamples = fc.sample(junk, 500);
-  const yaml = 'gateway:\n  id: x\n'.repeat(50);
+  const yaml = 'gateway:\n  id: x\n';
 
   it(
     `${FLOOD} junk and forged commands naming new gateways and ids leave no state behind`,
