@@ -379,6 +379,7 @@ export class Gateway {
         gatewayId: config.gateway.id,
         periodSeconds: config.observe.healthSeconds,
         dataDir: config.gateway.dataDir,
+        limits: config.buffer,
       },
       { metrics, meters: meterStatus, buffer, wall, elapsed, data: clock, storage },
     );
@@ -444,6 +445,8 @@ export class Gateway {
       const publisher = new HealthPublisher(topic, health, uplink, identity, metrics, child('health'));
       const every = config.observe.healthSeconds * 1000;
       this.timers.push(setInterval(() => this.guard('health', () => publisher.publish()), every));
+      // And at each (re)connection: the backlog of an outage as it stands, before the acknowledgements shrink it.
+      uplink.onConnect(() => this.guard('health', () => publisher.publish()));
     }
     const cronLog = child('schedule');
     const schedule = (expression: string) => {

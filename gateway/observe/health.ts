@@ -5,7 +5,7 @@
  * codes only: no reading's value is known here.
  */
 import { statfsSync } from 'node:fs';
-import type { BufferStore } from '../buffer/buffer.ts';
+import type { BufferLimits, BufferStore } from '../buffer/buffer.ts';
 import type { HealthBody } from '../protocol/health-message.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
@@ -17,6 +17,8 @@ export interface HealthOptions {
   gatewayId: string;
   periodSeconds: number;
   dataDir: string;
+  /** The buffer's limits, to say when one is reached. */
+  limits: BufferLimits;
 }
 
 export interface HealthSources {
@@ -55,6 +57,8 @@ export class Health {
     const outbox = buffer.outbox.counts();
     const oldest = buffer.outbox.oldestBatchAt();
     const memory = process.memoryUsage();
+    const pendingReadings = buffer.readings.pendingCount();
+    const { limits } = this.opts;
     return {
       v: 1,
       type: 'health',
@@ -79,12 +83,18 @@ export class Health {
         suppressed: counters['aggregates.suppressed'] ?? 0,
       },
       buffer: {
-        pendingReadings: buffer.readings.pendingCount(),
+        pendingReadings,
         heldReadings: buffer.held.summary().count,
         outboxRecords: outbox.records,
         unbatchedRecords: outbox.unbatched,
         batches: outbox.batches,
         oldestUnackedBatchAgeSeconds: oldest === undefined ? null : seconds(now - oldest),
+        full: pendingReadings >= limits.maxPendingReadings || outbox.records >= limits.maxOutboxRecords,
+        notAggregated: counters['readings.full'] ?? 0,
+        dropped: {
+          aggregate: counters['buffer.outbox_dropped.aggregate'] ?? 0,
+          suppressed: counters['buffer.outbox_dropped.suppressed'] ?? 0,
+        },
       },
       disk: diskOf(this.opts.dataDir),
       ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),

@@ -24,6 +24,8 @@ const NAMED_COUNTERS = [
   /^readings\.rejected\./,
   /^driver\.(?:[a-z0-9-]+\.rejected|frames_rejected)\./,
   /^aggregates\.(?:released|suppressed)$/,
+  /^readings\.full$/,
+  /^buffer\.outbox_dropped\./,
 ];
 
 const STATES = ['up', 'stale', 'down'] as const;
@@ -35,12 +37,17 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
     type: 'gauge',
     samples: [{ value, ...(labels ? { labels } : {}) }],
   });
-  const byCode = (name: string, help: string, codes: Record<string, number>): Family => ({
-    name,
-    help,
-    type: 'counter',
-    samples: Object.entries(codes).map(([code, value]) => ({ labels: { code }, value })),
-  });
+  /** A counter with one sample per key of `values`, labelled `label`. */
+  const byLabel =
+    (label: string) =>
+    (name: string, help: string, values: Record<string, number>): Family => ({
+      name,
+      help,
+      type: 'counter',
+      samples: Object.entries(values).map(([key, value]) => ({ labels: { [label]: key }, value })),
+    });
+  const byCode = byLabel('code');
+  const byKind = byLabel('kind');
   const meter = (m: HealthBody['meterStatus'][number]) => ({ meter: m.id, driver: m.driver });
   const b = h.buffer;
   const families: Family[] = [
@@ -98,6 +105,21 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
       'Age of the oldest unacknowledged batch; 0 when there is none',
       b.oldestUnackedBatchAgeSeconds ?? 0,
     ),
+    gauge(
+      'meterspace_buffer_full',
+      '1 while buffer.maxPendingReadings or buffer.maxOutboxRecords is reached, else 0',
+      b.full ? 1 : 0,
+    ),
+    {
+      name: 'meterspace_readings_not_aggregated_total',
+      help: 'Readings billed but not kept for aggregation because the buffer was full',
+      type: 'counter',
+      samples: [{ value: b.notAggregated ?? 0 }],
+    },
+    byKind('meterspace_outbox_dropped_total', 'Unbatched records dropped by the buffer limits, by kind', {
+      aggregate: b.dropped?.aggregate ?? 0,
+      suppressed: b.dropped?.suppressed ?? 0,
+    }),
     ...(h.disk
       ? [
           gauge('meterspace_disk_total_bytes', 'Size of the data directory file system', h.disk.totalBytes),

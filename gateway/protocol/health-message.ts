@@ -67,6 +67,15 @@ export const HealthBody = z
         /** Signed batches not yet acknowledged by the MDMS. */
         batches: Count,
         oldestUnackedBatchAgeSeconds: Count.nullable(),
+        /**
+         * A limit is reached now: `pendingReadings` >= `buffer.maxPendingReadings` or `outboxRecords` >=
+         * `buffer.maxOutboxRecords` (docs/buffer.md, "Limits and the policy when full"). Optional: added within v1.
+         */
+        full: z.boolean().optional(),
+        /** Readings billed but not kept for aggregation because the buffer was full, since the start. */
+        notAggregated: Count.optional(),
+        /** Unbatched records dropped by the limits since the start, by kind (bills are never dropped). */
+        dropped: z.object({ aggregate: Count, suppressed: Count }).strict().optional(),
       })
       .strict(),
     /** The file system of `gateway.dataDir`; null when it cannot be read. */

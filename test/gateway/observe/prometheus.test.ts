@@ -20,7 +20,7 @@ const T0 = Date.parse('2012-10-10T00:00:00Z');
 const WALL = Date.parse('2026-11-24T12:00:00Z');
 const WEIRD = 'odd.name"with\\backslash\nand line feed';
 
-function parts() {
+function parts(limits = { maxPendingReadings: 1000, maxOutboxRecords: 1000 }) {
   const metrics = new Metrics();
   const file = tempBufferFile('health-');
   const buffer = openTestBuffer(97n * 97n, metrics, { file });
@@ -38,7 +38,7 @@ function parts() {
     meters,
   );
   const health = new Health(
-    { gatewayId: 'gw-prom', periodSeconds: 60, dataDir: path.dirname(file) },
+    { gatewayId: 'gw-prom', periodSeconds: 60, dataDir: path.dirname(file), limits },
     { metrics, meters: status, buffer, wall, data },
   );
   return { metrics, buffer, wall, status, health };
@@ -118,6 +118,34 @@ describe('health and its Prometheus rendering', () => {
     const events = families.get('meterspace_events_total')!.samples.map((s) => s.labels.counter);
     expect(events).not.toContain('readings.accepted');
     expect(events).not.toContain('driver.dsmr.rejected.CRC_MISMATCH');
+  });
+
+  it('says when a buffer limit is reached and counts what the policy left out or dropped', () => {
+    const { metrics, buffer, health } = parts({ maxPendingReadings: 1000, maxOutboxRecords: 2 });
+    const empty = health.snapshot().buffer;
+    expect(empty).toMatchObject({ full: false, notAggregated: 0, dropped: { aggregate: 0, suppressed: 0 } });
+    metrics.inc('readings.full', 4);
+    metrics.inc('buffer.outbox_dropped.aggregate', 3);
+    metrics.inc('buffer.outbox_dropped.suppressed');
+    for (const id of ['r1', 'r2'])
+      buffer.outbox.add({ recordId: id, kind: 'bill', body: '{}', createdAt: T0 });
+    const h = HealthBody.parse(health.snapshot());
+    expect(h.buffer).toMatchObject({
+      full: true,
+      notAggregated: 4,
+      dropped: { aggregate: 3, suppressed: 1 },
+    });
+    const families = parsePrometheusText(renderPrometheus(h, metrics.snapshot()));
+    expect(sampleOf(families, 'meterspace_buffer_full')).toBe(1);
+    expect(sampleOf(families, 'meterspace_readings_not_aggregated_total')).toBe(4);
+    expect(sampleOf(families, 'meterspace_outbox_dropped_total', { kind: 'aggregate' })).toBe(3);
+    expect(sampleOf(families, 'meterspace_outbox_dropped_total', { kind: 'suppressed' })).toBe(1);
+    // Shown by their own families, so not again among the other counters.
+    expect(families.get('meterspace_events_total')!.samples).toEqual([]);
+    // A health body of a gateway before these fields is still a valid v1 body.
+    const older = JSON.parse(JSON.stringify(h)) as { buffer: Record<string, unknown> };
+    for (const field of ['full', 'notAggregated', 'dropped']) delete older.buffer[field];
+    expect(HealthBody.safeParse(older).success).toBe(true);
   });
 
   it('shows no batch age when every batch is acknowledged', () => {
