@@ -9,7 +9,7 @@
  * It never errors the stream: each rejected fragment is reported once through `onReject` (no bytes attached:
  * they may hold readings) and framing resumes at the next "/". The codes:
  * - FRAME_TRUNCATED: a "/" arrived inside a telegram (the meter restarted, a byte was lost, or the port opened
- *   mid-telegram and this is the next one), or the input ended inside one;
+ *   mid-telegram and this is the next one), or the input ended inside one; a run of "/" is reported once;
  * - FRAME_TOO_LONG: no end within `maxLength` bytes; bytes up to the next "/" are dropped with it;
  * - FRAME_MALFORMED: more than "XXXX CR" between "!" and LF.
  * Bytes outside telegrams (the tail of a telegram the port opened into, an EasyMeter's trailer after "!") are
@@ -45,6 +45,8 @@ export class TelegramFramer extends Transform {
   private state: 'hunt' | 'data' | 'crc' = 'hunt';
   private crcLineLength = 0;
   private discarded = 0;
+  /** The "/" in progress follows a "/" already rejected as an empty telegram. */
+  private emptyReported = false;
 
   constructor(options: TelegramFramerOptions = {}) {
     super({ readableObjectMode: true });
@@ -75,8 +77,15 @@ export class TelegramFramer extends Transform {
 
   private consume(byte: number): void {
     if (byte === SLASH) {
-      if (this.state !== 'hunt')
-        this.reject('FRAME_TRUNCATED', 'telegram cut off by the start of the next one');
+      if (this.state === 'hunt') this.emptyReported = false;
+      else {
+        // A run of "/" is one rejected fragment, not one per byte: each reject costs an Error, and a port sending
+        // "/" at line rate would otherwise keep a core busy.
+        const empty = this.length === 1;
+        if (empty && this.emptyReported) this.discarded++;
+        else this.reject('FRAME_TRUNCATED', 'telegram cut off by the start of the next one');
+        this.emptyReported = empty;
+      }
       this.state = 'data';
       this.length = 0;
       this.append(byte);

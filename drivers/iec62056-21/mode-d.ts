@@ -6,6 +6,7 @@
  *
  * The framer never errors the stream; every rejected stretch is reported once through `onReject`:
  * - FRAME_TRUNCATED: a new "/" before the end ("/" cannot occur inside a telegram), or input ended inside one;
+ *   a run of "/" is reported once;
  * - FRAME_TOO_LONG: no end within `maxFrameBytes`; the bytes up to the next "/" go with it;
  * - FRAME_MALFORMED: bytes outside any telegram (blank lines between telegrams are not counted).
  * At most `maxFrameBytes` stay buffered between chunks.
@@ -42,6 +43,8 @@ export class ModeDFramer extends Transform {
   private garbage = 0;
   /** After a reject, the bytes up to the next "/" belong to it and are not reported again. */
   private quiet = false;
+  /** The telegram in progress follows a "/" already rejected as an empty telegram. */
+  private emptyReported = false;
 
   constructor(options: ModeDFramerOptions = {}) {
     super({ readableObjectMode: true });
@@ -80,7 +83,11 @@ export class ModeDFramer extends Transform {
         continue;
       }
       if (event.kind === 'restart') {
-        this.reject('FRAME_TRUNCATED', 'mode D telegram cut by a new "/"');
+        // A run of "/" is one rejected stretch, not one per byte (each reject costs an Error).
+        const empty = event.at === 1;
+        if (!(empty && this.emptyReported))
+          this.reject('FRAME_TRUNCATED', 'mode D telegram cut by a new "/"');
+        this.emptyReported = empty;
         this.buf = this.buf.subarray(event.at);
         this.startFrame();
         continue;
@@ -115,6 +122,7 @@ export class ModeDFramer extends Transform {
 
   /** Drops bytes up to the next "/"; false when none has arrived yet. */
   private hunt(): boolean {
+    this.emptyReported = false;
     const at = this.buf.indexOf(SLASH);
     if (at < 0) {
       this.discard(this.buf.length);

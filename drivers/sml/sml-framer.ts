@@ -9,7 +9,8 @@
  * - FRAME_CHECKSUM: the transport CRC does not match;
  * - FRAME_MALFORMED: bytes outside any frame (reported when the next start arrives or at the end of input),
  *   an unknown escape sequence, a bad length or padding;
- * - FRAME_TRUNCATED: a new start before the end, or the input ended inside a frame;
+ * - FRAME_TRUNCATED: a new start before the end, or the input ended inside a frame; a run of starts is reported
+ *   once;
  * - FRAME_TOO_LONG: no end within `maxFrameBytes`; the bytes up to the next start are dropped with it.
  *
  * At most `maxFrameBytes` stay buffered between chunks, whatever arrives.
@@ -39,6 +40,8 @@ export class SmlFramer extends Transform {
   private garbage = 0;
   /** After a reject, the bytes up to the next start belong to it and are not reported again. */
   private quiet = false;
+  /** The file in progress follows a start sequence already rejected as an empty file. */
+  private emptyReported = false;
 
   constructor(options: SmlFramerOptions = {}) {
     super({ readableObjectMode: true });
@@ -78,11 +81,16 @@ export class SmlFramer extends Transform {
         case 'data':
           this.scanFrom = event.at + 8;
           continue;
-        case 'start':
-          this.reject('FRAME_TRUNCATED', 'SML file cut by a new start sequence');
+        case 'start': {
+          // A run of start sequences is one rejected stretch, not one per sequence (each reject costs an Error).
+          const empty = event.at === START.length;
+          if (!(empty && this.emptyReported))
+            this.reject('FRAME_TRUNCATED', 'SML file cut by a new start sequence');
+          this.emptyReported = empty;
           this.buf = this.buf.subarray(event.at);
           this.startFrame();
           continue;
+        }
         case 'end':
           this.endFrame(event.at + 8);
           continue;
@@ -110,6 +118,7 @@ export class SmlFramer extends Transform {
 
   /** Drops bytes up to the next start sequence; false when none has arrived yet. */
   private hunt(): boolean {
+    this.emptyReported = false;
     const at = this.buf.indexOf(START);
     if (at < 0) {
       // Keep what may be the beginning of a start sequence.

@@ -103,15 +103,19 @@ describe.each(PUSH_KINDS)('a port spewing garbage at full speed: $name', (c) => 
     ]);
     expect(rig.meterStatus('noisy').state).not.toBe('down');
 
-    expect(written).toBeGreaterThan(256 * 1024);
+    // At least one 64 KiB block of each kind of garbage went through (how much more depends on the machine).
+    expect(written).toBeGreaterThanOrEqual(3 * 64 * 1024);
     // Bounded: a framer holds at most its maximum frame (8-16 KiB); generous bounds for a shared machine.
     expect(heapPeak - heapBefore).toBeLessThan(16);
     expect(rssPeak - rssBefore).toBeLessThan(128);
-    expect(maxGapMs).toBeLessThan(2000);
+    // Never starved for the length of the flood (up to ~1 s seen with the load average at 16 on 2 cores).
+    expect(maxGapMs).toBeLessThan(2500);
     expect(calmDuring).toBeGreaterThanOrEqual(3);
-    // The garbage is counted under its codes, for the noisy meter only; a frame start without an end is too long.
+    // The garbage is counted under its codes, for the noisy meter only: a run of frame starts is a truncated
+    // frame (one per run: each would cost an Error), a frame start without an end is too long.
+    expect(rejected.FRAME_TRUNCATED).toBeGreaterThan(0);
     expect(rejected.FRAME_TOO_LONG).toBeGreaterThan(0);
-    expect(Object.values(rejected).reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
+    expect(Object.keys(rejected).every((code) => code.startsWith('FRAME_'))).toBe(true);
     expect(rig.meterStatus('calm').rejected).toEqual({});
     expect(rig.meterStatus('calm').state).not.toBe('down');
     // Every calm reading is one interval of 100 Wh, none twice.
