@@ -154,7 +154,8 @@ describe('PushMeterDriver (DSMR over a pty pair)', () => {
       [2 * I, 450],
     ]);
     expect(s.metrics.get('serial.lost.SERIAL_PORT_FAILED')).toBe(1);
-    // The meter's link as the gateway's meter status hears it: up, down when unplugged, up again.
-    expect(s.links).toEqual([true, false, true]);
+    // The meter's link as the gateway's meter status hears it: up, down when unplugged (once more for each
+    // attempt to reopen that came before the replug, as on a loaded machine), up again.
+    expect(s.links.filter((up, i) => i === 0 || up !== s.links[i - 1])).toEqual([true, false, true]);
   });
 });
