@@ -16,6 +16,7 @@ import { BillingCloser } from './aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
+import { HIGH_WATER_KEY } from './buffer/state-store.ts';
 import { PRICE_DECIMALS, type Config } from './config/schema.ts';
 import { ConsentLog } from './customer/consent-log.ts';
 import { Consents } from './customer/consents.ts';
@@ -40,6 +41,7 @@ import { isStorageFailure, StorageStatus } from './observe/storage-status.ts';
 import { renderPrometheus } from './observe/prometheus.ts';
 import { topics } from './protocol/topics.ts';
 import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/clock.ts';
+import { EARLIEST_PLAUSIBLE, SteadyClock } from './time/steady-clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
@@ -83,6 +85,11 @@ export interface GatewayDeps {
   connect?: MqttConnect;
   /** Overrides the configured data clock (the benchmark drives a ManualClock). */
   clock?: Clock;
+  /**
+   * The earliest plausible data time: before it the data clock stands still (default: EARLIEST_PLAUSIBLE for the
+   * system clock, none for a virtual or injected one).
+   */
+  notBefore?: number;
   /** The file the configuration was read from: remote configuration writes it (off without it). */
   configFile?: string;
   /**
@@ -156,6 +163,7 @@ export class Gateway {
   private task: ScheduledTask | undefined;
   private tick: (() => void) | undefined;
   private flush: (() => void) | undefined;
+  private persistMark: ((force: boolean) => void) | undefined;
   clock: Clock = systemClock;
 
   constructor(private readonly deps: GatewayDeps) {
@@ -213,10 +221,27 @@ export class Gateway {
       );
     }
 
-    const { clock, startedAt } = this.deps.clock
+    // The data clock never reads before the latest time this gateway acted on, nor before a plausible time.
+    const configured = this.deps.clock
       ? { clock: this.deps.clock, startedAt: this.deps.clock.now() }
       : this.dataClock(buffer, wall, elapsed);
+    const source = configured.clock;
+    const system = !this.deps.clock && config.clock.mode === 'system';
+    const notBefore = this.deps.notBefore ?? (system ? EARLIEST_PLAUSIBLE : Number.NEGATIVE_INFINITY);
+    const resumeAt = Number(buffer.state.get(HIGH_WATER_KEY) ?? 'NaN');
+    const floor = { notBefore, resumeAt: Number.isFinite(resumeAt) ? resumeAt : undefined };
+    const clock = new SteadyClock(source, floor, metrics, child('gateway'));
+    const startedAt = Math.max(configured.startedAt, notBefore, floor.resumeAt ?? Number.NEGATIVE_INFINITY);
     this.clock = clock;
+    // Up to where the billing closer has run: at most the persisted mark (raised with every bill closed).
+    let billedThrough = Number.isFinite(resumeAt) ? resumeAt : Number.NEGATIVE_INFINITY;
+    /** Persists the data clock's high-water mark (also raised with every decision, in its transaction). */
+    let persistedMark = Number.NEGATIVE_INFINITY;
+    this.persistMark = (force) => {
+      if (!force && clock.highWater < persistedMark + intervalMs) return;
+      buffer.state.raise(HIGH_WATER_KEY, clock.highWater);
+      persistedMark = clock.highWater;
+    };
     const period = (ms: number) => billingPeriodOf(ms, config.billing.period, config.gateway.timezone);
     const bands = new TariffBands(config.billing.bands, config.gateway.timezone);
     const engine = await startEngine(config.encryption, supplierKey);
@@ -232,6 +257,7 @@ export class Gateway {
         billingPeriodOf: period,
         bandOf: (ms) => bands.bandAt(ms),
         billingGraceMs: config.billing.graceMinutes * 60_000,
+        billedThrough: () => billedThrough,
         maxHeldReadings: config.buffer.maxPendingReadings,
         maxUnstoredReadings: config.buffer.maxUnstoredReadings,
       },
@@ -381,7 +407,16 @@ export class Gateway {
         dataDir: config.gateway.dataDir,
         limits: config.buffer,
       },
-      { metrics, meters: meterStatus, buffer, wall, elapsed, data: clock, storage },
+      {
+        metrics,
+        meters: meterStatus,
+        buffer,
+        wall,
+        elapsed,
+        data: clock,
+        clock: () => clock.status(),
+        storage,
+      },
     );
     const listen = metricsAddress(config.observe.metrics);
     if (listen) {
@@ -417,11 +452,13 @@ export class Gateway {
         const now = clock.now();
         aggregator.run(now);
         closer.run(now);
+        billedThrough = now;
         const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
         customers.tick(now);
-        if (clock instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
+        if (source instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
+        this.persistMark?.(false);
         storage.succeeded();
       });
     this.flush = () =>
@@ -521,6 +558,7 @@ export class Gateway {
         'stopping while the buffer refuses writes: readings held in memory are lost',
       );
     this.customers?.flush();
+    this.guard('stop', () => this.persistMark?.(true));
     await this.uplink?.stop();
     await this.engine?.stop();
     this.buffer?.close();

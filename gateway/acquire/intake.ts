@@ -45,6 +45,11 @@ export interface IntakeOptions {
   bandOf: (epochMs: number) => number;
   /** A period is closed this long after its end; a reading of a closed period is billed in the current one. */
   billingGraceMs: number;
+  /**
+   * The data time up to which the billing closer has run (every period that ended a grace before it is closed);
+   * default: now. After a forward jump the readings in between still go to their own periods, which close next.
+   */
+  billedThrough?: () => number;
   /** At most this many readings from ahead of the gateway's clock are held. */
   maxHeldReadings: number;
   /**
@@ -384,7 +389,7 @@ export class Intake {
     const ciphertext = ciphertextOf(band);
     const own = this.opts.billingPeriodOf(reading.start);
     const current = this.opts.billingPeriodOf(now);
-    const ownClosed = own.end + this.opts.billingGraceMs <= now;
+    const ownClosed = own.end + this.opts.billingGraceMs <= (this.opts.billedThrough?.() ?? now);
     return {
       item: {
         meterId: meter.id,

@@ -18,7 +18,7 @@ import { HeldStore } from './held-store.ts';
 import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
 import { ReadingsStore, type Group } from './readings-store.ts';
-import { StateStore } from './state-store.ts';
+import { HIGH_WATER_KEY, StateStore } from './state-store.ts';
 
 export interface BufferLimits {
   maxPendingReadings: number;
@@ -258,6 +258,7 @@ export class BufferStore {
     this.db.transaction(() => {
       this.readings.decide(group, outcome, record.createdAt);
       this.outbox.add(record);
+      this.state.raise(HIGH_WATER_KEY, record.createdAt);
     })();
   }
 
@@ -266,6 +267,7 @@ export class BufferStore {
     this.db.transaction(() => {
       this.billing.close(row.account, row.periodStart);
       this.outbox.add(record);
+      this.state.raise(HIGH_WATER_KEY, record.createdAt);
     })();
   }
 

@@ -1,6 +1,12 @@
-/** Small persistent values: the batch sequence number, the virtual clock. */
+/** Small persistent values: the batch sequence number, the virtual clock, the data clock's high-water mark. */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
+
+/**
+ * The latest data time the gateway acted on: raised with every group decided and bill closed (in the same
+ * transaction) and once per interval; a restarted gateway's data clock never reads earlier (time/steady-clock.ts).
+ */
+export const HIGH_WATER_KEY = 'clock.high_water';
 
 export class StateStore {
   private readonly getStmt: Statement<[string], { value: string }>;
@@ -19,6 +25,11 @@ export class StateStore {
 
   set(key: string, value: string): void {
     this.setStmt.run(key, value);
+  }
+
+  /** Sets a numeric value unless a larger one is stored already. */
+  raise(key: string, value: number): void {
+    if (!(Number(this.get(key)) >= value)) this.set(key, String(value));
   }
 
   /** Returns the next value of a persistent counter (call inside the transaction that uses it). */

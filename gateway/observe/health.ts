@@ -8,6 +8,7 @@ import { statfsSync } from 'node:fs';
 import type { BufferLimits, BufferStore } from '../buffer/buffer.ts';
 import type { HealthBody } from '../protocol/health-message.ts';
 import type { Clock } from '../time/clock.ts';
+import type { ClockStatus } from '../time/steady-clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 import type { MeterStatus } from './meter-status.ts';
 import type { Metrics } from './metrics.ts';
@@ -30,6 +31,8 @@ export interface HealthSources {
   /** Elapsed time for uptime and ages (monotonic: a clock step makes neither negative nor huge); default `wall`. */
   elapsed?: Clock;
   data: Clock;
+  /** Whether the data clock stands still for a clock not set or stepped back (absent: not shown). */
+  clock?: () => ClockStatus;
   /** Whether the buffer takes writes (absent: not shown). */
   storage?: StorageStatus;
 }
@@ -65,6 +68,7 @@ export class Health {
       gateway: this.opts.gatewayId,
       at: isoUtc(wall.now()),
       dataTime: isoUtc(data.now()),
+      ...(this.sources.clock ? { clock: this.sources.clock() } : {}),
       uptimeSeconds: seconds(now - this.startedAt),
       periodSeconds: this.opts.periodSeconds,
       meters: status.counts,

@@ -40,6 +40,15 @@ export const HealthBody = z
     at: Iso,
     /** The data clock at that moment (differs from `at` only when replaying recorded data). */
     dataTime: Iso,
+    /**
+     * The data clock (docs/deploy.md, "Time"): `unset` while the system clock reads before any plausible time
+     * (a Pi without a real-time clock before NTP), `behind` while it reads before the latest time the gateway
+     * acted on (stepped back); meanwhile the data clock stands still. Optional: added within v1.
+     */
+    clock: z
+      .object({ state: z.enum(['ok', 'unset', 'behind']), behindSeconds: Count })
+      .strict()
+      .optional(),
     uptimeSeconds: Count,
     /** Seconds between two health messages (`observe.healthSeconds`). */
     periodSeconds: Count,
