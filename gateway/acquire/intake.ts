@@ -93,6 +93,8 @@ export class Intake {
   private unstored: Queued[] = [];
   /** Told of every commit that the storage refused or took (the health's storage status). */
   private storage: StorageStatus | undefined;
+  /** True from the first ciphertext dropped past maxUnstoredReadings until a commit succeeds. */
+  private dropping = false;
   private flushScheduled = false;
   /** True while readings are being held (one warning per episode). */
   private holding = false;
@@ -244,6 +246,7 @@ export class Intake {
       return;
     }
     this.storage?.succeeded();
+    this.dropping = false;
     const committed = performance.now();
     results.forEach((outcome, i) => {
       const q = batch[i]!;
@@ -278,7 +281,10 @@ export class Intake {
     const code = errorCode(error);
     this.metrics.inc(`readings.rejected.${code}`, dropped.length);
     for (const q of dropped) this.report?.rejected(q.meterId, code);
-    this.log.warn(
+    // Once per episode at warn (a drop per commit follows while it lasts); the counter has them all.
+    const first = !this.dropping;
+    this.dropping = true;
+    this.log[first ? 'warn' : 'debug'](
       { code, dropped: dropped.length, oldestDropped: safeIso(dropped[0]!.start), unstored: kept.length },
       'buffer.maxUnstoredReadings reached while the buffer refuses writes: oldest readings dropped',
     );
