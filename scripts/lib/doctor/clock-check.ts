@@ -3,10 +3,11 @@
  * every certificate and no interval ever closes (docs/raspberry-pi.md §6).
  */
 import { spawnSync } from 'node:child_process';
+import { EARLIEST_PLAUSIBLE } from '../../../gateway/time/steady-clock.ts';
 import { fail, ok, warn, type Finding } from './finding.ts';
 
-/** No gateway of this project ran before 2024: a clock before it has not been set. */
-export const EARLIEST_YEAR = 2024;
+/** A clock before the gateway's earliest plausible time has not been set (its data clock stands still). */
+export const EARLIEST_YEAR = new Date(EARLIEST_PLAUSIBLE).getUTCFullYear();
 
 /** yes / no from systemd-timesyncd (or chrony through timedated), or why it could not be asked. */
 export type NtpState = { synchronised: boolean } | { unknown: string };
