@@ -112,10 +112,12 @@ export class OutboxStore {
               (SELECT COUNT(*) FROM batches) AS batches`,
     );
     this.oldestBatchStmt = db.prepare('SELECT MIN(created_at) AS at FROM batches');
-    // Oldest unbatched aggregates/suppressions first; bills are never dropped.
+    // Oldest unbatched aggregates/suppressions first; bills are never dropped. Groups decided in one tick share
+    // created_at (many of them after a restart or a stall): the older interval goes first, not the neighbourhood
+    // whose name sorts first.
     this.droppableStmt = db.prepare(
       `SELECT * FROM outbox WHERE batch_id IS NULL AND kind != 'bill' AND created_at < ?
-       ORDER BY created_at, record_id LIMIT ?`,
+       ORDER BY created_at, group_start, record_id LIMIT ?`,
     );
     this.deleteRecordStmt = db.prepare('DELETE FROM outbox WHERE record_id = ?');
   }

@@ -641,6 +641,20 @@ describe('enforceLimits', () => {
     expect(b.enforceLimits(10, 365 * DAY)).toBe(0);
   });
 
+  it('among groups decided at the same moment, drops the oldest intervals first, whatever the neighbourhood', () => {
+    const metrics = new Metrics();
+    const b = openBuffer(tempFile(), { maxPendingReadings: 1000, maxOutboxRecords: 3 }, metrics);
+    // One tick decided six groups (a stall or a restart had let them pile up): one moment for all.
+    for (const i of [0, 1, 2]) {
+      for (const nb of ['east', 'north']) {
+        b.outbox.add(record(`agg:${nb}:${i}`, 'aggregate', 10, { group: group(i, nb) }));
+      }
+    }
+    expect(b.enforceLimits(10, 365 * DAY)).toBe(3);
+    const left = b.db.prepare('SELECT record_id FROM outbox ORDER BY record_id').pluck().all();
+    expect(left).toEqual(['agg:east:2', 'agg:north:1', 'agg:north:2']);
+  });
+
   it('never drops bills, however far over the limit', () => {
     const metrics = new Metrics();
     const b = openBuffer(tempFile(), { maxPendingReadings: 1000, maxOutboxRecords: 1 }, metrics);
