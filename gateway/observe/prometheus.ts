@@ -29,6 +29,7 @@ const NAMED_COUNTERS = [
 ];
 
 const STATES = ['up', 'stale', 'down'] as const;
+const CLOCK_STATES = ['ok', 'unset', 'behind'] as const;
 
 export function renderPrometheus(h: HealthBody, counters: Record<string, number>): string {
   const gauge = (name: string, help: string, value: number, labels?: Labels): Family => ({
@@ -56,6 +57,24 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
       contract: String(h.v),
     }),
     gauge('meterspace_uptime_seconds', 'Seconds since the gateway started', h.uptimeSeconds),
+    ...(h.clock
+      ? [
+          {
+            name: 'meterspace_clock_state',
+            help: '1 for the data clock state: ok, unset (system clock not set) or behind (stepped back)',
+            type: 'gauge' as const,
+            samples: CLOCK_STATES.map((state) => ({
+              labels: { state },
+              value: h.clock!.state === state ? 1 : 0,
+            })),
+          },
+          gauge(
+            'meterspace_clock_behind_seconds',
+            'How far the system clock reads behind the data clock, which stands still meanwhile',
+            h.clock.behindSeconds,
+          ),
+        ]
+      : []),
     gauge('meterspace_meters_configured', 'Meters in the configuration', h.meters.configured),
     gauge('meterspace_meters_seen', 'Meters with a reading accepted since the start', h.meters.seen),
     {

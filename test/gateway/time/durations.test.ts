@@ -10,7 +10,9 @@ import { MeterStatus } from '../../../gateway/observe/meter-status.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { HealthBody } from '../../../gateway/protocol/health-message.ts';
 import { ManualClock, monotonicClock } from '../../../gateway/time/clock.ts';
+import { renderPrometheus } from '../../../gateway/observe/prometheus.ts';
 import { openTestBuffer, tempBufferFile } from '../../helpers/buffer.ts';
+import { parsePrometheusText, sampleOf } from '../../helpers/prometheus-text.ts';
 
 const H = 3_600_000;
 const T = Date.parse('2026-11-24T12:00:00Z');
@@ -42,7 +44,7 @@ describe('durations across clock steps', () => {
     expect(bucket.take()).toBe(false);
   });
 
-  it('health: uptime and the oldest batch age run on elapsed time; `at` is the calendar, however it steps', () => {
+  it('health: uptime and the oldest batch age run on elapsed time; `at` is the calendar; the clock state', () => {
     const metrics = new Metrics();
     const file = tempBufferFile('clock-health-');
     const buffer = openTestBuffer(97n * 97n, metrics, { file });
@@ -67,6 +69,7 @@ describe('durations across clock steps', () => {
       wall,
       elapsed,
       data,
+      clock: () => ({ state: 'behind', behindSeconds: 7200 }),
     });
     buffer.outbox.add({ recordId: 'r1', kind: 'aggregate', body: '{}', createdAt: T });
     buffer.createBatch(10, elapsed.now(), () => ({ batchId: 'b1', message: '{}', bodyDigest: 'd' }));
@@ -76,6 +79,12 @@ describe('durations across clock steps', () => {
     expect(h.at).toBe('2026-11-24T10:01:30Z');
     expect(h.uptimeSeconds).toBe(90);
     expect(h.buffer.oldestUnackedBatchAgeSeconds).toBe(90);
+    // The data clock's state, in the health message and on the Prometheus endpoint.
+    expect(h.clock).toEqual({ state: 'behind', behindSeconds: 7200 });
+    const families = parsePrometheusText(renderPrometheus(h, metrics.snapshot()));
+    expect(sampleOf(families, 'meterspace_clock_state', { state: 'behind' })).toBe(1);
+    expect(sampleOf(families, 'meterspace_clock_state', { state: 'ok' })).toBe(0);
+    expect(sampleOf(families, 'meterspace_clock_behind_seconds')).toBe(7200);
     wall.set(T + 3 * 365 * 24 * H);
     elapsed.advance(10_000);
     expect(HealthBody.parse(health.snapshot())).toMatchObject({ uptimeSeconds: 100 });
