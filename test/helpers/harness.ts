@@ -2,6 +2,7 @@
  * The end-to-end harness shared by the fault tests: a Mosquitto broker, keys, a scenario, the reference MDMS and
  * the gateway process (started by `spawn`, possibly several times), all torn down by `close`.
  */
+import type { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { makeKeySet, type KeySet } from './keys.ts';
 import { startMosquitto, type Mosquitto } from './mosquitto.ts';
@@ -19,6 +20,8 @@ export interface Harness {
   keys: KeySet;
   scenario: Scenario;
   store: MdmsStore;
+  /** The reference MDMS (its counters tell duplicates apart). */
+  mdms: MdmsReceiver;
   /** Groups (released or suppressed) the MDMS must end up with. */
   groups: number;
   /** Starts a gateway process on the scenario (the previous one, if any, is left to the test). */
@@ -26,8 +29,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(o: Omit<ScenarioOptions, 'keys' | 'brokerUrl'>): Promise<Harness> {
-  const broker = await startMosquitto();
+export async function startHarness(
+  o: Omit<ScenarioOptions, 'keys' | 'brokerUrl'>,
+  /** Lines added to the broker's configuration (e.g. persistence). */
+  brokerConfig?: string,
+): Promise<Harness> {
+  const broker = await startMosquitto(brokerConfig);
   const keys = await makeKeySet();
   const scenario = makeScenario({ ...o, keys, brokerUrl: broker.url });
   const { store, receiver } = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
@@ -37,6 +44,7 @@ export async function startHarness(o: Omit<ScenarioOptions, 'keys' | 'brokerUrl'
     keys,
     scenario,
     store,
+    mdms: receiver,
     groups: scenario.expected.aggregates.size + scenario.expected.suppressed.size,
     spawn: () => {
       const gateway = spawnGateway(scenario.configFile);

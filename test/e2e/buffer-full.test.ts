@@ -1,0 +1,115 @@
+/**
+ * The buffer full: buffer.maxOutboxRecords at its minimum (100) and the broker down from the gateway's first
+ * health message until a day of data (twelve households) is decided and billed. The documented policy
+ * (docs/buffer.md, "Limits and the policy when full") must apply exactly: at most half the limit waits in signed
+ * batches, the outbox stays at the limit (bills may exceed it, never dropped), the oldest unbatched aggregate and
+ * suppressed records are dropped and each drop is counted — on the Prometheus endpoint during the outage, in the
+ * first health message after it — and once the broker is back the MDMS gets every bill with the CSV's sums and
+ * every record that was kept, so that records received + counted drops = the CSV's groups, exactly.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { type OutageRig, sampleUntil, startOutageRig } from '../helpers/outage.ts';
+import { TEST_METERS, waitFor } from '../helpers/scenario.ts';
+
+/**
+ * maxOutboxRecords at its minimum; maxPendingReadings above the scenario's 576 readings, so that every group is
+ * formed and decided and the drops can be counted against the CSV exactly.
+ */
+const LIMITS = { maxOutboxRecords: 100, maxPendingReadings: 1000 };
+
+describe('buffer full during a long outage', () => {
+  let rig: OutageRig | undefined;
+  afterAll(() => rig?.close());
+
+  it('drops the oldest unbatched aggregates, counts each, never a bill', async () => {
+    const started = Date.now();
+    // A day of twelve households in three neighbourhoods: north and east (five each), tiny (two).
+    rig = await startOutageRig(LIMITS, { days: 1, meters: TEST_METERS });
+    const { h, watcher, port } = rig;
+    const { store, scenario } = h;
+    const { expected } = scenario;
+    const gateway = await rig.startThenCut();
+    // Until every group of the two days is decided and every bill released, with the broker down throughout.
+    const samples = await sampleUntil(
+      port,
+      scenario.dbFile,
+      (s) => s.groups === h.groups && s.bills === expected.bills.size,
+      240_000,
+    );
+    const last = samples.at(-1)!;
+    for (const s of samples) {
+      // Half the limit in signed batches; the outbox at the limit but for bills, which are never dropped.
+      expect(s.outboxRecords - s.unbatchedRecords).toBeLessThanOrEqual(LIMITS.maxOutboxRecords / 2);
+      expect(s.outboxRecords).toBeLessThanOrEqual(LIMITS.maxOutboxRecords + s.bills);
+      expect(s.pendingReadings).toBeLessThanOrEqual(LIMITS.maxPendingReadings);
+      expect(s.notAggregated).toBe(0);
+    }
+    expect(last.full).toBe(1);
+    const dropped = last.dropped.aggregate + last.dropped.suppressed;
+    expect(dropped).toBeGreaterThanOrEqual(10);
+
+    await rig.restore();
+    const up = Date.now();
+    // Everything kept arrives: what the MDMS holds and what was dropped add up to every group of the CSV.
+    const received = () => store.counts().aggregates + store.counts().suppressed;
+    await waitFor(
+      () => received() + dropped === h.groups && store.counts().bills === expected.bills.size,
+      120_000,
+      'every record kept',
+      () => JSON.stringify({ mdms: store.counts(), dropped, groups: h.groups }),
+    );
+    const drained = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(store.counts().aggregates).toBe(expected.aggregates.size - last.dropped.aggregate);
+    expect(store.counts().suppressed).toBe(expected.suppressed.size - last.dropped.suppressed);
+    // Every bill, and every record received, exactly as the CSV says; nothing twice.
+    const got = new Set(
+      [...store.aggregates(), ...store.suppressed()].map((r) => `${r.neighbourhood} ${r.interval_start}`),
+    );
+    expectExactlyExpected(store, {
+      aggregates: new Map([...expected.aggregates].filter(([key]) => got.has(key))),
+      suppressed: new Set([...expected.suppressed].filter((key) => got.has(key))),
+      bills: expected.bills,
+    });
+    expect(h.mdms.metrics.get('records.duplicate')).toBe(0);
+    // The oldest unbatched went: in time order, what was lost is one run between the oldest groups (signed into
+    // batches before the limit was reached) and the newest (kept unbatched); only its end intervals are shared.
+    const all = [...expected.aggregates.keys(), ...expected.suppressed];
+    const startOf = (key: string) => key.split(' ')[1]!;
+    const lost = all
+      .filter((key) => !got.has(key))
+      .map(startOf)
+      .sort();
+    expect(lost.length).toBe(dropped);
+    for (const key of all.filter((k) => startOf(k) < lost[0]! || startOf(k) > lost.at(-1)!)) {
+      expect(got.has(key), key).toBe(true);
+    }
+    for (const key of all.filter((k) => startOf(k) > lost[0]! && startOf(k) < lost.at(-1)!)) {
+      expect(got.has(key), key).toBe(false);
+    }
+    expect(all.filter((k) => startOf(k) > lost.at(-1)!).length).toBeGreaterThan(0);
+
+    // The first health message after the reconnection says the buffer is full and what it dropped.
+    const back = watcher.healths.find((x) => Date.parse(x.body.at) >= up - 1000)!;
+    expect(back, 'a health message after the reconnection').toBeDefined();
+    expect(back.body.buffer).toMatchObject({ full: true, notAggregated: 0, dropped: last.dropped });
+    await waitFor(() => watcher.healths.at(-1)!.body.buffer.outboxRecords === 0, 60_000, 'an empty outbox');
+    expect(watcher.healths.at(-1)!.body.buffer).toMatchObject({ full: false, dropped: last.dropped });
+
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    console.log(
+      JSON.stringify({
+        groups: h.groups,
+        dropped: last.dropped,
+        bills: store.counts().bills,
+        maxOutbox: Math.max(...samples.map((s) => s.outboxRecords)),
+        maxBatched: Math.max(...samples.map((s) => s.outboxRecords - s.unbatchedRecords)),
+        maxPending: Math.max(...samples.map((s) => s.pendingReadings)),
+        drainSeconds: (drained - up) / 1000,
+        testSeconds: (Date.now() - started) / 1000,
+      }),
+    );
+  }, 600_000);
+});
