@@ -642,8 +642,13 @@ export class Gateway {
       this.log.info({ start: c.start, anchor: c.anchor, speed: c.speed }, 'virtual data clock (anchored)');
       return { clock, startedAt: clock.now() };
     }
-    const saved = Number(buffer.state.get('clock.virtual_now') ?? 'NaN');
-    const start = Math.max(Date.parse(c.start), Number.isFinite(saved) ? saved : 0);
+    // Where the clock was saved (each tick) or where the gateway last acted (the high-water mark, raised with
+    // every decision and bill), whichever is later: a killed gateway may have acted after its last save, and
+    // resuming behind the mark would read as a clock stepped back and hold the data clock still meanwhile.
+    const saved = [buffer.state.get('clock.virtual_now'), buffer.state.get(HIGH_WATER_KEY)]
+      .map((v) => Number(v ?? 'NaN'))
+      .filter((v) => Number.isFinite(v));
+    const start = Math.max(Date.parse(c.start), ...saved);
     this.log.info({ start: new Date(start).toISOString(), speed: c.speed }, 'virtual data clock');
     return { clock: new VirtualClock(start, c.speed, elapsed), startedAt: start };
   }
