@@ -90,8 +90,14 @@ export function startMdmsProcess(o: {
   ]);
 }
 
-/** The V8 flags and malloc setting of the compiled gateway in production (`npm run start:compiled`, Pi guide §8). */
-const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=40'];
+/**
+ * The V8 flags and malloc setting of the compiled gateway in production (`npm run start:compiled`, Pi guide §8);
+ * GATEWAY_MAX_HEAP_MB overrides the old generation's cap, as it does for scripts/gateway.
+ */
+const PRODUCTION_NODE_FLAGS = [
+  '--max-semi-space-size=2',
+  `--max-old-space-size=${process.env.GATEWAY_MAX_HEAP_MB ?? 64}`,
+];
 /** `BENCH_PROF=DIR npm run bench` also writes V8 CPU profiles of the measured gateway (both threads) to DIR. */
 const PROFILE_FLAGS = process.env.BENCH_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
