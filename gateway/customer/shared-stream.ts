@@ -33,7 +33,7 @@ const DAY_MS = 86_400_000;
 export interface SharedStreamOptions {
   intervalMs: number;
   timeZone: string;
-  /** A span closes this long after its end (intervals.graceMinutes): later readings miss it. */
+  /** A span closes on the first tick this long after its end (intervals.graceMinutes): later readings miss it. */
   graceMs: number;
   /** No reading older than this is accepted (buffer.maxReadingAgeDays): closed marks are kept that long. */
   maxReadingAgeMs: number;
@@ -160,8 +160,12 @@ export class SharedStream {
     ) {
       return void this.metrics.inc('customer.shared_outside');
     }
-    // A span closes grace after its end, and its missing slots' masks go out then.
-    if (span.end + this.opts.graceMs <= now) return void this.metrics.inc('customer.shared_late');
+    // Older than the closed spans' marks are kept (prune): it could reopen a closed span with a new seed. The
+    // intake refuses such a reading anyway (buffer.maxReadingAgeDays).
+    if (span.end < now - this.opts.maxReadingAgeMs) return void this.metrics.inc('customer.shared_late');
+    // A span takes readings until the tick closes it (grace after its end, when its missing slots' masks go
+    // out), as a group or a bill does: not by the clock alone, or a reading that comes after a stall or a
+    // forward jump of the clock, before that tick, would miss a span that is still open.
     const seed = this.store.seedOf(c.id, span);
     if (!seed) return void this.metrics.inc('customer.shared_closed');
     const { slot, of } = this.slotOf(span, reading.start);

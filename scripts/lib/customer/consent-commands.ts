@@ -209,10 +209,13 @@ export async function receive(v: {
     try {
       const sum = adder.add(openShared(payload, gatewayKey, keys.sealingPrivate, stream));
       if (!sum) return;
+      // A span some of whose readings never came (or came after it closed) adds up to the readings it had only.
+      const spanMinutes = (Date.parse(sum.end) - Date.parse(sum.start)) / 60_000;
+      const partial = sum.minutes < spanMinutes ? `only ${sum.minutes} of ${spanMinutes}` : `${sum.minutes}`;
       console.log(
         v.csv
           ? `${sum.granularity},${sum.start},${sum.end},${sum.wh},${sum.minutes}`
-          : `${sum.start}  ${sum.end}  ${String(sum.wh).padStart(8)} Wh  (${sum.minutes} min with readings)`,
+          : `${sum.start}  ${sum.end}  ${String(sum.wh).padStart(8)} Wh  (${partial} min with readings)`,
       );
     } catch (error) {
       console.error(`ignored a message that does not open with this key: [${errorCode(error)}]`);

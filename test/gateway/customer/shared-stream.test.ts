@@ -349,6 +349,34 @@ describe('a third party granted access', () => {
     expect(sums).toEqual([{ ...expectedSums(day.slice(0, 1), 'hourly')[0]!, end: isoUtc(day[1]!.end) }]);
   });
 
+  it('takes a reading past its span grace while the span is still open (a stall or a forward jump)', async () => {
+    const s = setup();
+    const day = realDay('2012-10-11');
+    const { consent, third } = grant(s, 'hourly', day[0]!.start, day[0]!.start + 10 * DAY);
+    s.stream.offer(day[0]!, day[0]!.end);
+    s.stream.closeSpans(day[0]!.end);
+    // The gateway stalls for 4 hours of data time (a starved process, a clock stepped forward): when it runs
+    // again the readings come before the tick that closes their spans, as they join their groups and bills.
+    const now = day[3]!.end + 4 * 3_600_000;
+    for (const r of day.slice(1, 4)) s.stream.offer(r, now);
+    s.stream.closeSpans(now);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(received(s, consent.topic, third.privateKey).sums).toEqual(
+      expectedSums(day.slice(0, 4), 'hourly'),
+    );
+    expect(s.link.sent.length).toBe(4);
+    // Once closed, a span takes nothing more: a reading after that is counted, and its mask went out instead.
+    s.stream.offer(day[4]!, day[4]!.end);
+    s.stream.closeSpans(day[5]!.end + 3_600_000);
+    s.stream.offer(day[5]!, day[5]!.end + 3_600_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.metrics.get('customer.shared_closed')).toBe(1);
+    expect(received(s, consent.topic, third.privateKey).sums.at(-1)).toEqual({
+      ...expectedSums(day.slice(4, 5), 'hourly')[0]!,
+      end: isoUtc(day[5]!.end),
+    });
+  });
+
   it('withdraws what waits for a third party when the household revokes, and what comes after the revoke', async () => {
     const s = setup();
     const day = realDay('2012-10-12');
