@@ -68,6 +68,8 @@ export interface OutageRig {
   watcher: Watcher;
   /** The gateway's Prometheus endpoint. */
   port: number;
+  /** Start of the data (ms). */
+  from: number;
   /**
    * Starts the gateway and stops the broker as soon as the gateway is connected (its first health message
    * seen), before its first decision: a gateway stalled by the machine's load only makes the outage cover more.
@@ -110,6 +112,7 @@ export async function startOutageRig(
     h,
     watcher,
     port,
+    from,
     startThenCut: async () => {
       const gateway = h.spawn();
       await waitFor(() => watcher.healths.length > 0, 180_000, 'the first health message');
