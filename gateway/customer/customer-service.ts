@@ -196,7 +196,7 @@ export class CustomerService {
 
   /** On the tick, with the data clock: closes third parties' spans and deletes history past its retention. */
   tick(now: number): void {
-    this.third.shared.closeSpans(now);
+    this.third.shared.tick(now);
     this.revokeSuperseded();
     this.prune(now);
   }

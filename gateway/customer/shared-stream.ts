@@ -49,6 +49,8 @@ interface ReadySlot {
 export class SharedStream {
   private readonly inFlight = new Set<number>();
   private readonly granteeKeys = new Map<string, KeyObject>();
+  /** The data clock at the previous tick. */
+  private previousTick: number | undefined;
 
   constructor(
     private readonly opts: SharedStreamOptions,
@@ -97,6 +99,19 @@ export class SharedStream {
   /** Prepares and queues at once (a reading already committed). */
   offer(reading: Reading, now: number): void {
     this.prepare(reading, now)();
+  }
+
+  /**
+   * On the gateway's tick (data clock): closes the spans that were due at the previous tick. A tick that comes
+   * first after the gateway stalled (a starved process, a long commit) finds spans due whose readings the
+   * drivers have not handed over yet, though they were due before it; the drivers' timers run before the next
+   * tick, so a span closes only once they had a turn.
+   */
+  tick(now: number): void {
+    const due = this.previousTick;
+    this.previousTick = now;
+    if (due === undefined) return this.flush();
+    this.closeSpans(due);
   }
 
   /** Completes the spans that have closed by `now` (data clock) with the masks of their missing slots. */

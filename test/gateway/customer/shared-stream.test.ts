@@ -377,6 +377,26 @@ describe('a third party granted access', () => {
     });
   });
 
+  it('closes a span on the tick after the one that found it due: the drivers have a turn in between', async () => {
+    const s = setup();
+    const day = realDay('2012-10-11');
+    const { consent, third } = grant(s, 'hourly', day[0]!.start, day[0]!.start + 10 * DAY);
+    s.stream.tick(day[0]!.end);
+    s.stream.offer(day[0]!, day[0]!.end);
+    s.stream.tick(day[0]!.end + 1000);
+    // The gateway stalls for 4 hours of data time and the tick comes first: the second reading, due long
+    // before, is handed over only after it. The span waits for the next tick.
+    const now = day[1]!.end + 4 * 3_600_000;
+    s.stream.tick(now);
+    s.stream.offer(day[1]!, now);
+    s.stream.tick(now + 1000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(received(s, consent.topic, third.privateKey).sums).toEqual(
+      expectedSums(day.slice(0, 2), 'hourly'),
+    );
+    expect(s.metrics.get('customer.shared_closed')).toBe(0);
+  });
+
   it('withdraws what waits for a third party when the household revokes, and what comes after the revoke', async () => {
     const s = setup();
     const day = realDay('2012-10-12');
