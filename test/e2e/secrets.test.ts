@@ -25,6 +25,7 @@ import { requestKey } from '../../gateway/customer/request-key.ts';
 import { packingLayout } from '../../gateway/gateway.ts';
 import { loadPrivateKey } from '../../gateway/keys/files.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
+import { isoUtc } from '../../gateway/time/zoned.ts';
 import { isPeak } from '../helpers/consumption.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { customer, issueCode, KEYGEN, spawnCustomer, type RunningTool } from '../helpers/household.ts';
@@ -44,6 +45,7 @@ const OPERATOR = path.resolve(import.meta.dirname, '../../scripts/operator');
 const FROM = '2012-10-09T12:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
 const PREFIX = 'meterspace/v1';
+const HOUR = 3_600_000;
 /**
  * The gateway first runs with its data clock this far before the data (25 data days at 3600x, inside a consent's
  * 366 days), however long enrolling and configuring take on a starved machine; then it restarts anchored at now.
@@ -168,13 +170,20 @@ describe('no plaintext reading and no private key at rest, in logs or on the wir
       /^Max core file size\s+0\s+0\s/m,
     );
 
-    // Every sum, suppression and cost-only bill at the MDMS; the household's readings live; the hourly sums.
+    // Every sum, suppression and cost-only bill at the MDMS; the household's readings live; every hourly sum,
+    // each the sum of the hour's two CSV readings (a reading past its hour's grace still joins it until the
+    // gateway closes the hour: a starved gateway once gave two half hours and lost one).
     const rows = h.scenario.rows.filter((r) => r.household === meter.household);
+    const hourly = Array.from({ length: 12 }, (_, i) => Date.parse(FROM) + i * HOUR).map((start) => {
+      const wh = rows.filter((r) => r.end > start && r.end <= start + HOUR).reduce((a, r) => a + r.wh, 0);
+      return `hourly,${isoUtc(start)},${isoUtc(start + HOUR)},${wh},60`;
+    });
     const lines = (t: RunningTool) => t.out().trim().split('\n').filter(Boolean);
     await waitFor(
       () =>
         mdmsComplete(h.store, h.scenario.expected) &&
-        lines(coach).length > 1 &&
+        // The last hour closes last: every hour before it has been sent by then.
+        lines(coach).some((l) => l.includes(`,${isoUtc(Date.parse(TO))},`)) &&
         lines(live).length >= rows.length,
       120_000,
       'every record at the MDMS, live readings and shared sums',
@@ -193,6 +202,7 @@ describe('no plaintext reading and no private key at rest, in logs or on the wir
       },
     );
     expect(h.store.counts().bills).toBe(h.scenario.expected.bills.size);
+    expect(lines(coach).slice(1)).toEqual(hourly);
     const history = await customer(['history', '--key', householdKey, '--from', FROM, '--to', TO, '--csv']);
     expect(history.code, history.stderr).toBe(0);
     expect(history.stdout.trim().split('\n').length - 1).toBe(rows.length);
