@@ -85,7 +85,8 @@ describe.each(variants)('engine: %s', (_name, cfg) => {
   });
 
   it('gives distinct ciphertexts for equal readings and sums homomorphically', () => {
-    const count = cfg.engine === 'paillier-bigint' ? 50 : 1000;
+    // A full-length rⁿ costs ~45 ms (native) or more (paillier-bigint): fewer of them say the same.
+    const count = cfg.engine === 'djn' ? 1000 : cfg.engine === 'native' ? 100 : 50;
     const cs = Array.from({ length: count }, (_, i) => handle.engine.encrypt(BigInt(i % 7)));
     expect(new Set(cs).size).toBe(count);
     const want = Array.from({ length: count }, (_, i) => BigInt(i % 7)).reduce((a, b) => a + b, 0n);
