@@ -35,4 +35,10 @@ export interface Driver {
   stop(): Promise<void>;
   /** Emits what is due now; drivers that poll on a timer expose it for manual driving (benchmark). */
   poll?(): void;
+  /**
+   * Emits at once, without I/O, the readings the clock has already reached (replay). The gateway calls it on
+   * every tick before deciding groups and bills: after a step of the clock its decisions would otherwise run
+   * before the driver's own timer had its turn, and close a billing period without readings it had reached.
+   */
+  catchUp?(): void;
 }

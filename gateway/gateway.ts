@@ -443,9 +443,11 @@ export class Gateway {
       this.guard('tick', () => {
         // While writes fail, a small write tells whether they work again (throws if not).
         if (!storage.writable) buffer.state.set('storage.probe', String(wall.now()));
-        // Held readings the clock has reached, and readings still queued for their group commit, must be in
-        // SQLite before their group is decided.
+        // Held readings the clock has reached, readings a driver has reached but not yet handed over (after a
+        // step of the clock) and readings still queued for their group commit must be in SQLite before their
+        // group and their bill are decided.
         intake.releaseHeld();
+        if (!this.deps.manual) for (const d of this.drivers) d.catchUp?.();
         intake.flush();
         // Deciding a group while some of its readings wait in memory would leave them out of it for good.
         if (intake.unstoredCount > 0) return;

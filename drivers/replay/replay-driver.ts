@@ -82,6 +82,10 @@ export class ReplayDriver implements Driver {
     return this.tracks.every((t) => t.next >= t.rows.length);
   }
 
+  catchUp(): void {
+    this.poll();
+  }
+
   poll(): void {
     const wasFinished = this.finished;
     const now = this.ctx.clock.now();
