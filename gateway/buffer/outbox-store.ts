@@ -91,8 +91,10 @@ export class OutboxStore {
       `INSERT INTO outbox (record_id, kind, body, created_at, group_nb, group_start, account, period_start)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // In the order of the drops below: among records of one moment the older interval is signed first, not the
+    // neighbourhood whose name sorts first (which left older records unbatched, to be dropped, behind newer ones).
     this.unbatchedStmt = db.prepare(
-      'SELECT * FROM outbox WHERE batch_id IS NULL ORDER BY created_at, record_id LIMIT ?',
+      'SELECT * FROM outbox WHERE batch_id IS NULL ORDER BY created_at, group_start, record_id LIMIT ?',
     );
     this.assignStmt = db.prepare('UPDATE outbox SET batch_id = ? WHERE record_id = ?');
     this.batchRecordsStmt = db.prepare('SELECT * FROM outbox WHERE batch_id = ?');

@@ -655,6 +655,21 @@ describe('enforceLimits', () => {
     expect(left).toEqual(['agg:east:2', 'agg:north:1', 'agg:north:2']);
   });
 
+  it('among groups decided at the same moment, batches the oldest intervals first, as it would drop them', () => {
+    const b = openBuffer(tempFile());
+    for (const i of [0, 1, 2]) {
+      for (const nb of ['east', 'north']) {
+        b.outbox.add(record(`agg:${nb}:${i}`, 'aggregate', 10, { group: group(i, nb) }));
+      }
+    }
+    const seen: string[][] = [];
+    b.createBatch(3, 1000, (seq, records) => {
+      seen.push(records.map((r) => r.recordId));
+      return { batchId: `batch-${seq}`, message: '{}', bodyDigest: `digest-${seq}` };
+    });
+    expect(seen).toEqual([['agg:east:0', 'agg:north:0', 'agg:east:1']]);
+  });
+
   it('never drops bills, however far over the limit', () => {
     const metrics = new Metrics();
     const b = openBuffer(tempFile(), { maxPendingReadings: 1000, maxOutboxRecords: 1 }, metrics);
