@@ -96,8 +96,9 @@ describe('upstream broker down for more than a day of data', () => {
       );
       const drained = Date.now();
       // The first health message after the reconnection is made at the connection, before any acknowledgement.
-      const back = watcher.healths.find((x) => Date.parse(x.body.at) >= up - 1000)!;
-      expect(back, 'a health message after the reconnection').toBeDefined();
+      const after = (x: (typeof watcher.healths)[number]) => Date.parse(x.body.at) >= up - 1000;
+      await waitFor(() => watcher.healths.some(after), 60_000, 'a health message after the reconnection');
+      const back = watcher.healths.find(after)!;
       expect(back.body.buffer.outboxRecords).toBeGreaterThanOrEqual(last.outboxRecords);
       expect(back.body.buffer.batches).toBeGreaterThanOrEqual(last.batches);
       expect(back.body.buffer.oldestUnackedBatchAgeSeconds).toBeGreaterThanOrEqual(

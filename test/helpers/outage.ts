@@ -72,7 +72,8 @@ export interface OutageRig {
   from: number;
   /**
    * Starts the gateway and stops the broker as soon as the gateway is connected (its first health message
-   * seen), before its first decision: a gateway stalled by the machine's load only makes the outage cover more.
+   * seen), before its first decision (the data clock is anchored to reach the data CUT_LEAD_MS after the
+   * start): a gateway stalled by the machine's load only makes the outage cover more.
    */
   startThenCut(): Promise<GatewayProcess>;
   /** Starts the broker again. */
@@ -114,6 +115,11 @@ export async function startOutageRig(
     port,
     from,
     startThenCut: async () => {
+      // The data clock reaches the data's start CUT_LEAD_MS after the spawn: under load a gateway was seen
+      // connecting (and the broker stopping) 22 s after its clock started, 38 groups delivered before the cut.
+      patchConfig(h.scenario.configFile, {
+        clock: { anchor: new Date(Date.now() + CUT_LEAD_MS).toISOString() },
+      });
       const gateway = h.spawn();
       await waitFor(() => watcher.healths.length > 0, 180_000, 'the first health message');
       await h.broker.stop();
@@ -132,6 +138,9 @@ export async function startOutageRig(
     },
   };
 }
+
+/** From the gateway's start to its data clock reaching the data: room for a slow start on a loaded machine. */
+const CUT_LEAD_MS = 20_000;
 
 /** The figures of one scrape of the Prometheus endpoint that an outage moves. */
 export interface Scrape {
