@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
+import { serialPortOptions } from '../serial/hangup-aware-binding.ts';
 
 export interface RtuLine {
   baudRate: number;
@@ -36,7 +37,7 @@ export class RtuPort extends EventEmitter {
 
   constructor(path: string, line: RtuLine) {
     super();
-    this.port = new SerialPort({ path, ...line, autoOpen: false });
+    this.port = new SerialPort(serialPortOptions({ path, ...line, autoOpen: false }));
     this.port.on('data', (chunk: Buffer) => this.receive(chunk));
     this.port.on('error', (error) => this.emit('error', error));
     this.port.on('close', () => this.emit('close'));

@@ -12,6 +12,7 @@ import { SerialPort } from 'serialport';
 import { GatewayError, errorCode } from '../../gateway/errors.ts';
 import type { Logger } from '../../gateway/observe/log.ts';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
+import { serialPortOptions } from './hangup-aware-binding.ts';
 import { serialOpenError } from './serial-errors.ts';
 import { sevenBitChars, withParityBit } from './seven-bit.ts';
 
@@ -34,7 +35,8 @@ export type PortOpener = (path: string, line: LineSettings) => Promise<OpenPort>
 /** Opens a real serial device (or pty) with the `serialport` package. */
 export const openSerialPort: PortOpener = (path, line) =>
   new Promise((resolve, reject) => {
-    const port = new SerialPort({ path, ...line, autoOpen: false });
+    // A hung-up port fails instead of being read again forever (`hangup-aware-binding.ts`).
+    const port = new SerialPort(serialPortOptions({ path, ...line, autoOpen: false }));
     port.open((error) => {
       if (error) return reject(error);
       resolve({
