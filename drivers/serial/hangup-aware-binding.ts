@@ -10,6 +10,8 @@
  * of "JavaScript heap out of memory" in the real-meters e2e under load), and the link never learns that the port
  * is gone. Here that read fails with EIO like a vanished device, the stream closes and `SerialLink` reopens the
  * port with back-off (counted as `serial.lost.SERIAL_PORT_FAILED`).
+ * Upstream: serialport/bindings-cpp issue #162 (open; the fix, PR #164, was closed unmerged), the same crash
+ * after a USB adapter was unplugged.
  *
  * The read loop is otherwise the package's: EAGAIN waits for the poller's "readable" (in a loop, not recursion).
  * With VMIN=1 (the package's default, never changed by the gateway) a raw terminal returns 0 only at end of file.
