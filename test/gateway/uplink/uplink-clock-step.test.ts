@@ -93,8 +93,12 @@ describe('re-sends when the system clock is stepped back', () => {
   it('keeps re-sending on the monotonic clock', async () => {
     const run = await sentOnce('gw-step-mono', { elapsed: monotonicClock, calendar: systemClock });
     stepBack();
-    await waitFor(() => run.sends() >= 3, 20_000, 'two re-sends after the step');
-    expect(run.metrics.get('batches.resent')).toBeGreaterThanOrEqual(2);
+    // Counted by the gateway, not by deliveries: the broker may deliver a QoS 1 message twice.
+    await waitFor(
+      () => run.metrics.get('batches.resent') >= 2 && run.sends() >= 3,
+      20_000,
+      'two re-sends after the step',
+    );
   });
 
   it('(control) on the calendar alone the next attempt lies two hours away', async () => {
