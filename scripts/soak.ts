@@ -131,6 +131,18 @@ async function main(argv: string[]): Promise<void> {
   });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const samples: Sample[] = [];
+  // A scrape that fails because the gateway died says why it died.
+  const sample = () =>
+    takeSample({
+      metricsUrl,
+      pid: gateway.pid!,
+      mdmsDb,
+      t: (Date.now() - anchor) / 1000,
+      virtualNow: clock.now(),
+    }).catch(async (error: unknown) => {
+      await new Promise((r) => setTimeout(r, 500));
+      throw new Error(exited() ?? String(error));
+    });
   try {
     await load.start();
     console.log(
@@ -141,16 +153,7 @@ async function main(argv: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
       if (exited()) throw new Error(exited());
       if (Date.now() < anchor) continue;
-      const s = await takeSample({
-        metricsUrl,
-        pid: gateway.pid!,
-        mdmsDb,
-        t: (Date.now() - anchor) / 1000,
-        virtualNow: clock.now(),
-      }).catch(async (error: unknown) => {
-        await new Promise((r) => setTimeout(r, 500));
-        throw new Error(exited() ?? String(error));
-      });
+      const s = await sample();
       samples.push(s);
       if (samples.length % Math.max(1, Math.round(60 / sampleSeconds)) === 0) {
         console.log(
@@ -164,13 +167,7 @@ async function main(argv: string[]): Promise<void> {
     // Let the last boundaries be released (grace, schedule) before comparing.
     const lastBoundary = load.boundaries.at(-1) ?? start;
     const settled = await waitForMdms(mdmsDb, fleet, load.boundaries, lastBoundary);
-    const final = await takeSample({
-      metricsUrl,
-      pid: gateway.pid!,
-      mdmsDb,
-      t: (Date.now() - anchor) / 1000,
-      virtualNow: clock.now(),
-    });
+    const final = await sample();
     const verdict = judge({
       samples,
       final,
