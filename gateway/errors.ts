@@ -52,7 +52,15 @@ export type ErrorCode =
   | 'MODBUS_EXCEPTION'
   | 'DEVICE_TIMEOUT'
   | 'SERIAL_PORT_FAILED'
-  | 'SERIAL_PERMISSION';
+  | 'SERIAL_PERMISSION'
+  | 'DEVICE_BOUND_ELSEWHERE'
+  | 'DEVICE_CHANGED'
+  | 'DEVICE_NOT_NEW'
+  | 'METER_ID_RETIRED'
+  | 'METER_MOVED'
+  | 'NEIGHBOURHOOD_ID_RETIRED'
+  | 'MEMBERSHIP_STEERED'
+  | 'ENROLMENT_CODE_USED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

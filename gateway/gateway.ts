@@ -47,6 +47,9 @@ import { mqttOptions } from './uplink/mqtt-options.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
+import { assertBindings } from './devices/binding-rules.ts';
+import { MeterGuard } from './devices/meter-guard.ts';
+import { realpathOrSelf } from './devices/source-keys.ts';
 import { OperatorService } from './remote/operator-service.ts';
 
 const DAY_MS = 86_400_000;
@@ -212,6 +215,8 @@ export class Gateway {
     );
     this.buffer = buffer;
     this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
+    // A configuration that re-points a meter bound on this gateway does not start (issue #14 A).
+    assertBindings(config, buffer.devices, realpathOrSelf);
     const costOnlyOpen = buffer.billing.openCount('cost-only');
     if (costOnlyOpen > 0 && !pricing) {
       throw new GatewayError(
@@ -269,6 +274,8 @@ export class Gateway {
       child('intake'),
     );
     this.intake = intake;
+    const guard = new MeterGuard(config, buffer.devices, realpathOrSelf, wall, metrics, child('intake'));
+    intake.admitWith(guard);
     const storage = new StorageStatus(
       config.gateway.dataDir,
       wall,
@@ -429,6 +436,7 @@ export class Gateway {
       meters,
       sink: intake.accept,
       sealedSink: intake.acceptSealed,
+      identify: guard.identify,
       clock,
       startedAt,
       intervalMs,
@@ -509,6 +517,7 @@ export class Gateway {
         layoutOf: (c) => packingLayout(c, supplierKey.bits),
         settle: (c) => {
           intake.setMeters(c.meters);
+          guard.reset(c);
           meterStatus.setMeters(c.meters);
           aggregator.setK(c.privacy.k);
           customers.reconfigure({ meters: c.meters.map((m) => m.id), historyDays: c.customers.historyDays });
@@ -517,6 +526,8 @@ export class Gateway {
         startDrivers: (c) => this.startDrivers(c, driverContext, layout),
         reschedule: schedule,
         setLogLevel: (levels) => this.loggers.apply(levels),
+        devices: { known: buffer.devices, realpath: realpathOrSelf },
+        retire: (meters, nbs) => buffer.devices.retire(meters, nbs, wall.now()),
       },
       child('config'),
     );

@@ -34,6 +34,8 @@ export function registerMapIssues(c: Config): ConfigIssue[] {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** A machine-readable code where the issue has one of its own (device binding: DEVICE_BOUND_ELSEWHERE, …). */
+  code?: string;
 }
 
 export function crossFieldIssues(c: Config): ConfigIssue[] {
