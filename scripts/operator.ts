@@ -121,7 +121,8 @@ async function main(argv: string[]): Promise<void> {
 
 function report(reply: ConfigReply, out: string | undefined): void {
   if (!reply.ok) {
-    for (const i of reply.issues ?? []) console.error(`  - ${i.path || '(root)'}: ${i.message}`);
+    for (const i of reply.issues ?? [])
+      console.error(`  - ${i.path || '(root)'}: ${i.code ? `[${i.code}] ` : ''}${i.message}`);
     throw new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
   }
   if (reply.yaml !== undefined) {
