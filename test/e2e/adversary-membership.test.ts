@@ -12,16 +12,14 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeKeyFile } from '../../gateway/keys/files.ts';
-import { generateSigningPair } from '../../gateway/keys/generate.ts';
 import { openEnvelope } from '../../gateway/protocol/envelope.ts';
 import { HealthBody } from '../../gateway/protocol/health-message.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { addOperatorKey, operatorCli, type OperatorKey } from '../helpers/operator.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { GATEWAY_BIN, GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
 
-const OPERATOR = path.resolve(import.meta.dirname, '../../scripts/operator');
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
 
@@ -44,11 +42,10 @@ const known = (nb: string) => ['k1', 'k2', 'k3', 'k4'].map((id) => replay(`${nb}
 
 describe('the operator and the supplier against membership', () => {
   let h: Harness;
-  const operatorKey = { private: '', public: '' };
+  let operatorKey: OperatorKey;
   let watcher: mqtt.MqttClient | undefined;
 
   beforeAll(async () => {
-    const pair = generateSigningPair('ed25519');
     h = await startHarness({
       from: FROM,
       to: TO,
@@ -56,17 +53,10 @@ describe('the operator and the supplier against membership', () => {
       anchor: new Date(Date.now() + 10_000).toISOString(),
       graceMinutes: { intervals: 60, billing: 180 },
     });
-    operatorKey.private = path.join(h.scenario.dir, 'operator.ed25519.key.pem');
-    operatorKey.public = path.join(h.scenario.dir, 'operator.ed25519.pub.pem');
-    writeKeyFile(operatorKey.private, pair.privatePem, { secret: true });
-    writeKeyFile(operatorKey.public, pair.publicPem, { secret: false });
-    const config = parse(readFileSync(h.scenario.configFile, 'utf8')) as Raw & {
-      keys: Record<string, string>;
-    };
-    config.keys.operatorPublic = operatorKey.public;
-    config.privacy = { k: 5, kFloor: 5 };
-    config.observe = { healthSeconds: 1 };
-    writeFileSync(h.scenario.configFile, stringify(config));
+    operatorKey = addOperatorKey(h, (config) => {
+      config.privacy = { k: 5, kFloor: 5 };
+      config.observe = { healthSeconds: 1 };
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -76,12 +66,7 @@ describe('the operator and the supplier against membership', () => {
 
   it('refuses every membership attack remotely, and re-pointing a bound source locally until a re-home on site', async () => {
     const gateway = h.spawn();
-    const operator = (...args: string[]) =>
-      runCli(OPERATOR, [
-        ...args,
-        ...['--gateway', GATEWAY_ID, '--broker', h.broker.url],
-        ...['--key', operatorKey.private, '--gateway-public', h.keys.files.gatewayPublic],
-      ]);
+    const operator = operatorCli(h, operatorKey);
     const set = async (edit: (c: Raw) => void, name: string) => {
       const next = parse(readFileSync(h.scenario.configFile, 'utf8')) as Raw;
       edit(next);
