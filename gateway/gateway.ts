@@ -49,6 +49,7 @@ import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
 import { assertBindings } from './devices/binding-rules.ts';
 import { MeterGuard } from './devices/meter-guard.ts';
+import { removeEnrolmentCodes } from './customer/enrolment-codes.ts';
 import { realpathOrSelf } from './devices/source-keys.ts';
 import { OperatorService } from './remote/operator-service.ts';
 
@@ -380,6 +381,11 @@ export class Gateway {
           };
         },
         codes: codesLoader(config.keys.enrolmentCodes, log),
+        ledger: {
+          codeUsed: (key) => buffer.devices.codeUsed(key),
+          markCodeUsed: (key, meter, now) => buffer.devices.markCodeUsed(key, meter, now),
+          retired: (meter) => buffer.devices.meter(meter)?.state === 'retired',
+        },
       },
       buffer.customers,
       buffer.history,
@@ -527,7 +533,10 @@ export class Gateway {
         reschedule: schedule,
         setLogLevel: (levels) => this.loggers.apply(levels),
         devices: { known: buffer.devices, realpath: realpathOrSelf },
-        retire: (meters, nbs) => buffer.devices.retire(meters, nbs, wall.now()),
+        retire: (meters, nbs) => {
+          buffer.devices.retire(meters, nbs, wall.now());
+          this.voidCodes(meters.map((m) => m.id));
+        },
       },
       child('config'),
     );
@@ -554,6 +563,19 @@ export class Gateway {
       { schedule: config.upstream.schedule, drivers: this.drivers.map((d) => d.name) },
       'started',
     );
+  }
+
+  /** Deletes the enrolment codes of retired meters (issue #14: a removed meter's code never enrols again). */
+  private voidCodes(meterIds: readonly string[]): void {
+    const file = this.deps.config.keys.enrolmentCodes;
+    if (!file || meterIds.length === 0) return;
+    try {
+      const removed = removeEnrolmentCodes(file, meterIds);
+      if (removed.length > 0) this.log.info({ meters: removed }, 'enrolment codes of removed meters deleted');
+    } catch (error) {
+      // The codes stay refused (the buffer records the ids as retired); the file is cleaned at the next removal.
+      this.log.error({ code: errorCode(error) }, 'enrolment codes of removed meters could not be deleted');
+    }
   }
 
   async stop(): Promise<void> {

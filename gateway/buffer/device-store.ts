@@ -54,6 +54,9 @@ export class DeviceStore implements KnownDevices {
   private readonly releaseStmt: Statement<[string]>;
   private readonly rehomeStmt: Statement<[string, number, string]>;
   private readonly rehomesStmt: Statement<[number], { meter_id: string; at: number; reason: string }>;
+  private readonly codeUsedStmt: Statement<[string], { meter_id: string }>;
+  private readonly useCodeStmt: Statement<[string, string, string | null, number]>;
+  private readonly sourceOfStmt: Statement<[string], { identity: string }>;
 
   constructor(private readonly db: Db) {
     this.bindingStmt = db.prepare(
@@ -83,6 +86,13 @@ export class DeviceStore implements KnownDevices {
     );
     this.releaseStmt = db.prepare('DELETE FROM device_bindings WHERE meter_id = ?');
     this.rehomeStmt = db.prepare('INSERT INTO rehomes (meter_id, at, reason) VALUES (?, ?, ?)');
+    this.codeUsedStmt = db.prepare('SELECT meter_id FROM used_enrolment_codes WHERE code_key = ?');
+    this.useCodeStmt = db.prepare(
+      'INSERT OR IGNORE INTO used_enrolment_codes (code_key, meter_id, identity, used_at) VALUES (?, ?, ?, ?)',
+    );
+    this.sourceOfStmt = db.prepare(
+      "SELECT identity FROM device_bindings WHERE meter_id = ? AND kind = 'source' ORDER BY identity LIMIT 1",
+    );
     this.rehomesStmt = db.prepare(
       'SELECT meter_id, at, reason FROM rehomes WHERE at >= ? ORDER BY at DESC, rowid DESC',
     );
@@ -169,6 +179,17 @@ export class DeviceStore implements KnownDevices {
   /** The re-homes since `since`, newest first. */
   rehomes(since: number): Rehome[] {
     return this.rehomesStmt.all(since).map((r) => ({ meter: r.meter_id, at: r.at, reason: r.reason }));
+  }
+
+  /** True once an enrolment code (by its public key) has enrolled a household: it never enrols again. */
+  codeUsed(codeKey: string): boolean {
+    return this.codeUsedStmt.get(codeKey) !== undefined;
+  }
+
+  /** Records a code's use durably, with the meter and the device it was bound to then. */
+  markCodeUsed(codeKey: string, meterId: string, now: number): void {
+    const identity = this.deviceOf(meterId) ?? this.sourceOfStmt.get(meterId)?.identity ?? null;
+    this.useCodeStmt.run(codeKey, meterId, identity, now);
   }
 
   private checkMeter(meter: MeterRef): void {

@@ -274,5 +274,8 @@ export const MIGRATIONS: readonly string[] = [
     identity  TEXT,
     used_at   INTEGER NOT NULL
   ) WITHOUT ROWID;
+  -- The codes of the households enrolled now were used too.
+  INSERT OR IGNORE INTO used_enrolment_codes (code_key, meter_id, identity, used_at)
+    SELECT code_key, meter_id, NULL, enrolled_at FROM customers;
   `,
 ];

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.ts';
 import { openDatabase } from '../buffer/database.ts';
 import { DeviceStore } from '../buffer/device-store.ts';
+import { removeEnrolmentCodes } from '../customer/enrolment-codes.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { assertBindings } from './binding-rules.ts';
@@ -24,6 +25,12 @@ function withStore<T>(config: Readonly<Config>, fn: (store: DeviceStore) => T): 
   } finally {
     db.close();
   }
+}
+
+/** The state of a meter id in this gateway's buffer (undefined: never bound, or no buffer yet). */
+export function meterIdState(config: Readonly<Config>, meterId: string): 'bound' | 'retired' | undefined {
+  if (!existsSync(bufferFile(config))) return undefined;
+  return withStore(config, (store) => store.meter(meterId)?.state);
 }
 
 /** `--check`: the configuration against what this gateway's buffer has bound (nothing bound without a buffer). */
@@ -48,6 +55,8 @@ export function rehomeMeter(
     if (!state)
       throw new GatewayError('CONFIG_INVALID', `meter ${meterId} has never been bound on this gateway`);
     const released = store.rehome(meterId, reason, now);
+    // Its code is void with its id: a household of the re-homed device enrols with a new code for the new id.
+    if (config.keys.enrolmentCodes) removeEnrolmentCodes(config.keys.enrolmentCodes, [meterId]);
     log.warn(
       { meter: meterId, neighbourhood: state.neighbourhood, released, reason },
       'meter re-homed on site: its device and source bindings are released and its id is retired',
