@@ -20,6 +20,7 @@ import { addOperatorKey, operatorCli, type OperatorKey } from '../helpers/operat
 import { runCli } from '../helpers/run-cli.ts';
 import { GATEWAY_BIN, GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
 
+const AUDIT = path.resolve(import.meta.dirname, '../../scripts/audit');
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
 
@@ -155,6 +156,21 @@ describe('the operator and the supplier against membership', () => {
     // Nothing of any refused neighbourhood reached the supplier.
     const groups = new Set(h.store.aggregates().map((a) => a.neighbourhood));
     for (const nb of ['pad', 'pad2', 'east2']) expect(groups.has(nb)).toBe(false);
+
+    // The auditor's tool runs the same attacks against this live gateway: all refused, nothing changed.
+    const audit = await runCli(AUDIT, [
+      ...['--gateway', GATEWAY_ID, '--broker', h.broker.url, '--meter', 'm01'],
+      ...['--key', operatorKey.private, '--gateway-public', h.keys.files.gatewayPublic],
+    ]);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    for (const attack of ['padding', 'twin', 'isolate', 'move']) {
+      expect(audit.stdout).toMatch(new RegExp(`^PASS  ${attack} +refused \\[PRIVACY_FLOOR`, 'm'));
+    }
+    expect(audit.stdout).toMatch(
+      /^PASS {2}padding +refused \[PRIVACY_FLOOR, MEMBERSHIP_STEERED, DEVICE_NOT_NEW/m,
+    );
+    expect(audit.stdout).toMatch(/^SKIP {2}alias/m);
+    expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterRemoval);
 
     // (f) On site: a local file giving m01's source a new id does not start, and says what to run.
     gateway.child.kill('SIGTERM');
