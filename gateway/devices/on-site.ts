@@ -3,6 +3,7 @@
  * `rehome <meter> --reason "…"` (issue #14 A). Both open the buffer the gateway uses (its configuration names it);
  * a re-home is logged at warn and recorded with its time and reason, and the health message reports it.
  */
+import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
@@ -11,7 +12,8 @@ import { DeviceStore } from '../buffer/device-store.ts';
 import { removeEnrolmentCodes } from '../customer/enrolment-codes.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
-import { assertBindings } from './binding-rules.ts';
+import type { ConfigIssue } from '../config/rules.ts';
+import { assertBindings, bindingIssues } from './binding-rules.ts';
 import { realpathOrSelf } from './source-keys.ts';
 
 function bufferFile(config: Readonly<Config>): string {
@@ -31,6 +33,25 @@ function withStore<T>(config: Readonly<Config>, fn: (store: DeviceStore) => T): 
 export function meterIdState(config: Readonly<Config>, meterId: string): 'bound' | 'retired' | undefined {
   if (!existsSync(bufferFile(config))) return undefined;
   return withStore(config, (store) => store.meter(meterId)?.state);
+}
+
+/**
+ * The doctor's view: the configuration against the bindings, read on a read-only connection (the doctor runs
+ * beside a running gateway); nothing when there is no buffer, or one from before device binding.
+ */
+export function bindingIssuesReadOnly(config: Readonly<Config>): ConfigIssue[] {
+  const file = bufferFile(config);
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db
+      .prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'device_bindings'")
+      .get();
+    if (!tables?.n) return [];
+    return bindingIssues(config, new DeviceStore(db), realpathOrSelf);
+  } finally {
+    db.close();
+  }
 }
 
 /** `--check`: the configuration against what this gateway's buffer has bound (nothing bound without a buffer). */

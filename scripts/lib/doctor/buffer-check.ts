@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS } from '../../../gateway/buffer/migrations.ts';
-import { fail, formatBytes, messageOf, ok, type Finding } from './finding.ts';
+import type { Config } from '../../../gateway/config/schema.ts';
+import { bindingIssuesReadOnly } from '../../../gateway/devices/on-site.ts';
+import { fail, formatBytes, messageOf, ok, warn, type Finding } from './finding.ts';
 
 export function checkBuffer(file: string, user: string): Finding {
   if (!existsSync(file)) return ok('buffer', `${file} does not exist yet (created at the first start)`);
@@ -49,5 +51,25 @@ export function checkBuffer(file: string, user: string): Finding {
     );
   } finally {
     db?.close();
+  }
+}
+
+/** The configuration against the meters this gateway has bound (issue #14; docs/fleet.md "Membership …"). */
+export function checkDeviceBindings(config: Readonly<Config>): Finding {
+  try {
+    const issues = bindingIssuesReadOnly(config);
+    if (issues.length === 0) return ok('devices', 'every meter matches the device it is bound to');
+    return fail(
+      'devices',
+      issues.map((i) => `${i.path}: [${i.code ?? 'DEVICE_BOUND_ELSEWHERE'}] ${i.message}`).join('; '),
+      'put the meters back as they were bound, or re-home a replaced or moved meter on site (scripts/gateway rehome)',
+    );
+  } catch (error) {
+    // The buffer check has failed already for an unreadable file: one failure, not two.
+    return warn(
+      'devices',
+      `the device bindings could not be read: ${messageOf(error)}`,
+      'see the buffer check',
+    );
   }
 }
