@@ -13,19 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnrolmentCodes } from '../../gateway/customer/enrolment-codes.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { customer, issueCode, startHouseholdHarness } from '../helpers/household.ts';
-import { addOperatorKey, operatorCli, type OperatorKey } from '../helpers/operator.ts';
+import { addOperatorKey, operatorCli, type OperatorKey, type RawConfig } from '../helpers/operator.ts';
 import { GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
 
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
 
-interface RawMeter {
-  id: string;
-  neighbourhood: string;
-  account: string;
-  source: { driver: string; household?: string };
-}
-type Raw = { meters: RawMeter[]; neighbourhoods: { id: string }[] } & Record<string, unknown>;
+type Raw = RawConfig;
 
 describe('a one-time enrolment code against the operator', () => {
   let h: Harness;

@@ -16,7 +16,13 @@ import { openEnvelope } from '../../gateway/protocol/envelope.ts';
 import { HealthBody } from '../../gateway/protocol/health-message.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { addOperatorKey, operatorCli, type OperatorKey } from '../helpers/operator.ts';
+import {
+  addOperatorKey,
+  operatorCli,
+  type OperatorKey,
+  type RawConfig,
+  type RawMeter,
+} from '../helpers/operator.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { GATEWAY_BIN, GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
 
@@ -24,13 +30,7 @@ const AUDIT = path.resolve(import.meta.dirname, '../../scripts/audit');
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
 
-interface RawMeter {
-  id: string;
-  neighbourhood: string;
-  account: string;
-  source: Record<string, unknown>;
-}
-type Raw = { meters: RawMeter[]; neighbourhoods: { id: string }[] } & Record<string, unknown>;
+type Raw = RawConfig;
 
 const replay = (id: string, nb: string, household: string): RawMeter => ({
   id,

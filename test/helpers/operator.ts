@@ -10,6 +10,15 @@ import { GATEWAY_ID } from './scenario.ts';
 
 export const OPERATOR_BIN = path.resolve(import.meta.dirname, '../../scripts/operator');
 
+/** A configuration file as an operator edits it (YAML parsed, not yet validated). */
+export interface RawMeter {
+  id: string;
+  neighbourhood: string;
+  account: string;
+  source: Record<string, unknown>;
+}
+export type RawConfig = { meters: RawMeter[]; neighbourhoods: { id: string }[] } & Record<string, unknown>;
+
 export interface OperatorKey {
   private: string;
   public: string;
