@@ -71,6 +71,12 @@ const Neighbourhood = z
   })
   .strict();
 
+/**
+ * The smallest `billing.minBandMinutes` any configuration may set: a band of one interval would make every bill
+ * report that interval of the account's day (issue #14).
+ */
+export const MIN_BAND_MINUTES_FLOOR = 60;
+
 /** Prices become integers of 10⁻⁶ currency units per kWh (gateway/aggregate/bill-cost.ts): six decimals at most. */
 export const PRICE_DECIMALS = 6;
 
@@ -208,7 +214,21 @@ export const ConfigSchema = z
           .min(1)
           .max(8)
           .default([{ name: 'all', windows: ['00:00-24:00'] }])
-          .describe('Time-of-day tariff bands'),
+          .describe(
+            'Time-of-day tariff bands; each covers at least billing.minBandMinutes of the day in total, so at ' +
+              'most 1440 / minBandMinutes bands',
+          ),
+        minBandMinutes: z
+          .number()
+          .int()
+          .min(MIN_BAND_MINUTES_FLOOR)
+          .max(1440)
+          .default(180)
+          .describe(
+            'Privacy floor of a tariff band: the fewest minutes of the day a band may cover in total, so that no ' +
+              `band's total on a bill isolates a short window of the day (docs/privacy.md). At least ${MIN_BAND_MINUTES_FLOOR}; ` +
+              'set only in this file, never remotely',
+          ),
         reveal: z
           .enum(['bands', 'cost-only'])
           .default('bands')
