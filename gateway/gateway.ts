@@ -26,6 +26,7 @@ import { SharedStream } from './customer/shared-stream.ts';
 import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
 import { errorCode, GatewayError } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
+import { checkExponentBits } from './encrypt/randomizers.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
@@ -186,6 +187,8 @@ export class Gateway {
         this.log.warn({ removed }, 'removed what an interrupted configuration write left');
     }
     const supplierKey = loadPaillierPublic(config.keys.supplierPublic);
+    // Before anything is created: a configured exponent weaker than the key refuses the start (issue #14 C).
+    checkExponentBits(config.encryption.exponentBits, supplierKey.bits);
     const gatewayKey = loadPrivateKey(config.keys.gatewayPrivate, 'ed25519', 'gateway private key');
     const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
     const mdmsKey = loadPublicKey(config.keys.mdmsPublic, 'ed25519', 'MDMS public key');

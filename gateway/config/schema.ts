@@ -268,7 +268,9 @@ export const ConfigSchema = z
           .max(4096)
           .optional()
           .describe(
-            'djn: random exponent length; default twice the key security level (224 at 2048, 256 at 3072)',
+            "djn: random exponent length; default and minimum twice the supplier key's security level λ (NIST " +
+              'SP 800-57, interpolated between its rows: 224 at 2048 bits, 256 at 3072); a shorter one is ' +
+              'refused at --check (when the key is readable), start and doctor',
           ),
         windowBits: z
           .number()
