@@ -208,7 +208,12 @@ export class Gateway {
 
     const buffer = BufferStore.open(
       path.join(config.gateway.dataDir, config.buffer.file),
-      { synchronous: config.buffer.synchronous, walCheckpointPages: config.buffer.walCheckpointPages },
+      {
+        synchronous: config.buffer.synchronous,
+        walCheckpointPages: config.buffer.walCheckpointPages,
+        onLoosePaths: (paths) =>
+          this.log.warn({ paths }, 'buffer files were group- or world-accessible: tightened to 0700/0600'),
+      },
       supplierKey.n2,
       config.buffer,
       metrics,
