@@ -45,6 +45,7 @@ import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/cl
 import { EARLIEST_PLAUSIBLE, SteadyClock } from './time/steady-clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
+import { guardedConnect, inboundTooLarge } from './uplink/packet-size-guard.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
@@ -330,7 +331,10 @@ export class Gateway {
         retryInitialMs: config.upstream.retryInitialSeconds * 1000,
         retryMaxMs: config.upstream.retryMaxSeconds * 1000,
       },
-      this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)),
+      guardedConnect(this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)), {
+        maxBytes: config.upstream.maxPacketBytes,
+        onOversize: inboundTooLarge(metrics, child('uplink')),
+      }),
       buffer,
       mdmsKey,
       { elapsed, calendar: wall },

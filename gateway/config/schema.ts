@@ -77,6 +77,14 @@ const Neighbourhood = z
  */
 export const MIN_BAND_MINUTES_FLOOR = 60;
 
+/**
+ * Inbound packet limits (issue #14 C, docs/protocol.md): the largest legitimate inbound messages are operator
+ * commands carrying a whole configuration (about 120 bytes a meter signed and enveloped, so 2 MiB holds ~15 000
+ * meters), acks (~0.5 KiB) and households' requests (a few KiB).
+ */
+export const DEFAULT_MAX_PACKET_BYTES = 2 * 1024 * 1024;
+export const MIN_PACKET_BYTES = 64 * 1024;
+
 /** Prices become integers of 10⁻⁶ currency units per kWh (gateway/aggregate/bill-cost.ts): six decimals at most. */
 export const PRICE_DECIMALS = 6;
 
@@ -358,6 +366,24 @@ export const ConfigSchema = z
           .default(5)
           .describe('First re-send delay of an unacked batch'),
         retryMaxSeconds: z.number().min(1).default(600).describe('Longest re-send delay'),
+        protocolVersion: z
+          .union([z.literal(5), z.literal(4)])
+          .default(5)
+          .describe(
+            'MQTT protocol: 5 announces maxPacketBytes to the broker, which then never sends more; 4 (MQTT 3.1.1) ' +
+              "for old brokers, where only the gateway's own cut-off holds (docs/protocol.md)",
+          ),
+        maxPacketBytes: z
+          .number()
+          .int()
+          .min(MIN_PACKET_BYTES)
+          .max(268_435_455)
+          .default(DEFAULT_MAX_PACKET_BYTES)
+          .describe(
+            'Largest inbound MQTT packet accepted, in bytes: announced as MQTT 5 maximumPacketSize, and a packet ' +
+              'announced larger ends the connection before it is read (counted as uplink.inbound_too_large). ' +
+              'The default holds an operator command with a whole configuration of thousands of meters',
+          ),
       })
       .strict()
       .describe('The upstream MQTT broker, schedule and re-sends'),
