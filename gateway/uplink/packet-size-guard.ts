@@ -90,8 +90,8 @@ export function guardedConnect(connect: Connect, limit: PacketLimit): Connect {
 }
 
 /**
- * The gateway's answer to an oversized packet: counted (uplink.inbound_too_large), logged with its code on the first
- * of an episode and every 100th after, since a flood would otherwise fill the log it is meant to be seen in.
+ * The gateway's answer to an oversized packet: counted (uplink.inbound_too_large), logged with its code the first
+ * time and every 100th after, since a flood would otherwise fill the log it is meant to be seen in.
  */
 export function inboundTooLarge(metrics: Metrics, log: Logger): (announcedBytes: number) => void {
   let count = 0;
