@@ -79,8 +79,9 @@ export const MIN_BAND_MINUTES_FLOOR = 60;
 
 /**
  * Inbound packet limits (issue #14 C, docs/protocol.md): the largest legitimate inbound messages are operator
- * commands carrying a whole configuration (about 120 bytes a meter signed and enveloped, so 2 MiB holds ~15 000
- * meters), acks (~0.5 KiB) and households' requests (a few KiB).
+ * commands carrying a whole configuration (measured: 7.9 kB for config/gateway.example.yaml, about 240 bytes a
+ * serial meter with its by-id port signed and enveloped, so 2 MiB holds ~8 700 meters); acks and households'
+ * requests are a few kB.
  */
 export const DEFAULT_MAX_PACKET_BYTES = 2 * 1024 * 1024;
 export const MIN_PACKET_BYTES = 64 * 1024;
