@@ -93,14 +93,18 @@ export function guardedConnect(connect: Connect, limit: PacketLimit): Connect {
  * The gateway's answer to an oversized packet: counted (uplink.inbound_too_large), logged with its code the first
  * time and every 100th after, since a flood would otherwise fill the log it is meant to be seen in.
  */
-export function inboundTooLarge(metrics: Metrics, log: Logger): (announcedBytes: number) => void {
+export function inboundTooLarge(
+  metrics: Metrics,
+  log: Logger,
+  counter = 'uplink.inbound_too_large',
+): (announcedBytes: number) => void {
   let count = 0;
   return (announcedBytes) => {
-    metrics.inc('uplink.inbound_too_large');
+    metrics.inc(counter);
     if (count++ % 100 === 0) {
       log.warn(
         { code: 'PACKET_TOO_LARGE', announcedBytes, count },
-        'inbound MQTT packet above upstream.maxPacketBytes: connection closed before reading it',
+        'inbound MQTT packet above the size limit: connection closed before reading it',
       );
     }
   };
