@@ -59,15 +59,20 @@ function tighten(where: string, mode: number, wanted: number): boolean {
  */
 export function privateDatabase(file: string): string[] {
   const loose: string[] = [];
+  const attempt = (where: string, make: () => boolean) => {
+    try {
+      if (make()) loose.push(where);
+    } catch (error) {
+      // A file system gone read-only: nothing can be created or changed there; SQLite's own first write then
+      // reports it with what to do (observe/storage-status.ts). A directory of another owner (EPERM on chmod) is
+      // that owner's choice: the files in it are still made private.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EROFS' && code !== 'EPERM') throw error;
+    }
+  };
   const dir = path.dirname(file);
-  try {
-    if (privateDir(dir)) loose.push(dir);
-    if (privateFile(file)) loose.push(file);
-    for (const side of [`${file}-wal`, `${file}-shm`]) if (privateIfPresent(side)) loose.push(side);
-  } catch (error) {
-    // A file system gone read-only: nothing can be created or changed there; SQLite's own first write then
-    // reports it with what to do (observe/storage-status.ts).
-    if ((error as NodeJS.ErrnoException).code !== 'EROFS') throw error;
-  }
+  attempt(dir, () => privateDir(dir));
+  attempt(file, () => privateFile(file));
+  for (const side of [`${file}-wal`, `${file}-shm`]) attempt(side, () => privateIfPresent(side));
   return loose;
 }
