@@ -26,6 +26,7 @@ import { SharedStream } from './customer/shared-stream.ts';
 import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
 import { errorCode, GatewayError } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
+import { checkExponentBits } from './encrypt/randomizers.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
@@ -44,6 +45,7 @@ import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/cl
 import { EARLIEST_PLAUSIBLE, SteadyClock } from './time/steady-clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
+import { guardedConnect, inboundTooLarge } from './uplink/packet-size-guard.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
@@ -190,6 +192,8 @@ export class Gateway {
         this.log.warn({ removed }, 'removed what an interrupted configuration write left');
     }
     const supplierKey = loadPaillierPublic(config.keys.supplierPublic);
+    // Before anything is created: a configured exponent weaker than the key refuses the start (issue #14 C).
+    checkExponentBits(config.encryption.exponentBits, supplierKey.bits);
     const gatewayKey = loadPrivateKey(config.keys.gatewayPrivate, 'ed25519', 'gateway private key');
     const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
     const mdmsKey = loadPublicKey(config.keys.mdmsPublic, 'ed25519', 'MDMS public key');
@@ -209,7 +213,12 @@ export class Gateway {
 
     const buffer = BufferStore.open(
       path.join(config.gateway.dataDir, config.buffer.file),
-      { synchronous: config.buffer.synchronous, walCheckpointPages: config.buffer.walCheckpointPages },
+      {
+        synchronous: config.buffer.synchronous,
+        walCheckpointPages: config.buffer.walCheckpointPages,
+        onLoosePaths: (paths) =>
+          this.log.warn({ paths }, 'buffer files were group- or world-accessible: tightened to 0700/0600'),
+      },
       supplierKey.n2,
       config.buffer,
       metrics,
@@ -330,7 +339,10 @@ export class Gateway {
         retryInitialMs: config.upstream.retryInitialSeconds * 1000,
         retryMaxMs: config.upstream.retryMaxSeconds * 1000,
       },
-      this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)),
+      guardedConnect(this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)), {
+        maxBytes: config.upstream.maxPacketBytes,
+        onOversize: inboundTooLarge(metrics, child('uplink')),
+      }),
       buffer,
       mdmsKey,
       { elapsed, calendar: wall },

@@ -5,8 +5,11 @@
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.ts';
+import { ConfigError, loadConfigFile } from './config/load.ts';
+import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
+import { checkExponentBits } from './encrypt/randomizers.ts';
+import { loadPaillierPublic } from './keys/paillier-files.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './observe/log.ts';
 import { SystemdNotifier } from './observe/systemd-notify.ts';
@@ -17,7 +20,8 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
-                      keys, TLS files and the replay CSV are checked when the gateway starts
+                      keys, TLS files and the replay CSV are checked when the gateway starts (but
+                      encryption.exponentBits is checked against the supplier key when it is readable)
       --doctor        check the installation as the gateway would meet it: configuration, keys and their
                       modes, serial ports, brokers, clock, disk space and the buffer; one line per check
                       with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
@@ -76,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfigFile(values.config);
   if (values.check) {
     checkBindings(config);
+    checkExponentAgainstKey(config, values.config);
     process.stdout.write(
       `${values.config}: valid (${config.meters.length} meters, ${config.neighbourhoods.length} neighbourhoods)\n`,
     );
@@ -109,6 +114,26 @@ async function main(argv: string[]): Promise<void> {
     throw error;
   }
   notifier?.ready();
+}
+
+/**
+ * --check reads no key file, with one exception: a configured encryption.exponentBits is only valid relative to the
+ * supplier key's size, so it is checked against that key when the file can be read (at start it always is).
+ */
+function checkExponentAgainstKey(config: Readonly<Config>, file: string): void {
+  if (config.encryption.exponentBits === undefined) return;
+  let bits: number;
+  try {
+    bits = loadPaillierPublic(config.keys.supplierPublic).bits;
+  } catch {
+    return; // a missing or broken key is reported at start and by the doctor
+  }
+  try {
+    checkExponentBits(config.encryption.exponentBits, bits);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^encryption\.exponentBits: /, '');
+    throw new ConfigError(file, [{ path: 'encryption.exponentBits', message }], 'EXPONENT_TOO_SHORT');
+  }
 }
 
 runCli(main);

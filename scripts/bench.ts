@@ -144,6 +144,7 @@ async function main(argv: string[]): Promise<void> {
           days,
           keyDir: dir,
           brokerUrl: broker.url,
+          protocolVersion: broker.protocolVersion,
           csv: FIXTURE_CSV,
           households,
           start: '2012-10-09T00:00:00Z',

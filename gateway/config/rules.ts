@@ -156,7 +156,7 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
     }),
   );
 
-  issues.push(...bandIssues(c));
+  issues.push(...bandIssues(c), ...bandFloorIssues(c));
   return issues;
 }
 
@@ -203,4 +203,26 @@ function bandIssues(c: Config): ConfigIssue[] {
     issues.push({ path: 'billing.bands', message: `no band covers ${hhmm}; bands must cover the whole day` });
   }
   return issues;
+}
+
+/**
+ * A bill reports each band's total over the billing period; a band covering a short window of the day would report
+ * that window of every day of the account, i.e. a per-interval profile (DESIGN.md: nothing finer than the billing
+ * period goes to the supplier). So each band covers at least `billing.minBandMinutes` of the day in total.
+ */
+function bandFloorIssues(c: Config): ConfigIssue[] {
+  const floor = c.billing.minBandMinutes;
+  return c.billing.bands.flatMap((band, i) => {
+    const minutes = new Set(band.windows.flatMap(windowMinutes)).size;
+    return minutes >= floor
+      ? []
+      : [
+          {
+            path: `billing.bands.${i}.windows`,
+            message:
+              `band "${band.name}" covers ${minutes} minutes of the day, fewer than billing.minBandMinutes ` +
+              `(${floor}): its total on every bill would reveal that window of the day`,
+          },
+        ];
+  });
 }

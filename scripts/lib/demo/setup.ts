@@ -50,7 +50,14 @@ export function writeDemoConfig(o: DemoConfigOptions): string {
       mdmsPublic: 'keys/mdms.ed25519.pub.pem',
       enrolmentCodes: 'keys/enrolment-codes.json',
     },
-    upstream: { url: o.brokerUrl, schedule: '*/2 * * * * *', retryInitialSeconds: 2, retryMaxSeconds: 10 },
+    // The demo's embedded broker (aedes) speaks MQTT 3.1.1 only; the gateway's own packet cut-off still holds.
+    upstream: {
+      url: o.brokerUrl,
+      protocolVersion: 4,
+      schedule: '*/2 * * * * *',
+      retryInitialSeconds: 2,
+      retryMaxSeconds: 10,
+    },
     drivers: { replay: { file: o.csv, pollMs: 100 } },
     // A health message every 10 s, so that the demo's search of the broker covers some (docs/fleet.md).
     observe: { healthSeconds: 10 },

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildMqttDriver } from '../../../drivers/mqtt/build-mqtt.ts';
+import { buildMqttDriver, METER_BROKER_MAX_PACKET_BYTES } from '../../../drivers/mqtt/build-mqtt.ts';
 import type { MqttMeterDriver } from '../../../drivers/mqtt/mqtt-meter-driver.ts';
 import type { Reading, SealedReadingIn } from '../../../gateway/acquire/reading.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
@@ -340,5 +340,16 @@ describe('MQTT meter driver: the broker going away', () => {
     expect(sorted(d.readings)).toEqual([reading('plug', 0, 400), reading('plug', 1, 100)]);
     expect(d.metrics.get('driver.mqtt.payloads')).toBe(3);
     expect(d.metrics.get('driver.mqtt.offline')).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('cuts the connection off at the header of a packet above 8 MiB, unread, counts it and takes payloads again', async () => {
+    const { d, pub } = await subscribedDriver();
+    const subacks = d.subacks();
+    await pub.publishAsync(PLUG, Buffer.alloc(METER_BROKER_MAX_PACKET_BYTES + 1, 'x'), { qos: 0 });
+    await waitFor(() => d.metrics.get('driver.mqtt.inbound_too_large') === 1, WAIT_MS, 'the cut-off', d.diag);
+    await d.subscribed(subacks); // reconnected (clean session: the message is not sent again)
+    await send(d, pub, PLUG, tasmota('2024-03-01T12:00:00', 10));
+    expect(d.metrics.get('driver.mqtt.payloads')).toBe(1);
+    expect(d.metrics.get('driver.mqtt.rejected.FRAME_TOO_LONG')).toBe(0);
   }, 60_000);
 });
