@@ -28,6 +28,7 @@ import { openTestBuffer } from './buffer.ts';
 import { counted } from './fuzz.ts';
 import { startMosquitto } from './mosquitto.ts';
 import { waitFor } from './wait.ts';
+import { RELEASE_BOUNDS } from './packing.ts';
 
 export const METER_I = 15 * 60_000;
 export const METER_T0 = Date.parse('2024-03-01T11:00:00Z');
@@ -83,7 +84,13 @@ export async function meterRig() {
   });
   const paillier = generateRandomKeysSync(1024, true); // g = n + 1, as the gateway's keys
   const supplier = { n: paillier.publicKey.n, n2: paillier.publicKey._n2, bits: 1024 };
-  const layout = layoutFor({ maxWhPerReading: 20_000, maxAddends: 1000, bands: ['all'], modulusBits: 1024 });
+  const layout = layoutFor({
+    maxWhPerReading: 20_000,
+    maxAddends: 1000,
+    bands: ['all'],
+    modulusBits: 1024,
+    ...RELEASE_BOUNDS,
+  });
   const bands = new TariffBands([{ name: 'all', windows: ['00:00-24:00'] }], 'UTC');
   const metrics = new Metrics();
   const buffer = openTestBuffer(supplier.n2, metrics);
