@@ -3,8 +3,24 @@
  * exact, neighbourhood releases within their noise bound of the clipped sums (the noise is real: the gateway's).
  */
 import { expect } from 'vitest';
-import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
+import type { AggregateRow, MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { clippedSum, type Expected } from './consumption.ts';
+
+/**
+ * Asserts that a stored release is within the noise's hard bound B (plus `slackWh`, e.g. an interpolation bound)
+ * of the sum of the clipped readings: the truncated noise can never exceed B, so this cannot fail by chance.
+ */
+export function expectWithinNoise(
+  a: AggregateRow,
+  readings: readonly number[],
+  key: string,
+  slackWh = 0,
+): void {
+  expect(a.noise, key).not.toBeNull();
+  const noise = JSON.parse(a.noise!) as { clipWh: number; offset: string };
+  const error = Math.abs(a.total_wh - clippedSum(readings, noise.clipWh));
+  expect(error, key).toBeLessThanOrEqual(Number(noise.offset) + slackWh);
+}
 
 /** Prices per kWh of the reference bands in 10⁻⁶ currency units, for a gateway with billing.reveal cost-only. */
 export interface CostOnlyPrices {
