@@ -210,6 +210,8 @@ export class Gateway {
         paillierBits: supplierKey.bits,
         slotBits: layout.slotBits,
         slots: layout.slots,
+        releaseShift: layout.releaseShift,
+        clipWh: layout.clipWh,
         reveal: config.billing.reveal,
         costBits: pricing?.costBits,
         gatewayFingerprint: fingerprint(identity.publicKey),
