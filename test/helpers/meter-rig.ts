@@ -17,7 +17,7 @@ import { Intake } from '../../gateway/acquire/intake.ts';
 import { TariffBands } from '../../gateway/acquire/tariff.ts';
 import { validateConfig } from '../../gateway/config/load.ts';
 import { NativeEngine } from '../../gateway/encrypt/engine.ts';
-import { layoutFor, pack } from '../../gateway/encrypt/packing.ts';
+import { layoutFor, packReading } from '../../gateway/encrypt/packing.ts';
 import { ReadingEncryptor } from '../../gateway/encrypt/reading-encryptor.ts';
 import { silentLogger } from '../../gateway/observe/log.ts';
 import { Metrics } from '../../gateway/observe/metrics.ts';
@@ -158,14 +158,16 @@ export async function meterRig() {
     sendAll(payloads.map((p) => [topic, p] as const));
   /** A sealed reading for interval `k` (Wh `wh`), signed with `key` (meter A's by default). */
   const sealedReading = (k: number, wh: number, key: KeyObject = keyA.privateKey, edit: object = {}) => {
-    const ciphertext = engine.encrypt(pack(layout, [BigInt(wh), BigInt(wh)]));
+    const ciphertext = engine.encrypt(packReading(layout, BigInt(wh), 0));
     const body = {
       type: 'sealed-reading',
-      v: 1,
+      v: 2,
       intervalStart: new Date(METER_T0 + k * METER_I).toISOString(),
       intervalMinutes: 15,
       slotBits: layout.slotBits,
       slots: layout.slots,
+      releaseShift: layout.releaseShift,
+      clipWh: layout.clipWh,
       ciphertext: ciphertext.toString(16),
       ...edit,
     };
