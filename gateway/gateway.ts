@@ -14,6 +14,7 @@ import { TariffBands } from './acquire/tariff.ts';
 import { BillCost, costPlan, type CostPlan } from './aggregate/bill-cost.ts';
 import { BillingCloser } from './aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts';
+import { noisePlan, type NoisePlan } from './aggregate/noise-plan.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
 import { HIGH_WATER_KEY } from './buffer/state-store.ts';
@@ -120,13 +121,24 @@ function billAddends(config: Readonly<Config>): number {
   );
 }
 
-/** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
+/** The noise of every neighbourhood release; refuses (CONFIG_INVALID) a budget it cannot honour. */
+export function releaseNoise(config: Readonly<Config>): NoisePlan {
+  return noisePlan({ ...config.privacy.noise, intervalMinutes: config.intervals.minutes });
+}
+
+/**
+ * Sizes the packed slots and the release field so that no neighbourhood sum, no noise and no bill can overflow
+ * (docs/privacy.md §Overflow).
+ */
 export function packingLayout(config: Readonly<Config>, modulusBits: number): PackingLayout {
   return layoutFor({
     maxWhPerReading: config.encryption.maxWhPerReading,
     maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends(config)),
     bands: config.billing.bands.map((b) => b.name),
     modulusBits,
+    clipWh: config.privacy.noise.clipWh,
+    maxMetersPerRelease: config.encryption.maxMetersPerNeighbourhood,
+    noiseBound: releaseNoise(config).bound,
   });
 }
 
@@ -147,6 +159,8 @@ export function billCostPlan(
     prices: prices.map((p) => BigInt(Math.round(p! * 10 ** PRICE_DECIMALS))),
     maxBillWh: BigInt(config.encryption.maxWhPerReading) * BigInt(billAddends(config)),
     modulusBits,
+    releaseShift: layout.releaseShift,
+    maxBillClippedWh: BigInt(config.privacy.noise.clipWh) * BigInt(billAddends(config)),
   });
 }
 
@@ -204,6 +218,8 @@ export class Gateway {
         paillierBits: supplierKey.bits,
         slotBits: layout.slotBits,
         slots: layout.slots,
+        releaseShift: layout.releaseShift,
+        clipWh: layout.clipWh,
         reveal: config.billing.reveal,
         costBits: pricing?.costBits,
         gatewayFingerprint: fingerprint(identity.publicKey),
@@ -298,8 +314,16 @@ export class Gateway {
     this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
-      { k: config.privacy.k, intervalMs, graceMs: config.intervals.graceMinutes * 60_000, layout },
+      {
+        k: config.privacy.k,
+        intervalMs,
+        graceMs: config.intervals.graceMinutes * 60_000,
+        layout,
+        noise: releaseNoise(config),
+        maxMetersPerRelease: config.encryption.maxMetersPerNeighbourhood,
+      },
       supplierKey,
+      (m) => engine.engine.encrypt(m),
       buffer,
       metrics,
       child('aggregate'),
@@ -311,6 +335,8 @@ export class Gateway {
         foldAt: BILLS_FOLD_AT,
         reveal: config.billing.reveal,
         cost: pricing && new BillCost(pricing, supplierKey, (m) => engine.engine.encrypt(m)),
+        encrypt: (m) => engine.engine.encrypt(m),
+        n2: supplierKey.n2,
       },
       layout,
       buffer,
@@ -538,6 +564,7 @@ export class Gateway {
           guard.reset(c);
           meterStatus.setMeters(c.meters);
           aggregator.setK(c.privacy.k);
+          aggregator.setNoise(releaseNoise(c));
           customers.reconfigure({ meters: c.meters.map((m) => m.id), historyDays: c.customers.historyDays });
         },
         stopDrivers: () => this.stopDrivers(),

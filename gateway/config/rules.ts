@@ -45,6 +45,16 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
   if (c.privacy.k < c.privacy.kFloor) {
     add('privacy.k', `must be at least privacy.kFloor (${c.privacy.kFloor})`);
   }
+  const noise = c.privacy.noise;
+  if (noise.epsilonPerDay > noise.epsilonCeiling) {
+    add(
+      'privacy.noise.epsilonPerDay',
+      `must be at most privacy.noise.epsilonCeiling (${noise.epsilonCeiling})`,
+    );
+  }
+  if (noise.deltaPerDay > noise.deltaCeiling) {
+    add('privacy.noise.deltaPerDay', `must be at most privacy.noise.deltaCeiling (${noise.deltaCeiling})`);
+  }
   if (c.upstream.retryMaxSeconds < c.upstream.retryInitialSeconds) {
     add('upstream.retryMaxSeconds', 'must be at least upstream.retryInitialSeconds');
   }

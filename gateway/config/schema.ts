@@ -121,6 +121,59 @@ const Tls = z
   })
   .strict();
 
+/**
+ * Differential privacy of neighbourhood releases (docs/privacy.md §Noise). The defaults are measured on the SGSC
+ * data: clipWh is the 99th percentile of its half-hourly readings (2 013 Wh) halved for the default 15-minute
+ * interval, and ε = 100 per day gives a 100-household half-hourly sum a 95 % interval of about ±12 %.
+ */
+const Noise = z
+  .object({
+    epsilonPerDay: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(100)
+      .describe(
+        "ε of a household's daily (ε, δ) budget, spent over the day's releases (discrete Gaussian noise, zCDP " +
+          'accounting); smaller is more private and noisier. A command may set it, never above epsilonCeiling',
+      ),
+    deltaPerDay: z
+      .number()
+      .gt(0)
+      .max(1e-3)
+      .default(1e-6)
+      .describe("δ of a household's daily (ε, δ) budget; a command may set it, never above deltaCeiling"),
+    epsilonCeiling: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(100)
+      .describe(
+        'Local ceiling for epsilonPerDay; set only in this file, remote configuration can never exceed it',
+      ),
+    deltaCeiling: z
+      .number()
+      .gt(0)
+      .max(1e-3)
+      .default(1e-6)
+      .describe(
+        'Local ceiling for deltaPerDay; set only in this file, remote configuration can never exceed it',
+      ),
+    clipWh: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1000)
+      .describe(
+        'A reading counts at most this many Wh in a neighbourhood release (its differential-privacy sensitivity); ' +
+          "bills and the customer stream stay exact. Pick a high percentile of one interval's readings; local only",
+      ),
+  })
+  .strict()
+  .prefault({})
+  .describe('Differential-privacy noise added to every neighbourhood release (docs/privacy.md §Noise)');
+
 export const ConfigSchema = z
   .object({
     gateway: z
@@ -174,10 +227,13 @@ export const ConfigSchema = z
           .min(K_ABSOLUTE_FLOOR)
           .default(5)
           .describe('Minimum distinct meters in a released neighbourhood aggregate'),
+        noise: Noise,
       })
       .strict()
       .prefault({})
-      .describe('k-anonymity of neighbourhood aggregates (privacy invariant 2)'),
+      .describe(
+        'k-anonymity and differential-privacy noise of neighbourhood aggregates (privacy invariant 2)',
+      ),
     customers: z
       .object({
         historyDays: z

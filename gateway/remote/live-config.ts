@@ -65,6 +65,9 @@ export class LiveConfig implements ConfigTarget {
    * applied live, its new serial devices exist and its packing layout is the running one.
    */
   async preflight(next: Readonly<Config>, live: boolean): Promise<void> {
+    // Sizes the layout and the noise of the new configuration: one the gateway could not start with (a budget it
+    // cannot honour, a release field that does not fit the key) is refused now, not written for the next start.
+    this.parts.layoutOf(next);
     if (live) {
       this.checkLayout(next);
       checkNewPorts(this.current, next);

@@ -10,7 +10,8 @@
  *   leave a household among meters the operator knows); removed ids are retired, never reused;
  * - add (or remove) a serial port, a Modbus bus or the meter broker, without naming any file (a key, a password
  *   file, a map, a CSV): a remote command never makes the gateway read a file of its choosing;
- * - change k (never below the local kFloor: the schema's rule), the log levels, the upload schedule, batch size
+ * - change k (never below the local kFloor: the schema's rule), the privacy budget ε and δ per day (never above
+ *   the local ceilings), the log levels, the upload schedule, batch size
  *   and retry timing, and how often health is sent. The metrics endpoint's address is local only (a command
  *   must not open it to the network).
  *
@@ -36,6 +37,9 @@ export interface DeviceView {
 /** Paths a command may change freely (and everything under them). */
 const FREE = [
   'privacy.k',
+  // Never above the local ceilings (the schema's rule); clipWh and the ceilings are local only.
+  'privacy.noise.epsilonPerDay',
+  'privacy.noise.deltaPerDay',
   'gateway.logLevel',
   'gateway.logLevels',
   'upstream.schedule',

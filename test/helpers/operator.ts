@@ -54,3 +54,13 @@ export function operatorCli(h: Harness, key: OperatorKey): (...args: string[]) =
       ...['--key', key.private, '--gateway-public', h.keys.files.gatewayPublic],
     ]);
 }
+
+/** Trusts a new operator key and removes `later` (a neighbourhood and its meters) from the starting config. */
+export function operatorRig(h: Harness, later: string): (...args: string[]) => Promise<CliRun> {
+  const key = addOperatorKey(h, (config) => {
+    const c = config as RawConfig;
+    c.meters = c.meters.filter((m) => m.neighbourhood !== later);
+    c.neighbourhoods = c.neighbourhoods.filter((n) => n.id !== later);
+  });
+  return operatorCli(h, key);
+}

@@ -7,7 +7,13 @@ import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { GatewayError, errorCode } from '../../../gateway/errors.ts';
 import { decimal, fromHex } from '../../../gateway/encrypt/bigint.ts';
-import { COST_GUARD_BITS, decodeCost, MASK_MARGIN_BITS, unpack } from '../../../gateway/encrypt/packing.ts';
+import {
+  COST_GUARD_BITS,
+  decodeCost,
+  MASK_MARGIN_BITS,
+  releaseShiftOf,
+  unpack,
+} from '../../../gateway/encrypt/packing.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
@@ -21,6 +27,7 @@ import {
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
+import { checkReleaseFits, openRelease } from './release.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
 
 /** A cost-only bill's cost is in 10⁻⁹ currency units (price per kWh in 10⁻⁶ units × Wh). */
@@ -124,7 +131,8 @@ export class MdmsReceiver {
     const suppressed: SuppressedRow[] = [];
     const bills: BillRow[] = [];
     const open = (hex: string, layout: LayoutMsg) => {
-      const values = unpack(layout, this.decryptHex(hex));
+      // Bits from releaseShift up are the bill's masked release field (docs/protocol.md §5).
+      const values = unpack(layout, this.decryptHex(hex), releaseShiftOf(layout));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
       if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
         throw new GatewayError(
@@ -142,7 +150,8 @@ export class MdmsReceiver {
       if (r.kind === 'aggregate') {
         if (r.meters < r.k)
           throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
-        const { total, bands } = open(r.ciphertext, r.layout);
+        checkReleaseFits(r, this.opts.supplierKey.publicKey.bits);
+        const { total, bound95 } = openRelease(r, this.decryptHex(r.ciphertext));
         aggregates.push({
           record_id: r.id,
           gateway,
@@ -152,7 +161,9 @@ export class MdmsReceiver {
           meters: r.meters,
           k: r.k,
           total_wh: total,
-          bands,
+          bands: null,
+          bound95_wh: bound95,
+          noise: JSON.stringify(r.noise),
         });
       } else if (r.kind === 'suppressed') {
         suppressed.push({

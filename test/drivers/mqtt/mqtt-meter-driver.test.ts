@@ -19,13 +19,13 @@ import { buildMqttDriver, METER_BROKER_MAX_PACKET_BYTES } from '../../../drivers
 import type { MqttMeterDriver } from '../../../drivers/mqtt/mqtt-meter-driver.ts';
 import type { Reading, SealedReadingIn } from '../../../gateway/acquire/reading.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
-import type { PackingLayout } from '../../../gateway/encrypt/packing.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import { driverContext } from '../../helpers/driver-context.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { LAYOUT_40 } from '../../helpers/packing.ts';
 
 const I = 15 * 60_000;
 const T0 = Date.parse('2024-03-01T11:00:00Z'); // 12:00 in Amsterdam
@@ -33,7 +33,7 @@ const WAIT_MS = 20_000;
 const PLUG = 'tele/plug-1/SENSOR';
 const BRIDGE = 'meters/bridge-2/state';
 const SEALED = 'meters/sealed-3/reading';
-const LAYOUT: PackingLayout = { slotBits: 40, slots: ['total', 'peak', 'offpeak'] };
+const LAYOUT = LAYOUT_40;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -276,11 +276,13 @@ describe('MQTT meter driver: sealed readings', () => {
     // Paillier element is the intake's check, so any hex stands in for it here.
     const body = (k: number, ciphertext: string, edit: Partial<Record<string, unknown>> = {}) => ({
       type: 'sealed-reading',
-      v: 1,
+      v: 2,
       intervalStart: new Date(T0 + k * I).toISOString(),
       intervalMinutes: 15,
       slotBits: 40,
       slots: ['total', 'peak', 'offpeak'],
+      releaseShift: LAYOUT.releaseShift,
+      clipWh: LAYOUT.clipWh,
       ciphertext,
       ...edit,
     });
