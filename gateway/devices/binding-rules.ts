@@ -110,6 +110,16 @@ export function remoteMembershipIssues(
     if (known.meter(m.id) !== undefined) {
       add('METER_ID_RETIRED', `meters.${m.id}`, 'this meter id has carried data before: never reused');
     }
+    if (m.source.driver === 'modbus') {
+      // A Modbus meter reports no identity the gateway checks, and its endpoint has many spellings (host names,
+      // IPv4 forms with leading zeros or in one number, other unit ids of one device): a command could read one
+      // household's meter under many ids. Modbus meters are added on site, in the local file.
+      add(
+        'DEVICE_UNVERIFIABLE',
+        `meters.${m.id}.source`,
+        'a Modbus meter reports no identity the gateway can check: it is added on site, never remotely',
+      );
+    }
     for (const key of sourceKeys(next, m, realpath)) {
       const owner = known.binding(key)?.meterId ?? runningKeys.get(key);
       if (owner !== undefined) {

@@ -12,6 +12,9 @@ export function mqttOptions(upstream: Config['upstream'], gatewayId: string): IC
     reconnectPeriod: 2_000,
     connectTimeout: 10_000,
     keepalive: 30,
+    // Over ws:// and wss:// the WebSocket library collects a whole message (up to 100 MiB by default) before
+    // packet-size-guard.ts sees a byte of it: cap the message there too.
+    wsOptions: { maxPayload: upstream.maxPacketBytes },
   };
   if (upstream.protocolVersion === 5) {
     opts.properties = {

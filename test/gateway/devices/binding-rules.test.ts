@@ -169,6 +169,27 @@ describe('remote membership rules', () => {
     );
   });
 
+  it('refuse a Modbus meter added remotely, whatever spelling of an endpoint it is on (review of #14)', () => {
+    const running = validateConfig(base());
+    const known = boundTo(running);
+    const raw = base();
+    raw.neighbourhoods.push({ id: 'spy' });
+    // 10.0.0.5 spelt with leading zeros and as one number, and another unit id on the household's own bus.
+    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '010.0.0.5', port: 502 };
+    raw.drivers.modbus.buses.a2 = { transport: 'tcp', host: '167772165', port: 502 };
+    raw.meters.push(meter('x1', 'spy', { driver: 'modbus', bus: 'a1', unit: 1, model: 'eastron-sdm630' }));
+    raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a2', unit: 1, model: 'eastron-sdm630' }));
+    raw.meters.push(meter('x3', 'spy', { driver: 'modbus', bus: 'tcp1', unit: 7, model: 'eastron-sdm630' }));
+    for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));
+    expect(codes(floorViolations(running, validateConfig(raw), { known, realpath }))).toEqual(
+      expect.arrayContaining([
+        'DEVICE_UNVERIFIABLE meters.x1.source',
+        'DEVICE_UNVERIFIABLE meters.x2.source',
+        'DEVICE_UNVERIFIABLE meters.x3.source',
+      ]),
+    );
+  });
+
   it('let through a whole neighbourhood removed, and a new one of devices never seen', () => {
     const raw = base();
     raw.neighbourhoods.push({ id: 'south' });
