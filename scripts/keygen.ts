@@ -2,6 +2,7 @@
  * scripts/keygen: creates the key pairs of the system (docs/protocol.md §Key files).
  *
  *   scripts/keygen supplier  --out keys [--bits 3072]   Paillier pair (the private half belongs to the MDMS)
+ *   scripts/keygen supplier  --split --out keys          split key: public key + supplier and authority shares
  *   scripts/keygen gateway   --out keys                 gateway Ed25519 identity (signs batches)
  *   scripts/keygen mdms      --out keys                 MDMS Ed25519 pair (signs acknowledgements)
  *   scripts/keygen operator  --out keys                 operator Ed25519 pair (signs remote configuration)
@@ -21,12 +22,17 @@ import { loadConfigFile } from '../gateway/config/load.ts';
 import { codeKeyPair, generateEnrolmentCode } from '../gateway/customer/enrolment-code.ts';
 import { storeEnrolmentCode } from '../gateway/customer/enrolment-codes.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { splitCeremony, splitShareFiles } from './lib/split-key/ceremony.ts';
 
 const HELP = `Usage: scripts/keygen <kind> [options]
 
 Kinds:
   supplier   Paillier key pair of the supplier (g = n+1). The public key goes to every gateway,
              the private key stays with the MDMS.      -> supplier.paillier.pub.json, supplier.paillier.key.json
+             With --split (the key ceremony, docs/key-ceremony.md): no private key; the decryption exponent is
+             split between the supplier's MDMS and the privacy authority, p, q and λ are never written.
+                                                       -> supplier.paillier.pub.json, supplier.share.json,
+                                                          authority.share.json
   gateway    Ed25519 identity of a gateway (signs upstream batches)
                                                        -> gateway.ed25519.key.pem, gateway.ed25519.pub.pem
   mdms       Ed25519 key of the MDMS (signs acknowledgements)
@@ -49,6 +55,7 @@ Options:
   --name NAME   meter key name (default: household)
   --config F    enrolment-code: the gateway's configuration file
   --meter ID    enrolment-code: a meter id of that configuration (repeatable)
+  --split       supplier: write two key shares instead of the private key (run on an offline machine)
   --force       replace existing files
   -h, --help    show this help
 
@@ -66,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '3072' },
       name: { type: 'string', default: 'household' },
       force: { type: 'boolean', default: false },
+      split: { type: 'boolean', default: false },
       config: { type: 'string' },
       meter: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
@@ -91,8 +99,10 @@ async function main(argv: string[]): Promise<void> {
   const base = (k: Kind) =>
     k === 'supplier' ? 'supplier.paillier' : k === 'meter' ? `meter-${values.name}.ed25519` : `${k}.ed25519`;
   const ext = (k: Kind) => (k === 'supplier' ? 'json' : 'pem');
+  const split = values.split;
+  if (split && kind !== 'supplier') throw new UsageError('--split applies to the supplier key only', HELP);
   const files = (k: Kind) => [
-    path.join(out, `${base(k)}.key.${ext(k)}`),
+    ...(k === 'supplier' && split ? splitShareFiles(out) : [path.join(out, `${base(k)}.key.${ext(k)}`)]),
     path.join(out, `${base(k)}.pub.${ext(k)}`),
   ];
   // Refuse before generating anything, so that no half-written pair is ever left behind.
@@ -102,6 +112,10 @@ async function main(argv: string[]): Promise<void> {
   }
 
   for (const k of kinds) {
+    if (k === 'supplier' && split) {
+      await splitCeremony(bits, out, force);
+      continue;
+    }
     const [privateFile, publicFile] = files(k) as [string, string];
     if (k === 'supplier') {
       console.log(`supplier: generating a ${bits}-bit Paillier key pair`);
