@@ -6,7 +6,8 @@
  *   scripts/keygen gateway   --out keys                 gateway Ed25519 identity (signs batches)
  *   scripts/keygen mdms      --out keys                 MDMS Ed25519 pair (signs acknowledgements)
  *   scripts/keygen operator  --out keys                 operator Ed25519 pair (signs remote configuration)
- *   scripts/keygen all       --out keys                 all of the above
+ *   scripts/keygen authority --out keys                 privacy authority Ed25519 pair (signs its replies)
+ *   scripts/keygen all       --out keys                 all of the above but authority
  *   scripts/keygen enrolment-code --config F --meter ID  a meter's one-time enrolment code (only its hash is kept)
  *
  * Households make their own keys, on their own device: scripts/customer keygen.
@@ -41,7 +42,9 @@ Kinds:
                                                        -> operator.ed25519.key.pem, operator.ed25519.pub.pem
   meter      Ed25519 key of a meter that encrypts and signs its own readings (MQTT "sealed" format)
                                                        -> meter-NAME.ed25519.key.pem, meter-NAME.ed25519.pub.pem
-  all        every kind above but meter
+  authority  Ed25519 key of the privacy authority (signs its co-decryption replies; made by the authority)
+                                                       -> authority.ed25519.key.pem, authority.ed25519.pub.pem
+  all        every kind above but meter and authority
   enrolment-code
              a one-time enrolment code for each --meter of the gateway's --config: printed once, to hand to
              the household (on the meter or on paper); the gateway keeps only a salted hash of it, in the file
@@ -61,7 +64,16 @@ Options:
 
 Private key files are written with mode 0600. Key generation prints its progress.`;
 
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'meter', 'all', 'enrolment-code'] as const;
+const KINDS = [
+  'supplier',
+  'gateway',
+  'mdms',
+  'operator',
+  'meter',
+  'authority',
+  'all',
+  'enrolment-code',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 async function main(argv: string[]): Promise<void> {

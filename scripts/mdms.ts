@@ -6,13 +6,14 @@
  *   scripts/mdms export --db mdms.sqlite --what aggregates|bills|suppressed [--prices peak=0.3,offpeak=0.1] [--out F]
  *   scripts/mdms show   --db mdms.sqlite
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadPrivateKey, loadPublicKey } from '../gateway/keys/files.ts';
+import { loadPrivateKey } from '../gateway/keys/files.ts';
 import { loadPaillierPrivate } from '../gateway/keys/paillier-files.ts';
 import { createLogger } from '../gateway/observe/log.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { parseTrust } from './lib/trust.ts';
 import { aggregatesCsv, billsCsv, suppressedCsv } from './lib/mdms/export.ts';
 import { MdmsReceiver } from './lib/mdms/receiver.ts';
 import { MdmsStore, openMdmsDb } from './lib/mdms/store.ts';
@@ -53,16 +54,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function parseTrust(entries: string[]): Map<string, KeyObject> {
-  const trust = new Map<string, KeyObject>();
-  for (const e of entries) {
-    const eq = e.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--trust expects GATEWAY_ID=FILE, got "${e}"`, HELP);
-    trust.set(e.slice(0, eq), loadPublicKey(e.slice(eq + 1), 'ed25519', 'gateway public key'));
-  }
-  return trust;
-}
-
 function parsePrices(text: string): Map<string, number> {
   const prices = new Map<string, number>();
   for (const part of text.split(',')) {
@@ -92,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
         ...(values.password ? { password: values.password } : {}),
       },
       prefix: values.prefix,
-      trust: parseTrust(values.trust),
+      trust: parseTrust(values.trust, HELP),
       supplierKey: loadPaillierPrivate(values.key),
       signing: { privateKey: signKey, publicKey: createPublicKey(signKey) },
       store: new MdmsStore(openMdmsDb(values.db)),
