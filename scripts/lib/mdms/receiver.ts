@@ -6,25 +6,17 @@
 import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { GatewayError, errorCode } from '../../../gateway/errors.ts';
-import { decimal, fromHex } from '../../../gateway/encrypt/bigint.ts';
-import { COST_GUARD_BITS, decodeCost, MASK_MARGIN_BITS, unpack } from '../../../gateway/encrypt/packing.ts';
+import { fromHex } from '../../../gateway/encrypt/bigint.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
-import {
-  BatchBody,
-  type AckBodyMsg,
-  type CostBillRecordMsg,
-  type LayoutMsg,
-} from '../../../gateway/protocol/messages.ts';
+import { BatchBody, type AckBodyMsg } from '../../../gateway/protocol/messages.ts';
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
-import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
-
-/** A cost-only bill's cost is in 10⁻⁹ currency units (price per kWh in 10⁻⁶ units × Wh). */
-const COST_DECIMALS = 9;
+import { recordRows } from './rows.ts';
+import type { MdmsStore } from './store.ts';
 
 export interface MdmsOptions {
   url: string;
@@ -92,7 +84,12 @@ export class MdmsReceiver {
       if (store.hasBatch(gateway, batch.batchId, bodyDigest)) {
         this.metrics.inc('batches.duplicate');
       } else {
-        const rows = this.decryptRecords(gateway, batch.records);
+        const rows = recordRows(
+          gateway,
+          batch.records,
+          (r) => this.decryptHex(r.ciphertext),
+          this.opts.supplierKey.publicKey.bits,
+        );
         const result = store.saveBatch(
           { batchId: batch.batchId, gateway, seq: batch.seq, bodyDigest, receivedAt: Date.now() },
           ...rows,
@@ -119,88 +116,9 @@ export class MdmsReceiver {
     }
   }
 
-  private decryptRecords(gateway: string, records: typeof BatchBody._output.records) {
-    const aggregates: AggregateRow[] = [];
-    const suppressed: SuppressedRow[] = [];
-    const bills: BillRow[] = [];
-    const open = (hex: string, layout: LayoutMsg) => {
-      const values = unpack(layout, this.decryptHex(hex));
-      const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
-      if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
-        throw new GatewayError(
-          'CIPHERTEXT_INVALID',
-          'a slot exceeds what this MDMS stores exactly (2^53 − 1)',
-        );
-      }
-      const total = Number(values[0]);
-      if (Object.values(bands).reduce((a, b) => a + b, 0) !== total) {
-        throw new GatewayError('CIPHERTEXT_INVALID', 'band slots do not add up to the total slot');
-      }
-      return { total, bands: JSON.stringify(bands) };
-    };
-    for (const r of records) {
-      if (r.kind === 'aggregate') {
-        if (r.meters < r.k)
-          throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
-        const { total, bands } = open(r.ciphertext, r.layout);
-        aggregates.push({
-          record_id: r.id,
-          gateway,
-          neighbourhood: r.neighbourhood,
-          interval_start: r.intervalStart,
-          interval_end: r.intervalEnd,
-          meters: r.meters,
-          k: r.k,
-          total_wh: total,
-          bands,
-        });
-      } else if (r.kind === 'suppressed') {
-        suppressed.push({
-          record_id: r.id,
-          gateway,
-          neighbourhood: r.neighbourhood,
-          interval_start: r.intervalStart,
-          interval_end: r.intervalEnd,
-          k: r.k,
-        });
-      } else {
-        const bill = {
-          record_id: r.id,
-          gateway,
-          account: r.account,
-          period_start: r.periodStart,
-          period_end: r.periodEnd,
-          intervals: r.intervals,
-        };
-        if (r.reveal === 'cost-only') {
-          const amount = this.amountOf(r);
-          bills.push({ ...bill, reveal: 'cost-only', total_wh: null, bands: null, ...amount });
-        } else {
-          const { total, bands } = open(r.ciphertext, r.layout);
-          bills.push({ ...bill, reveal: 'bands', total_wh: total, bands, amount: null, prices: null });
-        }
-      }
-    }
-    return [aggregates, suppressed, bills] as const;
-  }
-
   private decryptHex(hex: string): bigint {
     const c = fromHex(hex);
     if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
     return this.decryptor.decrypt(c);
-  }
-
-  /** The amount due of a cost-only bill: the low `costBits` bits of its plaintext, after the guard-bit check. */
-  private amountOf(r: CostBillRecordMsg): { amount: string; prices: string } {
-    const { bits } = this.opts.supplierKey.publicKey;
-    // The cost, its guard bits and a mask of at least MASK_MARGIN_BITS bits must fit below n / 2.
-    if (r.costBits + COST_GUARD_BITS + MASK_MARGIN_BITS + 1 > bits - 2) {
-      throw new GatewayError(
-        'MESSAGE_MALFORMED',
-        `bill ${r.id}: costBits ${r.costBits} leaves no room for the guard bits and the mask under a ${bits}-bit key`,
-      );
-    }
-    const cost = decodeCost(this.decryptHex(r.ciphertext), r.costBits);
-    return { amount: decimal(cost, COST_DECIMALS), prices: JSON.stringify(r.prices) };
   }
 }
