@@ -11,7 +11,11 @@ import { toHex } from '../../gateway/encrypt/bigint.ts';
 import { pack } from '../../gateway/encrypt/packing.ts';
 import { generatePaillier } from '../../gateway/keys/generate.ts';
 import { signEnvelope, type Sealed } from '../../gateway/protocol/envelope.ts';
-import type { AggregateRecordMsg, BatchBodyMsg } from '../../gateway/protocol/messages.ts';
+import type {
+  AggregateRecordMsg,
+  BandsBillRecordMsg,
+  BatchBodyMsg,
+} from '../../gateway/protocol/messages.ts';
 import { Authority } from '../../scripts/lib/authority/authority.ts';
 import type { AuthorityPolicy } from '../../scripts/lib/authority/policy.ts';
 import { openAuthorityDb, TransparencyLog } from '../../scripts/lib/authority/transparency-log.ts';
@@ -36,6 +40,8 @@ export interface SplitRig {
   clock: { now: number };
   batch(records: unknown[], signer?: Pair): Sealed;
   aggregate(id: string, meters: number, peak: number, offpeak: number, k?: number): AggregateRecordMsg;
+  /** A bands bill of `peak` and `offpeak` Wh for [start, end). */
+  bill(id: string, start: string, end: string, peak?: number, offpeak?: number): BandsBillRecordMsg;
 }
 
 export const defaultPolicy: AuthorityPolicy = { minK: 5, minBillingDays: 1 };
@@ -95,6 +101,19 @@ export async function makeSplitRig(policy: AuthorityPolicy = defaultPolicy): Pro
         k,
         layout: splitLayout,
         ciphertext: toHex(c),
+      };
+    },
+    bill(id, start, end, peak = 10, offpeak = 20) {
+      const m = pack(splitLayout, [BigInt(peak + offpeak), BigInt(peak), BigInt(offpeak)]);
+      return {
+        kind: 'bill',
+        id,
+        account: 'acct-1',
+        periodStart: start,
+        periodEnd: end,
+        intervals: 48,
+        layout: splitLayout,
+        ciphertext: toHex(engine.encrypt(m)),
       };
     },
   };

@@ -16,6 +16,7 @@ import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
 import { recordRows } from './rows.ts';
+import { startSplit, type SplitDecryptor, type SplitOptions } from './split-decryptor.ts';
 import type { MdmsStore } from './store.ts';
 
 export interface MdmsOptions {
@@ -24,7 +25,9 @@ export interface MdmsOptions {
   prefix: string;
   /** Gateway id → the Ed25519 public key that must have signed its batches. */
   trust: ReadonlyMap<string, KeyObject>;
-  supplierKey: PaillierPrivateKey;
+  /** The whole private key; or `split`, the supplier's share and the authority it decrypts with. */
+  supplierKey?: PaillierPrivateKey;
+  split?: SplitOptions;
   signing: { privateKey: KeyObject; publicKey: KeyObject };
   store: MdmsStore;
   log: Logger;
@@ -35,10 +38,16 @@ export class MdmsReceiver {
   private client: MqttClient | undefined;
   /** Serialises message handling: each message is handled after the previous one. */
   private queue: Promise<void> = Promise.resolve();
-  private readonly decryptor: CrtDecryptor;
+  private readonly decryptor: CrtDecryptor | undefined;
+  private split: SplitDecryptor | undefined;
 
   constructor(private readonly opts: MdmsOptions) {
-    this.decryptor = new CrtDecryptor(opts.supplierKey);
+    this.decryptor = opts.supplierKey ? new CrtDecryptor(opts.supplierKey) : undefined;
+  }
+
+  /** The split-key decryptor, when running with a key share (tests wait on it). */
+  get splitDecryptor(): SplitDecryptor | undefined {
+    return this.split;
   }
 
   async start(): Promise<void> {
@@ -57,12 +66,14 @@ export class MdmsReceiver {
     client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     // mqtt.js re-subscribes by itself after a reconnect.
+    if (this.opts.split) this.split = await startSplit(this.opts, client, this.metrics);
     await client.subscribeAsync(topics.allBatches(prefix), { qos: 1 });
     log.info({ url: this.opts.url, topic: topics.allBatches(prefix) }, 'MDMS listening');
   }
 
   async stop(): Promise<void> {
     await this.queue;
+    await this.split?.stop();
     await this.client?.endAsync();
     this.client = undefined;
   }
@@ -81,14 +92,18 @@ export class MdmsReceiver {
       if (batch.gateway !== gateway)
         throw new GatewayError('MESSAGE_MALFORMED', 'batch names another gateway');
 
-      if (store.hasBatch(gateway, batch.batchId, bodyDigest)) {
+      if (store.hasBatch(gateway, batch.batchId, bodyDigest) || this.split?.has(gateway, batch, bodyDigest)) {
         this.metrics.inc('batches.duplicate');
+      } else if (this.split) {
+        // Stored durably as received before the ack; decrypted when the authority answers.
+        this.split.hold(gateway, batch, bodyDigest, payload.toString());
+        this.metrics.inc('batches.pending');
       } else {
         const rows = recordRows(
           gateway,
           batch.records,
           (r) => this.decryptHex(r.ciphertext),
-          this.opts.supplierKey.publicKey.bits,
+          this.decryptor!.key.publicKey.bits,
         );
         const result = store.saveBatch(
           { batchId: batch.batchId, gateway, seq: batch.seq, bodyDigest, receivedAt: Date.now() },
@@ -119,6 +134,7 @@ export class MdmsReceiver {
   private decryptHex(hex: string): bigint {
     const c = fromHex(hex);
     if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
+    if (!this.decryptor) throw new GatewayError('KEY_FILE_MISSING', 'no whole private key');
     return this.decryptor.decrypt(c);
   }
 }

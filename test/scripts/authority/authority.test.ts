@@ -124,16 +124,7 @@ describe('privacy authority', () => {
   });
 
   it('co-decrypts a bill of a closed period of at least a day, and refuses an open or short one', () => {
-    const bill = (id: string, start: string, end: string) => ({
-      kind: 'bill',
-      id,
-      account: 'acct-1',
-      periodStart: start,
-      periodEnd: end,
-      intervals: 48,
-      layout: splitLayout,
-      ciphertext: toHex(rig.engine.encrypt(pack(splitLayout, [30n, 10n, 20n]))),
-    });
+    const bill = (id: string, start: string, end: string) => rig.bill(id, start, end);
     const closed = bill('bill:1', '2026-01-30T00:00:00Z', '2026-01-31T00:00:00Z');
     const reply = ask(
       rig.batch([
