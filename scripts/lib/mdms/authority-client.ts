@@ -75,6 +75,15 @@ export class AuthorityClient {
     });
   }
 
+  /** Fails every request still waiting (shutdown): the batches stay pending for the next start. */
+  close(): void {
+    for (const [id, w] of this.waiting) {
+      this.opts.timers.clear(w.timer);
+      w.reject(new GatewayError('AUTHORITY_UNAVAILABLE', `request ${id} abandoned at shutdown`));
+    }
+    this.waiting.clear();
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
     const head = authorityTopics.reply(this.opts.prefix, '');
     if (!topic.startsWith(head)) return;

@@ -138,6 +138,7 @@ export class SplitDecryptor {
     this.stopped = true;
     if (this.retry !== undefined) this.opts.timers.clear(this.retry);
     this.retry = undefined;
+    this.opts.authority.close();
     await this.running;
   }
 
@@ -171,6 +172,7 @@ export class SplitDecryptor {
   }
 
   private scheduleRetry(): void {
+    if (this.stopped) return;
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
     this.retry = this.opts.timers.set(() => {

@@ -42,16 +42,7 @@ describe('MDMS with a split key', () => {
     rig = await makeSplitRig();
     store = new MdmsStore(openMdmsDb(path.join(mkdtempSync(path.join(tmpdir(), 'mdms-split-')), 'm.sqlite')));
     pending = new PendingStore(store.db);
-    receiver = new MdmsReceiver({
-      url: broker.url,
-      prefix: PREFIX,
-      trust: new Map([[SPLIT_GATEWAY, rig.gateway.publicKey]]),
-      split: { share: rig.supplier, authorityKey: rig.authoritySigning.publicKey, timers, timeoutMs: 5_000 },
-      signing: rig.mdms,
-      store,
-      log: silentLogger(),
-    });
-    await receiver.start();
+    receiver = await startReceiver();
     gateway = await mqtt.connectAsync(broker.url);
     await gateway.subscribeAsync(topics.ack(PREFIX, SPLIT_GATEWAY), { qos: 1 });
     gateway.on('message', (_t, p) => acks.push(p.toString()));
@@ -63,6 +54,35 @@ describe('MDMS with a split key', () => {
     await service?.stop();
     await broker?.stop();
   });
+
+  async function startReceiver(): Promise<MdmsReceiver> {
+    const r = new MdmsReceiver({
+      url: broker.url,
+      prefix: PREFIX,
+      trust: new Map([[SPLIT_GATEWAY, rig.gateway.publicKey]]),
+      split: { share: rig.supplier, authorityKey: rig.authoritySigning.publicKey, timers, timeoutMs: 5_000 },
+      signing: rig.mdms,
+      store,
+      log: silentLogger(),
+    });
+    await r.start();
+    return r;
+  }
+
+  const startAuthority = async () => {
+    const s = new AuthorityService({
+      url: broker.url,
+      prefix: 'meterspace/authority/v1',
+      authority: rig.authority,
+      signing: {
+        privateKey: rig.authoritySigning.privateKey,
+        publicKey: createPublicKey(rig.authoritySigning.privateKey),
+      },
+      log: silentLogger(),
+    });
+    await s.start();
+    return s;
+  };
 
   const send = (message: string) =>
     gateway.publishAsync(topics.batch(PREFIX, SPLIT_GATEWAY), message, { qos: 1 });
@@ -97,17 +117,7 @@ describe('MDMS with a split key', () => {
   });
 
   it('catches up with nothing lost when the authority returns', async () => {
-    service = new AuthorityService({
-      url: broker.url,
-      prefix: 'meterspace/authority/v1',
-      authority: rig.authority,
-      signing: {
-        privateKey: rig.authoritySigning.privateKey,
-        publicKey: createPublicKey(rig.authoritySigning.privateKey),
-      },
-      log: silentLogger(),
-    });
-    await service.start();
+    service = await startAuthority();
     timers.fireAll();
     await waitFor(() => store.counts().aggregates === 2, WAIT, 'both aggregates');
     await receiver.splitDecryptor!.idle();
@@ -132,5 +142,22 @@ describe('MDMS with a split key', () => {
     expect(pending.all()).toMatchObject([{ last_code: 'CODECRYPT_BELOW_K', state: 'refused' }]);
     expect(store.counts()).toEqual(before);
     expect(receiver.metrics.get('split.batches.refused.CODECRYPT_BELOW_K')).toBe(1);
+  });
+
+  it('resumes what is pending after a restart of the MDMS during an outage of the authority', async () => {
+    await service!.stop();
+    const acked = acks.length;
+    await send(rig.batch([rig.aggregate('agg:restart', 8, 40, 2)]).message);
+    await waitFor(() => acks.length === acked + 1, WAIT, 'the ack');
+    await waitFor(() => timers.delays().length === 1, WAIT, 'the request timeout');
+    // Shutdown abandons the request; the batch stays pending in the database.
+    await receiver.stop();
+    expect(pending.waiting().map((b) => b.batch_id)).toEqual([`${SPLIT_GATEWAY}-4`]);
+    expect(timers.delays()).toEqual([]);
+
+    service = await startAuthority();
+    receiver = await startReceiver();
+    await waitFor(() => pending.waiting().length === 0, WAIT, 'the pending batch decrypted');
+    expect(store.aggregates().find((a) => a.record_id === 'agg:restart')?.total_wh).toBe(42);
   });
 });
