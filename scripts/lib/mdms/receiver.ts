@@ -6,18 +6,26 @@
 import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { GatewayError, errorCode } from '../../../gateway/errors.ts';
-import { fromHex } from '../../../gateway/encrypt/bigint.ts';
+import { decimal, fromHex } from '../../../gateway/encrypt/bigint.ts';
+import { COST_GUARD_BITS, decodeCost, MASK_MARGIN_BITS, unpack } from '../../../gateway/encrypt/packing.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
-import { BatchBody, type AckBodyMsg } from '../../../gateway/protocol/messages.ts';
+import {
+  BatchBody,
+  type AckBodyMsg,
+  type CostBillRecordMsg,
+  type LayoutMsg,
+} from '../../../gateway/protocol/messages.ts';
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
-import { recordRows } from './rows.ts';
 import { startSplit, type SplitDecryptor, type SplitOptions } from './split-decryptor.ts';
-import type { MdmsStore } from './store.ts';
+import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
+
+/** A cost-only bill's cost is in 10⁻⁹ currency units (price per kWh in 10⁻⁶ units × Wh). */
+const COST_DECIMALS = 9;
 
 export interface MdmsOptions {
   url: string;
@@ -66,7 +74,11 @@ export class MdmsReceiver {
     client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     // mqtt.js re-subscribes by itself after a reconnect.
-    if (this.opts.split) this.split = await startSplit(this.opts, client, this.metrics);
+    if (this.opts.split) {
+      this.split = await startSplit(this.opts, client, this.metrics, (gateway, records, decrypt) =>
+        this.decryptRecords(gateway, records, decrypt),
+      );
+    }
     await client.subscribeAsync(topics.allBatches(prefix), { qos: 1 });
     log.info({ url: this.opts.url, topic: topics.allBatches(prefix) }, 'MDMS listening');
   }
@@ -99,12 +111,7 @@ export class MdmsReceiver {
         this.split.hold(gateway, batch, bodyDigest, payload.toString());
         this.metrics.inc('batches.pending');
       } else {
-        const rows = recordRows(
-          gateway,
-          batch.records,
-          (r) => this.decryptHex(r.ciphertext),
-          this.decryptor!.key.publicKey.bits,
-        );
+        const rows = this.decryptRecords(gateway, batch.records);
         const result = store.saveBatch(
           { batchId: batch.batchId, gateway, seq: batch.seq, bodyDigest, receivedAt: Date.now() },
           ...rows,
@@ -131,10 +138,97 @@ export class MdmsReceiver {
     }
   }
 
+  /** `decrypt`: the whole key's CRT by default; the split key's combination (split-decryptor.ts) otherwise. */
+  private decryptRecords(
+    gateway: string,
+    records: typeof BatchBody._output.records,
+    decrypt: (hex: string) => bigint = (hex) => this.decryptHex(hex),
+  ) {
+    const aggregates: AggregateRow[] = [];
+    const suppressed: SuppressedRow[] = [];
+    const bills: BillRow[] = [];
+    const open = (hex: string, layout: LayoutMsg) => {
+      const values = unpack(layout, decrypt(hex));
+      const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
+      if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
+        throw new GatewayError(
+          'CIPHERTEXT_INVALID',
+          'a slot exceeds what this MDMS stores exactly (2^53 − 1)',
+        );
+      }
+      const total = Number(values[0]);
+      if (Object.values(bands).reduce((a, b) => a + b, 0) !== total) {
+        throw new GatewayError('CIPHERTEXT_INVALID', 'band slots do not add up to the total slot');
+      }
+      return { total, bands: JSON.stringify(bands) };
+    };
+    for (const r of records) {
+      if (r.kind === 'aggregate') {
+        if (r.meters < r.k)
+          throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
+        const { total, bands } = open(r.ciphertext, r.layout);
+        aggregates.push({
+          record_id: r.id,
+          gateway,
+          neighbourhood: r.neighbourhood,
+          interval_start: r.intervalStart,
+          interval_end: r.intervalEnd,
+          meters: r.meters,
+          k: r.k,
+          total_wh: total,
+          bands,
+        });
+      } else if (r.kind === 'suppressed') {
+        suppressed.push({
+          record_id: r.id,
+          gateway,
+          neighbourhood: r.neighbourhood,
+          interval_start: r.intervalStart,
+          interval_end: r.intervalEnd,
+          k: r.k,
+        });
+      } else {
+        const bill = {
+          record_id: r.id,
+          gateway,
+          account: r.account,
+          period_start: r.periodStart,
+          period_end: r.periodEnd,
+          intervals: r.intervals,
+        };
+        if (r.reveal === 'cost-only') {
+          const amount = this.amountOf(r, decrypt);
+          bills.push({ ...bill, reveal: 'cost-only', total_wh: null, bands: null, ...amount });
+        } else {
+          const { total, bands } = open(r.ciphertext, r.layout);
+          bills.push({ ...bill, reveal: 'bands', total_wh: total, bands, amount: null, prices: null });
+        }
+      }
+    }
+    return [aggregates, suppressed, bills] as const;
+  }
+
   private decryptHex(hex: string): bigint {
     const c = fromHex(hex);
     if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
     if (!this.decryptor) throw new GatewayError('KEY_FILE_MISSING', 'no whole private key');
     return this.decryptor.decrypt(c);
+  }
+
+  /** The amount due of a cost-only bill: the low `costBits` bits of its plaintext, after the guard-bit check. */
+  private amountOf(
+    r: CostBillRecordMsg,
+    decrypt: (hex: string) => bigint,
+  ): { amount: string; prices: string } {
+    const { bits } = this.opts.supplierKey?.publicKey ?? this.opts.split!.share.publicKey;
+    // The cost, its guard bits and a mask of at least MASK_MARGIN_BITS bits must fit below n / 2.
+    if (r.costBits + COST_GUARD_BITS + MASK_MARGIN_BITS + 1 > bits - 2) {
+      throw new GatewayError(
+        'MESSAGE_MALFORMED',
+        `bill ${r.id}: costBits ${r.costBits} leaves no room for the guard bits and the mask under a ${bits}-bit key`,
+      );
+    }
+    const cost = decodeCost(decrypt(r.ciphertext), r.costBits);
+    return { amount: decimal(cost, COST_DECIMALS), prices: JSON.stringify(r.prices) };
   }
 }

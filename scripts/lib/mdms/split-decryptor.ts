@@ -19,8 +19,14 @@ import type { CodecryptReplyMsg } from '../authority/messages.ts';
 import { DEFAULT_AUTHORITY_PREFIX } from '../authority/messages.ts';
 import { AuthorityClient, realTimers, type Timers } from './authority-client.ts';
 import { PendingStore, type PendingBatch } from './pending-store.ts';
-import { recordRows } from './rows.ts';
-import type { MdmsStore } from './store.ts';
+import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
+
+/** The receiver's records → rows (unpacking and its checks), given how a ciphertext's plaintext is obtained. */
+export type DecryptRecords = (
+  gateway: string,
+  records: UpRecordMsg[],
+  decrypt: (hex: string) => bigint,
+) => readonly [AggregateRow[], SuppressedRow[], BillRow[]];
 
 /** The authority said no to a record: kept with the authority's own code. */
 class AuthorityRefusal extends GatewayError {
@@ -57,6 +63,7 @@ export async function startSplit(
   },
   client: MqttClient,
   metrics: Metrics,
+  decryptRecords: DecryptRecords,
 ): Promise<SplitDecryptor> {
   const split = opts.split!;
   const timers = split.timers ?? realTimers;
@@ -75,6 +82,7 @@ export async function startSplit(
     pending: new PendingStore(opts.store.db),
     timers,
     metrics,
+    decryptRecords,
     log: opts.log.child({ component: 'split-decryptor' }),
   });
   decryptor.kick();
@@ -88,6 +96,7 @@ export interface SplitDecryptorOptions {
   pending: PendingStore;
   timers: Timers;
   metrics: Metrics;
+  decryptRecords: DecryptRecords;
   log: Logger;
 }
 
@@ -194,17 +203,20 @@ export class SplitDecryptor {
       for (const [id, partial] of this.partialsOf(reply, b)) partials.set(id, partial);
     }
     const { share } = this.opts;
-    const plaintextOf = (r: Exclude<UpRecordMsg, { kind: 'suppressed' }>) => {
-      const c = fromHex(r.ciphertext);
-      const theirs = partials.get(r.id);
-      if (c === undefined || theirs === undefined) {
-        throw new GatewayError('CIPHERTEXT_INVALID', `record ${r.id}: no partial decryption`);
+    // Ciphertexts are unique per record: the record is found by its ciphertext, for its layout's check bits.
+    const byHex = new Map(sealed.map((r) => [r.ciphertext, r]));
+    const decrypt = (hex: string) => {
+      const r = byHex.get(hex);
+      const c = fromHex(hex);
+      const theirs = r && partials.get(r.id);
+      if (!r || c === undefined || theirs === undefined) {
+        throw new GatewayError('CIPHERTEXT_INVALID', 'a ciphertext without a partial decryption');
       }
       const m = combinePartials(share.publicKey, [partialDecrypt(share, c), theirs]);
       assertGenuinePlaintext(m, shapeOf(r), share.publicKey.bits);
       return m;
     };
-    const rows = recordRows(b.gateway, body.records, plaintextOf, share.publicKey.bits);
+    const rows = this.opts.decryptRecords(b.gateway, body.records, decrypt);
     this.opts.pending.complete(b, () => {
       const result = this.opts.store.saveBatch(
         {
