@@ -105,5 +105,12 @@ describe('split Paillier key', () => {
     const noisy = (1n << 200n) + (12345n << BigInt(shift));
     assertGenuinePlaintext(noisy, shapeOf({ layout, release }), bits);
     expectCode('CIPHERTEXT_INVALID', () => assertGenuinePlaintext(noisy, shapeOf({ layout }), bits));
+    // A cost-only bill: masked above its guard bits, so only the guard bits are checked.
+    const costBits = 60;
+    const masked = 123_456n + (((1n << 1500n) - 12345n) << BigInt(costBits + 32));
+    assertGenuinePlaintext(masked, shapeOf({ costBits }), bits);
+    expectCode('CIPHERTEXT_INVALID', () =>
+      assertGenuinePlaintext(masked + (1n << BigInt(costBits + 5)), shapeOf({ costBits }), bits),
+    );
   });
 });
