@@ -1,22 +1,21 @@
 /**
  * Decryption with the supplier's key share: works through the pending batches oldest first, asks the authority
  * for its partial decryptions of each batch's aggregates and bills in one request, combines them with its own,
- * checks every combined plaintext (zero check bits, then the slots as rows.ts checks them), and stores the rows
+ * checks every combined plaintext (zero check bits, then the slots as the receiver checks them), and stores the rows
  * while removing the batch from pending, in one transaction. The authority unavailable: the batch stays pending
  * and the loop retries after a back-off (1 s doubling to a minute). A record the authority refused, or a
  * plaintext that does not check, marks the batch refused with the code, once, and the loop goes on.
  */
+import type { KeyObject } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
 import { errorCode, GatewayError } from '../../../gateway/errors.ts';
 import { fromHex } from '../../../gateway/encrypt/bigint.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import type { Metrics } from '../../../gateway/observe/metrics.ts';
-import type { KeyObject } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
 import { BatchBody, type BatchBodyMsg, type UpRecordMsg } from '../../../gateway/protocol/messages.ts';
 import { assertGenuinePlaintext, shapeOf } from '../split-key/plaintext-check.ts';
 import { combinePartials, partialDecrypt, type KeyShare } from '../split-key/shares.ts';
-import type { CodecryptReplyMsg } from '../authority/messages.ts';
-import { DEFAULT_AUTHORITY_PREFIX } from '../authority/messages.ts';
+import { DEFAULT_AUTHORITY_PREFIX, type CodecryptReplyMsg } from '../authority/messages.ts';
 import { AuthorityClient, realTimers, type Timers } from './authority-client.ts';
 import { PendingStore, type PendingBatch } from './pending-store.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
