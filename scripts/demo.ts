@@ -30,11 +30,12 @@ const HELP = `Usage: npm run demo [-- options]
   --bits N      Paillier modulus for the demo keys: 3072 (default, as in production) or 2048
   --speed N     virtual seconds per real second (default 2400: a day in 36 s; lower it on a slow machine)
   --timeout S   give up after S seconds (default 170)
-  --split       split the supplier key (docs/key-ceremony.md): the MDMS holds only its share and decrypts
-                with a privacy authority (its log: var/demo/authority.sqlite); use with --bits 2048 for speed
+  --whole-key   give the MDMS the whole private key, as before issue #18. By default the supplier key is split
+                (docs/key-ceremony.md): the MDMS holds only its share and decrypts with a privacy authority
+                (its log: var/demo/authority.sqlite, summarised at the end)
   -h, --help    show this help
 
-Everything is written to var/demo/ (keys, gateway.yaml, gateway.log, the buffer and mdms.sqlite).`;
+Everything is written to var/demo/ (keys, gateway.yaml, gateway.log, the buffer, mdms.sqlite and authority.sqlite).`;
 
 const START = '2012-10-10T00:00:00Z';
 const END = '2012-10-11T00:00:00Z';
@@ -47,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '3072' },
       speed: { type: 'string', default: '2400' },
       timeout: { type: 'string', default: '170' },
-      split: { type: 'boolean', default: false },
+      'whole-key': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
   if (bits !== 2048 && bits !== 3072) throw new UsageError('--bits must be 2048 or 3072', HELP);
   if (!(speed >= 1 && speed <= 100_000)) throw new UsageError('--speed must be between 1 and 100000', HELP);
   if (!(timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of seconds', HELP);
+  const split = !values['whole-key'];
 
   const dir = path.join(ROOT, 'var', 'demo');
   rmSync(dir, { recursive: true, force: true });
@@ -67,9 +69,11 @@ async function main(argv: string[]): Promise<void> {
   const say = (m: string) => console.log(`[${elapsed()}] ${m}`);
 
   say(
-    `1/5 keys: supplier Paillier ${bits}-bit (its private half goes to the MDMS only), gateway and MDMS Ed25519`,
+    split
+      ? `1/5 keys: supplier Paillier ${bits}-bit split between the MDMS and a privacy authority, gateway and MDMS Ed25519`
+      : `1/5 keys: supplier Paillier ${bits}-bit (its private half goes to the MDMS only), gateway and MDMS Ed25519`,
   );
-  const keys = await generateDemoKeys(path.join(dir, 'keys'), bits, (m) => say(`    ${m}`), values.split);
+  const keys = await generateDemoKeys(path.join(dir, 'keys'), bits, (m) => say(`    ${m}`), split);
 
   const broker = await startEmbeddedBroker();
   say(`2/5 embedded MQTT broker (aedes) on ${broker.url}`);
