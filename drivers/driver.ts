@@ -16,6 +16,14 @@ export interface DriverContext {
   /** For meters that encrypt their own readings: ciphertexts only (drivers/mqtt/sealed-payload.ts). */
   sealedSink?: SealedReadingSink;
 
+  /**
+   * Reports the identity a meter gives of itself, as soon as the driver reads it (DSMR equipment id 0-0:96.1.1,
+   * SML server id, IEC 62056-21 serial, a Modbus serial-number register): the gateway binds it to the meter for
+   * life (issue #14 A) and refuses the meter's readings if it is bound elsewhere. Call it before the readings of
+   * the frame that carried it. Never throws.
+   */
+  identify?(meterId: string, identity: string): void;
+
   /** The data clock. */
   clock: Clock;
   /** Data-clock time at which this gateway run began (the virtual clock's start, or the boot time). */

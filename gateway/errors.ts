@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'KEY_FILE_INSECURE'
   | 'KEY_FILE_EXISTS'
   | 'PACKING_OVERFLOW'
+  | 'EXPONENT_TOO_SHORT'
   | 'READING_UNKNOWN_METER'
   | 'READING_BAD_INTERVAL'
   | 'READING_OUT_OF_BOUNDS'
@@ -37,6 +38,7 @@ export type ErrorCode =
   | 'CONSENT_LIMIT'
   | 'CONSENT_LOG_INVALID'
   | 'MESSAGE_MALFORMED'
+  | 'PACKET_TOO_LARGE'
   | 'SIGNATURE_INVALID'
   | 'UNKNOWN_SENDER'
   | 'STORAGE_FAILED'
@@ -61,7 +63,15 @@ export type ErrorCode =
   | 'MODBUS_EXCEPTION'
   | 'DEVICE_TIMEOUT'
   | 'SERIAL_PORT_FAILED'
-  | 'SERIAL_PERMISSION';
+  | 'SERIAL_PERMISSION'
+  | 'DEVICE_BOUND_ELSEWHERE'
+  | 'DEVICE_CHANGED'
+  | 'DEVICE_NOT_NEW'
+  | 'METER_ID_RETIRED'
+  | 'METER_MOVED'
+  | 'NEIGHBOURHOOD_ID_RETIRED'
+  | 'MEMBERSHIP_STEERED'
+  | 'ENROLMENT_CODE_USED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

@@ -14,6 +14,7 @@ import { TariffBands } from './acquire/tariff.ts';
 import { BillCost, costPlan, type CostPlan } from './aggregate/bill-cost.ts';
 import { BillingCloser } from './aggregate/billing-closer.ts';
 import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts';
+import { noisePlan, type NoisePlan } from './aggregate/noise-plan.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
 import { HIGH_WATER_KEY } from './buffer/state-store.ts';
@@ -26,6 +27,7 @@ import { SharedStream } from './customer/shared-stream.ts';
 import { loadEnrolmentCodes, type EnrolmentCodes } from './customer/enrolment-codes.ts';
 import { errorCode, GatewayError } from './errors.ts';
 import { startEngine, type EngineHandle } from './encrypt/engine-factory.ts';
+import { checkExponentBits } from './encrypt/randomizers.ts';
 import { layoutFor, type PackingLayout } from './encrypt/packing.ts';
 import { ReadingEncryptor } from './encrypt/reading-encryptor.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey } from './keys/files.ts';
@@ -44,9 +46,14 @@ import { monotonicClock, systemClock, VirtualClock, type Clock } from './time/cl
 import { EARLIEST_PLAUSIBLE, SteadyClock } from './time/steady-clock.ts';
 import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
+import { guardedConnect, inboundTooLarge } from './uplink/packet-size-guard.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
 import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
+import { assertBindings } from './devices/binding-rules.ts';
+import { MeterGuard } from './devices/meter-guard.ts';
+import { removeEnrolmentCodes } from './customer/enrolment-codes.ts';
+import { realpathOrSelf } from './devices/source-keys.ts';
 import { OperatorService } from './remote/operator-service.ts';
 
 const DAY_MS = 86_400_000;
@@ -114,13 +121,24 @@ function billAddends(config: Readonly<Config>): number {
   );
 }
 
-/** Sizes the packed slots so that no neighbourhood sum and no bill can overflow (docs/protocol.md §Packing). */
+/** The noise of every neighbourhood release; refuses (CONFIG_INVALID) a budget it cannot honour. */
+export function releaseNoise(config: Readonly<Config>): NoisePlan {
+  return noisePlan({ ...config.privacy.noise, intervalMinutes: config.intervals.minutes });
+}
+
+/**
+ * Sizes the packed slots and the release field so that no neighbourhood sum, no noise and no bill can overflow
+ * (docs/privacy.md §Overflow).
+ */
 export function packingLayout(config: Readonly<Config>, modulusBits: number): PackingLayout {
   return layoutFor({
     maxWhPerReading: config.encryption.maxWhPerReading,
     maxAddends: Math.max(config.encryption.maxMetersPerNeighbourhood, billAddends(config)),
     bands: config.billing.bands.map((b) => b.name),
     modulusBits,
+    clipWh: config.privacy.noise.clipWh,
+    maxMetersPerRelease: config.encryption.maxMetersPerNeighbourhood,
+    noiseBound: releaseNoise(config).bound,
   });
 }
 
@@ -141,6 +159,8 @@ export function billCostPlan(
     prices: prices.map((p) => BigInt(Math.round(p! * 10 ** PRICE_DECIMALS))),
     maxBillWh: BigInt(config.encryption.maxWhPerReading) * BigInt(billAddends(config)),
     modulusBits,
+    releaseShift: layout.releaseShift,
+    maxBillClippedWh: BigInt(config.privacy.noise.clipWh) * BigInt(billAddends(config)),
   });
 }
 
@@ -186,6 +206,8 @@ export class Gateway {
         this.log.warn({ removed }, 'removed what an interrupted configuration write left');
     }
     const supplierKey = loadPaillierPublic(config.keys.supplierPublic);
+    // Before anything is created: a configured exponent weaker than the key refuses the start (issue #14 C).
+    checkExponentBits(config.encryption.exponentBits, supplierKey.bits);
     const gatewayKey = loadPrivateKey(config.keys.gatewayPrivate, 'ed25519', 'gateway private key');
     const identity = { privateKey: gatewayKey, publicKey: createPublicKey(gatewayKey) };
     const mdmsKey = loadPublicKey(config.keys.mdmsPublic, 'ed25519', 'MDMS public key');
@@ -196,6 +218,8 @@ export class Gateway {
         paillierBits: supplierKey.bits,
         slotBits: layout.slotBits,
         slots: layout.slots,
+        releaseShift: layout.releaseShift,
+        clipWh: layout.clipWh,
         reveal: config.billing.reveal,
         costBits: pricing?.costBits,
         gatewayFingerprint: fingerprint(identity.publicKey),
@@ -205,13 +229,20 @@ export class Gateway {
 
     const buffer = BufferStore.open(
       path.join(config.gateway.dataDir, config.buffer.file),
-      { synchronous: config.buffer.synchronous, walCheckpointPages: config.buffer.walCheckpointPages },
+      {
+        synchronous: config.buffer.synchronous,
+        walCheckpointPages: config.buffer.walCheckpointPages,
+        onLoosePaths: (paths) =>
+          this.log.warn({ paths }, 'buffer files were group- or world-accessible: tightened to 0700/0600'),
+      },
       supplierKey.n2,
       config.buffer,
       metrics,
     );
     this.buffer = buffer;
     this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
+    // A configuration that re-points a meter bound on this gateway does not start (issue #14 A).
+    assertBindings(config, buffer.devices, realpathOrSelf);
     const costOnlyOpen = buffer.billing.openCount('cost-only');
     if (costOnlyOpen > 0 && !pricing) {
       throw new GatewayError(
@@ -269,6 +300,8 @@ export class Gateway {
       child('intake'),
     );
     this.intake = intake;
+    const guard = new MeterGuard(config, buffer.devices, realpathOrSelf, wall, metrics, child('intake'));
+    intake.admitWith(guard);
     const storage = new StorageStatus(
       config.gateway.dataDir,
       wall,
@@ -281,8 +314,16 @@ export class Gateway {
     this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
-      { k: config.privacy.k, intervalMs, graceMs: config.intervals.graceMinutes * 60_000, layout },
+      {
+        k: config.privacy.k,
+        intervalMs,
+        graceMs: config.intervals.graceMinutes * 60_000,
+        layout,
+        noise: releaseNoise(config),
+        maxMetersPerRelease: config.encryption.maxMetersPerNeighbourhood,
+      },
       supplierKey,
+      (m) => engine.engine.encrypt(m),
       buffer,
       metrics,
       child('aggregate'),
@@ -294,6 +335,8 @@ export class Gateway {
         foldAt: BILLS_FOLD_AT,
         reveal: config.billing.reveal,
         cost: pricing && new BillCost(pricing, supplierKey, (m) => engine.engine.encrypt(m)),
+        encrypt: (m) => engine.engine.encrypt(m),
+        n2: supplierKey.n2,
       },
       layout,
       buffer,
@@ -322,7 +365,10 @@ export class Gateway {
         retryInitialMs: config.upstream.retryInitialSeconds * 1000,
         retryMaxMs: config.upstream.retryMaxSeconds * 1000,
       },
-      this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)),
+      guardedConnect(this.deps.connect ?? ((url, opts) => mqtt.connect(url, opts)), {
+        maxBytes: config.upstream.maxPacketBytes,
+        onOversize: inboundTooLarge(metrics, child('uplink')),
+      }),
       buffer,
       mdmsKey,
       { elapsed, calendar: wall },
@@ -373,6 +419,11 @@ export class Gateway {
           };
         },
         codes: codesLoader(config.keys.enrolmentCodes, log),
+        ledger: {
+          codeUsed: (key) => buffer.devices.codeUsed(key),
+          markCodeUsed: (key, meter, now) => buffer.devices.markCodeUsed(key, meter, now),
+          retired: (meter) => buffer.devices.meter(meter)?.state === 'retired',
+        },
       },
       buffer.customers,
       buffer.history,
@@ -429,6 +480,7 @@ export class Gateway {
       meters,
       sink: intake.accept,
       sealedSink: intake.acceptSealed,
+      identify: guard.identify,
       clock,
       startedAt,
       intervalMs,
@@ -509,14 +561,21 @@ export class Gateway {
         layoutOf: (c) => packingLayout(c, supplierKey.bits),
         settle: (c) => {
           intake.setMeters(c.meters);
+          guard.reset(c);
           meterStatus.setMeters(c.meters);
           aggregator.setK(c.privacy.k);
+          aggregator.setNoise(releaseNoise(c));
           customers.reconfigure({ meters: c.meters.map((m) => m.id), historyDays: c.customers.historyDays });
         },
         stopDrivers: () => this.stopDrivers(),
         startDrivers: (c) => this.startDrivers(c, driverContext, layout),
         reschedule: schedule,
         setLogLevel: (levels) => this.loggers.apply(levels),
+        devices: { known: buffer.devices, realpath: realpathOrSelf },
+        retire: (meters, nbs) => {
+          buffer.devices.retire(meters, nbs, wall.now());
+          this.voidCodes(meters.map((m) => m.id));
+        },
       },
       child('config'),
     );
@@ -543,6 +602,19 @@ export class Gateway {
       { schedule: config.upstream.schedule, drivers: this.drivers.map((d) => d.name) },
       'started',
     );
+  }
+
+  /** Deletes the enrolment codes of retired meters (issue #14: a removed meter's code never enrols again). */
+  private voidCodes(meterIds: readonly string[]): void {
+    const file = this.deps.config.keys.enrolmentCodes;
+    if (!file || meterIds.length === 0) return;
+    try {
+      const removed = removeEnrolmentCodes(file, meterIds);
+      if (removed.length > 0) this.log.info({ meters: removed }, 'enrolment codes of removed meters deleted');
+    } catch (error) {
+      // The codes stay refused (the buffer records the ids as retired); the file is cleaned at the next removal.
+      this.log.error({ code: errorCode(error) }, 'enrolment codes of removed meters could not be deleted');
+    }
   }
 
   async stop(): Promise<void> {

@@ -5,22 +5,33 @@
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.ts';
+import { ConfigError, loadConfigFile } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { checkBindings, rehomeMeter } from './devices/on-site.ts';
+import { checkExponentBits } from './encrypt/randomizers.ts';
+import { loadPaillierPublic } from './keys/paillier-files.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './observe/log.ts';
 import { SystemdNotifier } from './observe/systemd-notify.ts';
 import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
 const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
+       gateway [--config FILE] rehome METER-ID --reason "…"
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
-                      keys, TLS files and the replay CSV are checked when the gateway starts
+                      keys, TLS files and the replay CSV are checked when the gateway starts (but
+                      encryption.exponentBits is checked against the supplier key when it is readable)
       --doctor        check the installation as the gateway would meet it: configuration, keys and their
                       modes, serial ports, brokers, clock, disk space and the buffer; one line per check
                       with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
                       service user: sudo -u meterspace scripts/gateway --config FILE --doctor
                       ("gateway doctor --config FILE" is the same)
+      rehome METER    on site only: release the device and source bindings of METER and retire its id, so
+                      that its device or source can be configured under a new id (a meter replaced or moved
+                      to another neighbourhood); --reason is required, and the step is logged, recorded in
+                      the buffer and reported in the health message (docs/fleet.md)
+      --reason TEXT   why the meter is re-homed (with rehome)
   -h, --help          show this help`;
 
 async function main(argv: string[]): Promise<void> {
@@ -31,6 +42,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c', default: 'config/gateway.yaml' },
       check: { type: 'boolean', default: false },
       doctor: { type: 'boolean', default: false },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -39,6 +51,21 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (!values.config) throw new UsageError('--config is required', HELP);
+  if (positionals[0] === 'rehome') {
+    if (positionals.length !== 2) throw new UsageError('rehome takes one meter id', HELP);
+    if (values.reason === undefined) throw new UsageError('rehome needs --reason "…"', HELP);
+    const config = loadConfigFile(values.config);
+    const log = createLogger({
+      level: config.gateway.logLevel,
+      ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
+    });
+    const released = rehomeMeter(config, positionals[1]!, values.reason, Date.now(), log);
+    process.stdout.write(
+      `meter ${positionals[1]} re-homed: ${released} binding(s) released, its id retired; configure its ` +
+        'device under a new meter id\n',
+    );
+    return;
+  }
   const doctor = values.doctor || positionals[0] === 'doctor';
   if (positionals.length > (positionals[0] === 'doctor' ? 1 : 0)) {
     throw new UsageError(`unexpected argument: ${positionals.join(' ')}`, HELP);
@@ -52,6 +79,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfigFile(values.config);
   if (values.check) {
+    checkBindings(config);
+    checkExponentAgainstKey(config, values.config);
     process.stdout.write(
       `${values.config}: valid (${config.meters.length} meters, ${config.neighbourhoods.length} neighbourhoods)\n`,
     );
@@ -85,6 +114,26 @@ async function main(argv: string[]): Promise<void> {
     throw error;
   }
   notifier?.ready();
+}
+
+/**
+ * --check reads no key file, with one exception: a configured encryption.exponentBits is only valid relative to the
+ * supplier key's size, so it is checked against that key when the file can be read (at start it always is).
+ */
+function checkExponentAgainstKey(config: Readonly<Config>, file: string): void {
+  if (config.encryption.exponentBits === undefined) return;
+  let bits: number;
+  try {
+    bits = loadPaillierPublic(config.keys.supplierPublic).bits;
+  } catch {
+    return; // a missing or broken key is reported at start and by the doctor
+  }
+  try {
+    checkExponentBits(config.encryption.exponentBits, bits);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^encryption\.exponentBits: /, '');
+    throw new ConfigError(file, [{ path: 'encryption.exponentBits', message }], 'EXPONENT_TOO_SHORT');
+  }
 }
 
 runCli(main);

@@ -8,6 +8,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { Rational } from '../gateway/encrypt/discrete-gaussian.ts';
 import { loadPrivateKey, loadPublicKey } from '../gateway/keys/files.ts';
 import { createLogger } from '../gateway/observe/log.ts';
 import { Authority } from './lib/authority/authority.ts';
@@ -40,9 +41,11 @@ Options (run):
   --trust ID=FILE       a gateway id and its Ed25519 public key: the authority's own list (repeatable)
   --min-k N             least meters in a co-decrypted aggregate (default 5)
   --min-billing-days N  shortest billing period co-decrypted, in days (default 1)
-  --require-noise       co-decrypt aggregates only with stated noise parameters
-  --min-sigma2 X        with --require-noise: least noise variance σ²
-  --max-epsilon X       with --require-noise: largest ε per household-day
+  --min-sigma2 X        least noise variance σ² an aggregate states (e.g. 2500000 or 9000001/1000)
+  --max-epsilon X       largest ε per household-day an aggregate states
+  --allow-no-noise      opt out of the noise requirement (by default every aggregate must state its noise,
+                        as every release of contract v2 does; one without is refused CODECRYPT_NO_NOISE);
+                        then no minimum is held either
   --username U, --password P   broker credentials
 Options (all):
   --db FILE             the authority's own database (default authority.sqlite)
@@ -58,7 +61,7 @@ const OPTIONS = {
   trust: { type: 'string', multiple: true, default: [] as string[] },
   'min-k': { type: 'string', default: '5' },
   'min-billing-days': { type: 'string', default: '1' },
-  'require-noise': { type: 'boolean', default: false },
+  'allow-no-noise': { type: 'boolean', default: false },
   'min-sigma2': { type: 'string' },
   'max-epsilon': { type: 'string' },
   username: { type: 'string' },
@@ -77,13 +80,34 @@ function number(text: string | undefined, name: string, min: number): number | u
   return n;
 }
 
+/** A non-negative decimal ("2.5") or "num/den" as an exact rational: σ² is compared without floats. */
+function rational(text: string | undefined, name: string): Rational | undefined {
+  if (text === undefined) return undefined;
+  const fraction = /^([0-9]{1,300})\/([1-9][0-9]{0,300})$/.exec(text);
+  if (fraction) return { num: BigInt(fraction[1]!), den: BigInt(fraction[2]!) };
+  const decimal = /^([0-9]{1,300})(?:\.([0-9]{1,30}))?$/.exec(text);
+  if (!decimal) throw new UsageError(`--${name} must be a decimal number or num/den`, HELP);
+  const digits = decimal[2] ?? '';
+  return { num: BigInt(decimal[1]! + digits), den: 10n ** BigInt(digits.length) };
+}
+
 function policyOf(values: Values): AuthorityPolicy {
-  const minSigma2 = number(values['min-sigma2'], 'min-sigma2', 0);
+  const minSigma2 = rational(values['min-sigma2'], 'min-sigma2');
   const maxEpsilonPerDay = number(values['max-epsilon'], 'max-epsilon', 0);
+  if (values['allow-no-noise'] && (minSigma2 !== undefined || maxEpsilonPerDay !== undefined)) {
+    throw new UsageError('--allow-no-noise cannot be combined with --min-sigma2 or --max-epsilon', HELP);
+  }
   return {
     minK: number(values['min-k'], 'min-k', 2)!,
     minBillingDays: number(values['min-billing-days'], 'min-billing-days', 1)!,
-    ...(values['require-noise'] ? { requireNoise: { minSigma2, maxEpsilonPerDay } } : {}),
+    ...(values['allow-no-noise']
+      ? {}
+      : {
+          requireNoise: {
+            ...(minSigma2 && { minSigma2 }),
+            ...(maxEpsilonPerDay !== undefined && { maxEpsilonPerDay }),
+          },
+        }),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   type DecryptionResult,
   type EncryptionResult,
 } from './lib/bench/encryption.ts';
+import { benchNoise, type NoiseResult } from './lib/bench/noise.ts';
 import { chartSvg, decryptionTable, encryptionTable, pipelineTable } from './lib/bench/report.ts';
 import { build, makeKeys, ROOT, runCompiled, startBroker, startMdmsProcess } from './lib/bench/peers.ts';
 import type { RunResult, RunSpec } from './lib/bench/run-pipeline.ts';
@@ -104,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
   const households = [...new Set(readFixture().map((r) => r.household))];
   const encryption: EncryptionResult[] = [];
   const decryption: DecryptionResult[] = [];
+  const noise: NoiseResult[] = [];
   const pipeline: RunResult[] = [];
   try {
     for (const bits of bitsList) {
@@ -125,6 +127,14 @@ async function main(argv: string[]): Promise<void> {
         console.log(`  encryption ${engine}: ${r.cpuMsPerEncryption.toFixed(3)} CPU ms each`);
         encryption.push(r);
       }
+      if (!values['pipeline-only']) {
+        const n = await benchNoise(key.publicKey, values.quick ? 10 : 50);
+        console.log(
+          `  noise per release: ${n.cpuMsPerDraw.toFixed(3)} CPU ms per draw, ` +
+            `${n.cpuMsPerRelease.toFixed(3)} CPU ms with its encryption`,
+        );
+        noise.push(n);
+      }
       const dec = values['pipeline-only'] ? [] : await benchDecryption(key, values.quick ? 5 : 20);
       for (const d of dec)
         console.log(`  decryption ${d.method}: ${d.cpuMsPerDecryption.toFixed(2)} CPU ms each`);
@@ -144,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
           days,
           keyDir: dir,
           brokerUrl: broker.url,
+          protocolVersion: broker.protocolVersion,
           csv: FIXTURE_CSV,
           households,
           start: '2012-10-09T00:00:00Z',
@@ -166,6 +177,14 @@ async function main(argv: string[]): Promise<void> {
     '',
     encryptionTable(encryption),
     '',
+    '### Noise per neighbourhood release (default ε, once per neighbourhood and interval)',
+    '',
+    ...noise.map(
+      (n) =>
+        `${n.bits} bits: ${n.cpuMsPerDraw.toFixed(3)} CPU ms per discrete Gaussian draw, ` +
+        `${n.cpuMsPerRelease.toFixed(3)} CPU ms with its encryption (${n.samples} samples)`,
+    ),
+    '',
     '### Decryption at the MDMS',
     '',
     decryptionTable(decryption),
@@ -180,7 +199,7 @@ async function main(argv: string[]): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(
     path.join(out, 'latest.json'),
-    `${JSON.stringify({ machine, broker: broker.kind, encryption, decryption, pipeline }, null, 2)}\n`,
+    `${JSON.stringify({ machine, broker: broker.kind, encryption, noise, decryption, pipeline }, null, 2)}\n`,
   );
   writeFileSync(path.join(out, 'latest.md'), md);
   writeFileSync(path.join(out, 'latest.svg'), chartSvg(encryption, pipeline));

@@ -15,7 +15,13 @@ import { createLogger } from '../gateway/observe/log.ts';
 import { startEmbeddedBroker } from './lib/embedded-broker.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { enrolHousehold, makeEnrolmentCode } from './lib/demo/household.ts';
-import { DEMO_GATEWAY_ID, DEMO_METERS, writeDemoConfig } from './lib/demo/setup.ts';
+import {
+  DEMO_CLIP_WH,
+  DEMO_EPSILON,
+  DEMO_GATEWAY_ID,
+  DEMO_METERS,
+  writeDemoConfig,
+} from './lib/demo/setup.ts';
 import { printReport } from './lib/demo/report.ts';
 import { generateDemoKeys } from './lib/demo/keys.ts';
 import { startDemoAuthority } from './lib/demo/authority.ts';
@@ -226,7 +232,9 @@ async function main(argv: string[]): Promise<void> {
   const householdOk = home.opened.length > 0 && wrong === 0 && home.openedByOthers === 0;
   console.log('');
   console.log(
-    `Aggregates: ${verdict.aggregatesMatched}/${verdict.aggregatesExpected} equal the CSV sums; ` +
+    `Aggregates: ${verdict.aggregatesMatched}/${verdict.aggregatesExpected} within their noise bound of the CSV's ` +
+      `clipped sums, ${verdict.aggregatesWithin95} inside their 95 % interval (demo budget: ε = ${DEMO_EPSILON} ` +
+      `per household-day, clipWh ${DEMO_CLIP_WH}; the default is ε = 100, docs/privacy.md §Noise); ` +
       `suppressed: ${verdict.suppressedMatched}/${verdict.suppressedExpected} (never released); ` +
       `bills: ${verdict.billsMatched}/${verdict.billsExpected} equal the CSV sums per band.`,
   );

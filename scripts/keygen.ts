@@ -22,6 +22,7 @@ import { paillierPrivateJson, paillierPublicJson } from '../gateway/keys/paillie
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { codeKeyPair, generateEnrolmentCode } from '../gateway/customer/enrolment-code.ts';
 import { storeEnrolmentCode } from '../gateway/customer/enrolment-codes.ts';
+import { meterIdState } from '../gateway/devices/on-site.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { splitCeremony, splitShareFiles } from './lib/split-key/ceremony.ts';
 
@@ -159,6 +160,13 @@ function enrolmentCodes(configFile: string | undefined, meters: string[]): Promi
   const known = new Set(config.meters.map((m) => m.id));
   for (const meter of meters) {
     if (!known.has(meter)) throw new UsageError(`--meter ${meter}: not a meter of ${configFile}`, HELP);
+    // Issue #14: a retired id (removed or re-homed) never enrols again; its device gets a new id and code.
+    if (meterIdState(config, meter) === 'retired') {
+      throw new GatewayError(
+        'METER_ID_RETIRED',
+        `--meter ${meter}: this meter id is retired on this gateway; configure the device under a new id`,
+      );
+    }
   }
   for (const meter of meters) {
     const code = generateEnrolmentCode();

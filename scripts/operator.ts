@@ -4,17 +4,12 @@
  *   scripts/operator get --gateway ID --key operator.ed25519.key.pem --gateway-public gw.pub.pem [--out F]
  *   scripts/operator set --gateway ID --key … --gateway-public … --file gateway.yaml [--dry-run]
  */
-import { createPublicKey, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
 import { GatewayError } from '../gateway/errors.ts';
-import { loadPrivateKey, loadPublicKey, readKeyFile, readSecretFile } from '../gateway/keys/files.ts';
-import { openEnvelope, signEnvelope } from '../gateway/protocol/envelope.ts';
-import { ConfigReply, type ConfigRequest } from '../gateway/protocol/operator-messages.ts';
-import { topics } from '../gateway/protocol/topics.ts';
+import type { ConfigReply } from '../gateway/protocol/operator-messages.ts';
 import { runCli, UsageError } from './lib/cli.ts';
-import { deadline } from './lib/deadline.ts';
+import { exchange, LINK_OPTIONS, linkFrom } from './lib/operator/exchange.ts';
 
 const HELP = `Usage: scripts/operator <get|set> [options]
 
@@ -48,18 +43,10 @@ async function main(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      gateway: { type: 'string' },
-      key: { type: 'string' },
-      'gateway-public': { type: 'string' },
-      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
-      prefix: { type: 'string', default: 'meterspace/v1' },
-      ca: { type: 'string' },
-      username: { type: 'string' },
-      'password-file': { type: 'string' },
+      ...LINK_OPTIONS,
       file: { type: 'string' },
       out: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
-      timeout: { type: 'string', default: '30' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -70,58 +57,19 @@ async function main(argv: string[]): Promise<void> {
     throw new UsageError('--gateway, --key and --gateway-public are required', HELP);
   }
   if (command === 'set' && !values.file) throw new UsageError('set needs --file', HELP);
-  const privateKey = loadPrivateKey(values.key, 'ed25519', 'operator key');
-  const gatewayKey = loadPublicKey(values['gateway-public'], 'ed25519', 'gateway public key');
-  const now = Date.now();
-  const base = {
-    id: randomBytes(12).toString('hex'),
-    gatewayId: values.gateway,
-    seq: now,
-    issuedAt: new Date(now).toISOString(),
-  };
-  const request: ConfigRequest =
+  const reply = await exchange(
+    linkFrom(values),
     command === 'get'
-      ? { type: 'config-get', ...base }
-      : { type: 'config-set', ...base, yaml: readFileSync(values.file!, 'utf8'), dryRun: values['dry-run'] };
-  const { message } = signEnvelope(request, privateKey, createPublicKey(privateKey));
-  const client = await mqtt.connectAsync(values.broker, {
-    clientId: `operator-${base.id}`,
-    ...(values.ca ? { ca: readKeyFile(values.ca, 'CA certificate') } : {}),
-    ...(values.username ? { username: values.username } : {}),
-    ...(values['password-file']
-      ? { password: readSecretFile(values['password-file'], 'broker password file').trim() }
-      : {}),
-  });
-  let reply: ConfigReply;
-  try {
-    const answer = new Promise<Buffer>((resolve) => client.on('message', (_t, p) => resolve(p)));
-    await client.subscribeAsync(topics.configReply(values.prefix, values.gateway, base.id), { qos: 1 });
-    await client.publishAsync(topics.configRequest(values.prefix, values.gateway), message, { qos: 1 });
-    const timeoutS = Number(values.timeout);
-    const { expired, clear } = deadline(
-      timeoutS * 1000,
-      () =>
-        new GatewayError(
-          'DEVICE_TIMEOUT',
-          `no reply from gateway ${values.gateway} within ${timeoutS} s (is it running, on ${values.broker}, with keys.operatorPublic set?)`,
-        ),
-    );
-    try {
-      reply = ConfigReply.parse(openEnvelope(await Promise.race([answer, expired]), gatewayKey).body);
-    } finally {
-      clear();
-    }
-  } finally {
-    await client.endAsync();
-  }
-  if (reply.id !== base.id)
-    throw new GatewayError('MESSAGE_MALFORMED', 'the reply does not answer this request');
+      ? { type: 'config-get' }
+      : { type: 'config-set', yaml: readFileSync(values.file!, 'utf8'), dryRun: values['dry-run'] },
+  );
   report(reply, values.out);
 }
 
 function report(reply: ConfigReply, out: string | undefined): void {
   if (!reply.ok) {
-    for (const i of reply.issues ?? []) console.error(`  - ${i.path || '(root)'}: ${i.message}`);
+    for (const i of reply.issues ?? [])
+      console.error(`  - ${i.path || '(root)'}: ${i.code ? `[${i.code}] ` : ''}${i.message}`);
     throw new GatewayError('REQUEST_REFUSED', `the gateway refused: [${reply.code}] ${reply.message ?? ''}`);
   }
   if (reply.yaml !== undefined) {

@@ -109,7 +109,16 @@ async function main(argv: string[]): Promise<void> {
   });
   const anchor = Date.now() + WARM_UP_SECONDS * 1000;
   const metricsPort = 19_000 + (process.pid % 1000);
-  const configFile = writeConfig({ dir, keyDir, brokerUrl: broker.url, fleet, anchor, speed, metricsPort });
+  const configFile = writeConfig({
+    dir,
+    keyDir,
+    brokerUrl: broker.url,
+    protocolVersion: broker.protocolVersion,
+    fleet,
+    anchor,
+    speed,
+    metricsPort,
+  });
   const gateway = runCompiled('gateway/main.js', ['--config', configFile]);
   // Its stdout and stderr are kept beside its log: a crash (V8 out of memory) prints to stderr only.
   const gatewayOut = path.join(dir, 'gateway.out');
@@ -216,6 +225,7 @@ function writeConfig(o: {
   dir: string;
   keyDir: string;
   brokerUrl: string;
+  protocolVersion: 4 | 5;
   fleet: readonly FleetMeter[];
   anchor: number;
   speed: number;
@@ -232,7 +242,13 @@ function writeConfig(o: {
       gatewayPrivate: path.join(o.keyDir, 'gateway.ed25519.key.pem'),
       mdmsPublic: path.join(o.keyDir, 'mdms.ed25519.pub.pem'),
     },
-    upstream: { url: o.brokerUrl, schedule: '*/5 * * * * *', retryInitialSeconds: 1, retryMaxSeconds: 5 },
+    upstream: {
+      url: o.brokerUrl,
+      protocolVersion: o.protocolVersion,
+      schedule: '*/5 * * * * *',
+      retryInitialSeconds: 1,
+      retryMaxSeconds: 5,
+    },
     observe: { metrics: { listen: `127.0.0.1:${o.metricsPort}` } },
     drivers: { mqtt: { url: o.brokerUrl } },
     neighbourhoods: [...new Set(o.fleet.map((m) => m.neighbourhood))].map((id) => ({ id })),

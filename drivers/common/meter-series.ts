@@ -9,6 +9,7 @@ import { errorCode } from '../../gateway/errors.ts';
 import type { Logger } from '../../gateway/observe/log.ts';
 import type { MeterReport } from '../../gateway/observe/meter-status.ts';
 import type { Metrics } from '../../gateway/observe/metrics.ts';
+import type { DriverContext } from '../driver.ts';
 import { importEnergyWh } from './import-energy.ts';
 import { placeInTime } from './meter-clock.ts';
 import type { MeterFrame } from './meter-frame.ts';
@@ -34,6 +35,29 @@ export interface SeriesDeps {
   log: Logger;
   /** Last accepted interval start of this meter (the intake's cursor). */
   cursor(): number | undefined;
+  /** Told the identity the meter gives of itself in a frame (DriverContext.identify), before its readings. */
+  identify?: ((identity: string) => void) | undefined;
+}
+
+/** A meter's series dependencies from its driver's context. */
+export function seriesDepsOf(ctx: DriverContext, meterId: string): SeriesDeps {
+  return {
+    sink: ctx.sink,
+    metrics: ctx.metrics,
+    report: ctx.report,
+    log: ctx.log,
+    cursor: () => ctx.cursor(meterId),
+    identify: ctx.identify && ((identity) => ctx.identify?.(meterId, identity)),
+  };
+}
+
+/**
+ * The identity a frame gives of its meter: its serial (DSMR 0-0:96.1.1, SML server id, IEC 0.0.0), if it has a
+ * real one: DSMR 2.2 meters send a placeholder of zeros, which names no device.
+ */
+export function frameIdentity(frame: MeterFrame): string | undefined {
+  const serial = frame.serial?.trim();
+  return serial === undefined || /^0*$/.test(serial) ? undefined : `meter-serial:${serial}`;
 }
 
 export class MeterSeries {
@@ -56,6 +80,9 @@ export class MeterSeries {
   frame(frame: MeterFrame, receivedAt: number): void {
     const { opts, deps } = this;
     try {
+      // Bound to this meter before any of its readings is taken (issue #14: one device, one meter id).
+      const identity = frameIdentity(frame);
+      if (identity !== undefined) deps.identify?.(identity);
       const wh = importEnergyWh(frame, opts.registers);
       if (wh === undefined) {
         deps.metrics.inc('driver.frames_without_energy');

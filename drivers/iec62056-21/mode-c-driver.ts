@@ -5,7 +5,7 @@
  * is counted under its code and the next poll tries again; the link reopens a port that disappears.
  */
 import { errorCode } from '../../gateway/errors.ts';
-import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
+import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
 import type { Driver, DriverContext } from '../driver.ts';
 import { SerialLink, type PortOpener, type SerialLinkOptions } from '../serial/serial-link.ts';
 import { ModeCSession, type ModeCSessionOptions, type SessionAction } from './mode-c-session.ts';
@@ -35,13 +35,7 @@ export class ModeCDriver implements Driver {
     open: PortOpener,
   ) {
     this.name = `iec62056-21:${opts.link.name}`;
-    this.series = new MeterSeries(opts.series, {
-      sink: ctx.sink,
-      metrics: ctx.metrics,
-      report: ctx.report,
-      log: ctx.log,
-      cursor: () => ctx.cursor(opts.series.meterId),
-    });
+    this.series = new MeterSeries(opts.series, seriesDepsOf(ctx, opts.series.meterId));
     this.link = new SerialLink(
       { ...opts.link, line: lineSettings(SIGN_ON_BAUD) },
       {

@@ -5,7 +5,7 @@
  * comes back, and counted; the others keep being read.
  */
 import type { GatewayError } from '../../gateway/errors.ts';
-import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
+import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
 import type { Driver, DriverContext } from '../driver.ts';
 import { ModbusPoller, type ModbusDevice, type ModbusPollerOptions } from './modbus-poller.ts';
 import type { TransportFactory } from './transport.ts';
@@ -32,16 +32,7 @@ export class ModbusMeterDriver implements Driver {
     transport: TransportFactory,
   ) {
     for (const m of opts.meters) {
-      this.series.set(
-        m.device.id,
-        new MeterSeries(m.series, {
-          sink: ctx.sink,
-          metrics: ctx.metrics,
-          report: ctx.report,
-          log: ctx.log,
-          cursor: () => ctx.cursor(m.series.meterId),
-        }),
-      );
+      this.series.set(m.device.id, new MeterSeries(m.series, seriesDepsOf(ctx, m.series.meterId)));
     }
     const { meters, ...pollerOpts } = opts;
     this.poller = new ModbusPoller(

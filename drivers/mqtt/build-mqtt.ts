@@ -3,12 +3,21 @@ import type { Config, MeterConfig } from '../../gateway/config/schema.ts';
 import type { PackingLayout } from '../../gateway/encrypt/packing.ts';
 import { GatewayError } from '../../gateway/errors.ts';
 import { loadPublicKey, readSecretFile } from '../../gateway/keys/files.ts';
+import { guardedConnect, inboundTooLarge } from '../../gateway/uplink/packet-size-guard.ts';
 import { seriesOptions } from '../common/series-options.ts';
 import type { DriverContext } from '../driver.ts';
 import { parseGenericPayload } from './generic-payload.ts';
 import { MqttMeterDriver, type MqttConnect, type MqttMeter } from './mqtt-meter-driver.ts';
 import { parseSealedPayload } from './sealed-payload.ts';
 import { parseTasmotaPayload } from './tasmota-payload.ts';
+
+/**
+ * Above this, a packet from the meter broker is cut off at its fixed header, unread (gateway/uplink/
+ * packet-size-guard.ts): whoever can publish on the local broker cannot make the gateway hold a 256 MB packet.
+ * Between the payload limit (64 KiB, mqtt-meter-driver.ts) and this, a packet is read and refused as FRAME_TOO_LONG
+ * against its meter, which says more than a dropped connection would.
+ */
+export const METER_BROKER_MAX_PACKET_BYTES = 8 * 1024 * 1024;
 
 export function buildMqttDriver(
   config: Readonly<Config>,
@@ -45,5 +54,10 @@ export function buildMqttDriver(
       ? { password: readSecretFile(m.passwordFile, 'meter broker password file').trim() }
       : {}),
   };
-  return new MqttMeterDriver({ url: m.url, client, meters: mqttMeters }, contextFor(meters, 'mqtt'), connect);
+  const ctx = contextFor(meters, 'mqtt');
+  const guarded = guardedConnect(connect, {
+    maxBytes: METER_BROKER_MAX_PACKET_BYTES,
+    onOversize: inboundTooLarge(ctx.metrics, ctx.log, 'driver.mqtt.inbound_too_large'),
+  });
+  return new MqttMeterDriver({ url: m.url, client, meters: mqttMeters }, ctx, guarded);
 }

@@ -7,7 +7,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { errorCode, GatewayError } from '../../gateway/errors.ts';
 import type { MeterFrame } from '../common/meter-frame.ts';
 import type { SealedReading } from './sealed-payload.ts';
-import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
+import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
 import type { Driver, DriverContext } from '../driver.ts';
 
 export type MqttConnect = (url: string, opts: IClientOptions) => MqttClient;
@@ -40,13 +40,7 @@ export class MqttMeterDriver implements Driver {
     for (const meter of opts.meters) {
       const series =
         meter.kind === 'frames'
-          ? new MeterSeries(meter.series, {
-              sink: ctx.sink,
-              metrics: ctx.metrics,
-              report: ctx.report,
-              log: ctx.log,
-              cursor: () => ctx.cursor(meter.series.meterId),
-            })
+          ? new MeterSeries(meter.series, seriesDepsOf(ctx, meter.series.meterId))
           : undefined;
       this.byTopic.set(meter.topic, { meter, series });
     }

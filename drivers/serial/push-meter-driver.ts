@@ -6,7 +6,7 @@
 import type { Transform } from 'node:stream';
 import { errorCode, type GatewayError } from '../../gateway/errors.ts';
 import type { Driver, DriverContext } from '../driver.ts';
-import { MeterSeries, type MeterSeriesOptions } from '../common/meter-series.ts';
+import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
 import { LineDetector } from './line-detector.ts';
 import type { PushProtocol } from './push-protocol.ts';
 import { SerialLink, type LineSettings, type SerialLinkOptions, type PortOpener } from './serial-link.ts';
@@ -35,13 +35,7 @@ export class PushMeterDriver implements Driver {
   ) {
     this.name = `${protocol.name}:${opts.link.name}`;
     const meterId = opts.series.meterId;
-    this.series = new MeterSeries(opts.series, {
-      sink: ctx.sink,
-      metrics: ctx.metrics,
-      report: ctx.report,
-      log: ctx.log,
-      cursor: () => ctx.cursor(meterId),
-    });
+    this.series = new MeterSeries(opts.series, seriesDepsOf(ctx, meterId));
     this.detector =
       opts.detect &&
       new LineDetector(

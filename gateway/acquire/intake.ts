@@ -26,6 +26,14 @@ import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import { assertCiphertext, type PaillierPublicKey } from '../encrypt/paillier.ts';
 import type { Reading, SealedReadingIn } from './reading.ts';
 
+/** Checks each meter against the device it is bound to (gateway/devices/meter-guard.ts). */
+export interface MeterAdmission {
+  /** Throws the meter's refusal (DEVICE_BOUND_ELSEWHERE, DEVICE_CHANGED, …), if any. */
+  admit(meter: MeterConfig): void;
+  /** True for a refusal already logged (once per meter). */
+  isLogged(error: unknown): boolean;
+}
+
 /** What a plaintext and a sealed reading share: the meter and the interval. */
 type ReadingSlot = Pick<Reading, 'meterId' | 'start' | 'end'>;
 
@@ -102,6 +110,8 @@ export class Intake {
   private stream: ReadingStream | undefined;
   /** Where each meter's accepted and refused readings are reported (its status for health and metrics). */
   private report: IntakeReport | undefined;
+  /** Where each meter is checked against its bound device; none: every configured meter is taken. */
+  private admission: MeterAdmission | undefined;
 
   constructor(
     private readonly opts: IntakeOptions,
@@ -152,6 +162,11 @@ export class Intake {
   /** Ciphertexts waiting in memory for the buffer to take writes again. */
   get unstoredCount(): number {
     return this.unstored.length;
+  }
+
+  /** Checks every reading's meter against its bound device first (issue #14 A). */
+  admitWith(admission: MeterAdmission): void {
+    this.admission = admission;
   }
 
   /** Reports every accepted and refused reading per meter (gateway/observe/meter-status.ts). */
@@ -294,6 +309,8 @@ export class Intake {
     const code = errorCode(error);
     this.metrics.inc(`readings.rejected.${code}`);
     this.report?.rejected(meterId, code);
+    // A meter refused for its device is logged once by the guard, not once per reading.
+    if (this.admission?.isLogged(error)) return;
     this.log.warn(
       { meter: meterId, intervalStart: safeIso(start), code, reason: (error as Error).message },
       'reading rejected',
@@ -364,6 +381,7 @@ export class Intake {
     const meter = this.meters.get(reading.meterId);
     if (!meter)
       throw new GatewayError('READING_UNKNOWN_METER', `no meter "${reading.meterId}" in the config`);
+    this.admission?.admit(meter);
     const { intervalMs, maxReadingAgeMs } = this.opts;
     if (
       !Number.isSafeInteger(reading.start) ||

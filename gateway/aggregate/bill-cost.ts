@@ -16,6 +16,11 @@
  *
  * The exponents are W + G bits long (about 80), not full-length, and the packing layout is unchanged: the cost
  * never has to fit a slot, so switching modes changes no slot width.
+ *
+ * Each reading also holds min(wh, clipWh) in its release field at bit s (packing.ts). Raised to e_b, a band's
+ * clipped sum c_b lands at e_b·2^s·c_b = M·(e_b·2^(s − W − G)·c_b): a multiple of M as long as s ≥ W + G, so it
+ * joins U above the guard bits, U = Σ_b k_b·x_b + Σ_b e_b·2^(s − W − G)·c_b, and the mask R is sized to cover
+ * its largest value. A layout with s < W + G would put clipped sums into the cost: refused (PACKING_OVERFLOW).
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
@@ -32,6 +37,10 @@ export interface CostBounds {
   maxBillWh: bigint;
   /** Bit length of the Paillier modulus n. */
   modulusBits: number;
+  /** s: where the readings' release field starts. */
+  releaseShift: number;
+  /** The most clipped Wh one bill can hold: clipWh × the most readings a bill can hold. */
+  maxBillClippedWh: bigint;
 }
 
 /** Everything about the computation that is fixed by the configuration (public, like the prices). */
@@ -59,8 +68,17 @@ export function costPlan(b: CostBounds): CostPlan {
     if (k > maxK) maxK = k;
     return e;
   });
-  // U = Σ_b k_b·x_b ≤ max k_b · Σ_b x_b ≤ max k_b · maxBillWh.
-  const maskBits = bitLength(maxK * b.maxBillWh) + MASK_MARGIN_BITS;
+  if (b.releaseShift < costBits + COST_GUARD_BITS) {
+    throw new GatewayError(
+      'PACKING_OVERFLOW',
+      `billing.reveal cost-only: a ${costBits}-bit cost and its guard bits reach past the release field at bit ` +
+        `${b.releaseShift}; lower the prices, encryption.maxWhPerReading or buffer.maxReadingAgeDays`,
+    );
+  }
+  const maxE = exponents.reduce((max, e) => (e > max ? e : max), 0n);
+  // U = Σ_b k_b·x_b + Σ_b e_b·2^(s−W−G)·c_b ≤ max k_b · maxBillWh + max e_b · 2^(s−W−G) · maxBillClippedWh.
+  const maxU = maxK * b.maxBillWh + ((maxE * b.maxBillClippedWh) << (BigInt(b.releaseShift) - shift));
+  const maskBits = bitLength(maxU) + MASK_MARGIN_BITS;
   // P = cost + M·(U + R) < M·2^(maskBits + 1).
   const needed = costBits + COST_GUARD_BITS + maskBits + 1;
   if (needed > b.modulusBits - 2) {

@@ -4,7 +4,9 @@
  * SD card sees each total rewritten once per interval. Once a period has ended plus the grace period, everything
  * queued for it is folded and its total released as a bill: the packed band totals, or for a period opened in
  * cost-only mode only the amount due, priced on the ciphertexts with the prices in force now (bill-cost.ts).
+ * Either way the release field above the slots (each reading's clipped Wh) is masked before it leaves.
  */
+import { randomBytes } from 'node:crypto';
 import type { BufferStore } from '../buffer/buffer.ts';
 import type { BillingPeriodRow, RevealMode } from '../buffer/billing-store.ts';
 import { PRICE_DECIMALS } from '../config/schema.ts';
@@ -27,6 +29,14 @@ export interface BillingCloserOptions {
   reveal?: RevealMode;
   /** Prices cost-only periods; without it (no prices configured) none can be closed. */
   cost?: BillCost;
+  /**
+   * A fresh Paillier encryption (the engine's) and the randomness of the mask that hides a bill's release field
+   * (the sum of its clipped readings, which must not leak either: docs/privacy.md §Overflow).
+   */
+  encrypt: (m: bigint) => bigint;
+  /** n² of the supplier's key. */
+  n2: bigint;
+  random?: (size: number) => Buffer;
 }
 
 export class BillingCloser {
@@ -68,7 +78,7 @@ export class BillingCloser {
         : {
             ...common,
             layout: { slotBits: this.layout.slotBits, slots: [...this.layout.slots] },
-            ciphertext: toHex(fromBytes(row.ciphertext!)),
+            ciphertext: toHex(this.maskRelease(fromBytes(row.ciphertext!))),
           };
     this.buffer.closePeriod(row, {
       recordId: id,
@@ -105,5 +115,13 @@ export class BillingCloser {
       costBits: cost.plan.costBits,
       ciphertext: toHex(cost.encryptedCost(accumulators)),
     };
+  }
+
+  /** C · E(2^s·M'), M' uniform over [0, 2^billMaskBits): the bill's clipped sum is hidden, its slots unchanged. */
+  private maskRelease(c: bigint): bigint {
+    const { releaseShift, billMaskBits } = this.layout;
+    const bytes = Math.ceil(billMaskBits / 8);
+    const m = fromBytes((this.opts.random ?? randomBytes)(bytes)) >> BigInt(bytes * 8 - billMaskBits);
+    return (c * this.opts.encrypt(m << BigInt(releaseShift))) % this.opts.n2;
   }
 }

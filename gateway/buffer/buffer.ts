@@ -14,6 +14,7 @@ import { BillingStore, type BillingPeriodRow, type RevealMode } from './billing-
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
 import { CustomerStore } from '../customer/customer-store.ts';
 import { HistoryStore } from '../customer/history-store.ts';
+import { DeviceStore } from './device-store.ts';
 import { HeldStore } from './held-store.ts';
 import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store.ts';
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
@@ -72,6 +73,7 @@ export class BufferStore {
   readonly history: HistoryStore;
   readonly outbox: OutboxStore;
   readonly state: StateStore;
+  readonly devices: DeviceStore;
 
   constructor(
     readonly db: Db,
@@ -87,6 +89,7 @@ export class BufferStore {
     this.history = new HistoryStore(db);
     this.outbox = new OutboxStore(db);
     this.state = new StateStore(db);
+    this.devices = new DeviceStore(db);
   }
 
   static open(

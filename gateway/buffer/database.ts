@@ -6,11 +6,11 @@
  * which spares the SD card an fsync per reading. `FULL` is there for whoever prefers the other trade-off.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, GatewayError } from '../errors.ts';
 import { isStorageFailure, storageHint } from '../observe/storage-status.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { privateDatabase } from './private-files.ts';
 
 export type Db = Database.Database;
 
@@ -18,12 +18,15 @@ export interface OpenOptions {
   synchronous: 'NORMAL' | 'FULL';
   /** WAL pages (4 KiB) between automatic checkpoints (SQLite's own default is 1000; buffer.walCheckpointPages). */
   walCheckpointPages?: number;
+  /** Told the paths found group- or world-accessible (and tightened to 0700/0600) before opening, to warn. */
+  onLoosePaths?: (paths: string[]) => void;
 }
 
 export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRATIONS): Db {
   let db: Db;
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    const loose = privateDatabase(file);
+    if (loose.length > 0) opts.onLoosePaths?.(loose);
     db = new Database(file);
   } catch (cause) {
     throw new GatewayError('STORAGE_FAILED', `cannot open database ${file}`, { cause });

@@ -229,4 +229,53 @@ export const MIGRATIONS: readonly string[] = [
   -- Queued messages name their consent, so that a revoke withdraws those not yet sent.
   ALTER TABLE shared_outbox ADD COLUMN consent_id TEXT;
   `,
+  // 9: meters are devices, bound for life (issue #14 A, docs/fleet.md "Membership is bound to devices").
+  `
+  -- Each identity a meter was known by (its own: DSMR equipment id, SML server id, …, kind 'device'; or where
+  -- it is read: a port's paths, a Modbus endpoint and unit, a topic, kind 'source'), bound to one meter id and
+  -- one neighbourhood forever. Only a re-home on site (scripts/gateway rehome) deletes a meter's rows.
+  CREATE TABLE device_bindings (
+    identity      TEXT    PRIMARY KEY,
+    kind          TEXT    NOT NULL CHECK (kind IN ('device', 'source')),
+    meter_id      TEXT    NOT NULL,
+    neighbourhood TEXT    NOT NULL,
+    bound_at      INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX device_bindings_by_meter ON device_bindings (meter_id);
+
+  -- Every meter id that has carried data: bound (to its neighbourhood) or retired (removed remotely, or
+  -- re-homed). A retired id is never used again, locally or remotely.
+  CREATE TABLE meter_ids (
+    meter_id      TEXT    PRIMARY KEY,
+    neighbourhood TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('bound', 'retired')),
+    since         INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Every neighbourhood id that has carried data; a retired one is never used again.
+  CREATE TABLE neighbourhood_ids (
+    neighbourhood TEXT    PRIMARY KEY,
+    state         TEXT    NOT NULL CHECK (state IN ('live', 'retired')),
+    since         INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- The on-site re-homes, for the log and the health message.
+  CREATE TABLE rehomes (
+    meter_id TEXT    NOT NULL,
+    at       INTEGER NOT NULL,
+    reason   TEXT    NOT NULL
+  );
+
+  -- Enrolment codes used, by their public key: a used code never enrols again, whatever happens to the
+  -- household's enrolment or the meter afterwards.
+  CREATE TABLE used_enrolment_codes (
+    code_key  TEXT    PRIMARY KEY,
+    meter_id  TEXT    NOT NULL,
+    identity  TEXT,
+    used_at   INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- The codes of the households enrolled now were used too.
+  INSERT OR IGNORE INTO used_enrolment_codes (code_key, meter_id, identity, used_at)
+    SELECT code_key, meter_id, NULL, enrolled_at FROM customers;
+  `,
 ];

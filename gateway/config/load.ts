@@ -13,8 +13,11 @@ export class ConfigError extends GatewayError {
   constructor(
     readonly source: string,
     readonly issues: ConfigIssue[],
-    /** PRIVACY_FLOOR: valid, but remote configuration may not do it. */
-    code: 'CONFIG_INVALID' | 'PRIVACY_FLOOR' = 'CONFIG_INVALID',
+    /**
+     * PRIVACY_FLOOR: valid, but remote configuration may not do it. EXPONENT_TOO_SHORT: valid, but weaker than the
+     * supplier key it is used with.
+     */
+    code: 'CONFIG_INVALID' | 'PRIVACY_FLOOR' | 'EXPONENT_TOO_SHORT' = 'CONFIG_INVALID',
   ) {
     super(
       code,

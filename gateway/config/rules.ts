@@ -34,6 +34,8 @@ export function registerMapIssues(c: Config): ConfigIssue[] {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** A machine-readable code where the issue has one of its own (device binding: DEVICE_BOUND_ELSEWHERE, …). */
+  code?: string;
 }
 
 export function crossFieldIssues(c: Config): ConfigIssue[] {
@@ -42,6 +44,16 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
 
   if (c.privacy.k < c.privacy.kFloor) {
     add('privacy.k', `must be at least privacy.kFloor (${c.privacy.kFloor})`);
+  }
+  const noise = c.privacy.noise;
+  if (noise.epsilonPerDay > noise.epsilonCeiling) {
+    add(
+      'privacy.noise.epsilonPerDay',
+      `must be at most privacy.noise.epsilonCeiling (${noise.epsilonCeiling})`,
+    );
+  }
+  if (noise.deltaPerDay > noise.deltaCeiling) {
+    add('privacy.noise.deltaPerDay', `must be at most privacy.noise.deltaCeiling (${noise.deltaCeiling})`);
   }
   if (c.upstream.retryMaxSeconds < c.upstream.retryInitialSeconds) {
     add('upstream.retryMaxSeconds', 'must be at least upstream.retryInitialSeconds');
@@ -154,7 +166,7 @@ export function crossFieldIssues(c: Config): ConfigIssue[] {
     }),
   );
 
-  issues.push(...bandIssues(c));
+  issues.push(...bandIssues(c), ...bandFloorIssues(c));
   return issues;
 }
 
@@ -201,4 +213,26 @@ function bandIssues(c: Config): ConfigIssue[] {
     issues.push({ path: 'billing.bands', message: `no band covers ${hhmm}; bands must cover the whole day` });
   }
   return issues;
+}
+
+/**
+ * A bill reports each band's total over the billing period; a band covering a short window of the day would report
+ * that window of every day of the account, i.e. a per-interval profile (DESIGN.md: nothing finer than the billing
+ * period goes to the supplier). So each band covers at least `billing.minBandMinutes` of the day in total.
+ */
+function bandFloorIssues(c: Config): ConfigIssue[] {
+  const floor = c.billing.minBandMinutes;
+  return c.billing.bands.flatMap((band, i) => {
+    const minutes = new Set(band.windows.flatMap(windowMinutes)).size;
+    return minutes >= floor
+      ? []
+      : [
+          {
+            path: `billing.bands.${i}.windows`,
+            message:
+              `band "${band.name}" covers ${minutes} minutes of the day, fewer than billing.minBandMinutes ` +
+              `(${floor}): its total on every bill would reveal that window of the day`,
+          },
+        ];
+  });
 }

@@ -71,6 +71,21 @@ const Neighbourhood = z
   })
   .strict();
 
+/**
+ * The smallest `billing.minBandMinutes` any configuration may set: a band of one interval would make every bill
+ * report that interval of the account's day (issue #14).
+ */
+export const MIN_BAND_MINUTES_FLOOR = 60;
+
+/**
+ * Inbound packet limits (issue #14 C, docs/protocol.md): the largest legitimate inbound messages are operator
+ * commands carrying a whole configuration (measured: 7.9 kB for config/gateway.example.yaml, about 240 bytes a
+ * serial meter with its by-id port signed and enveloped, so 2 MiB holds ~8 700 meters); acks and households'
+ * requests are a few kB.
+ */
+export const DEFAULT_MAX_PACKET_BYTES = 2 * 1024 * 1024;
+export const MIN_PACKET_BYTES = 64 * 1024;
+
 /** Prices become integers of 10⁻⁶ currency units per kWh (gateway/aggregate/bill-cost.ts): six decimals at most. */
 export const PRICE_DECIMALS = 6;
 
@@ -105,6 +120,59 @@ const Tls = z
     rejectUnauthorized: z.boolean().default(true).describe('Verify the broker certificate (keep true)'),
   })
   .strict();
+
+/**
+ * Differential privacy of neighbourhood releases (docs/privacy.md §Noise). The defaults are measured on the SGSC
+ * data: clipWh is the 99th percentile of its half-hourly readings (2 013 Wh) halved for the default 15-minute
+ * interval, and ε = 100 per day gives a 100-household half-hourly sum a 95 % interval of about ±12 %.
+ */
+const Noise = z
+  .object({
+    epsilonPerDay: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(100)
+      .describe(
+        "ε of a household's daily (ε, δ) budget, spent over the day's releases (discrete Gaussian noise, zCDP " +
+          'accounting); smaller is more private and noisier. A command may set it, never above epsilonCeiling',
+      ),
+    deltaPerDay: z
+      .number()
+      .gt(0)
+      .max(1e-3)
+      .default(1e-6)
+      .describe("δ of a household's daily (ε, δ) budget; a command may set it, never above deltaCeiling"),
+    epsilonCeiling: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(100)
+      .describe(
+        'Local ceiling for epsilonPerDay; set only in this file, remote configuration can never exceed it',
+      ),
+    deltaCeiling: z
+      .number()
+      .gt(0)
+      .max(1e-3)
+      .default(1e-6)
+      .describe(
+        'Local ceiling for deltaPerDay; set only in this file, remote configuration can never exceed it',
+      ),
+    clipWh: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1000)
+      .describe(
+        'A reading counts at most this many Wh in a neighbourhood release (its differential-privacy sensitivity); ' +
+          "bills and the customer stream stay exact. Pick a high percentile of one interval's readings; local only",
+      ),
+  })
+  .strict()
+  .prefault({})
+  .describe('Differential-privacy noise added to every neighbourhood release (docs/privacy.md §Noise)');
 
 export const ConfigSchema = z
   .object({
@@ -159,10 +227,13 @@ export const ConfigSchema = z
           .min(K_ABSOLUTE_FLOOR)
           .default(5)
           .describe('Minimum distinct meters in a released neighbourhood aggregate'),
+        noise: Noise,
       })
       .strict()
       .prefault({})
-      .describe('k-anonymity of neighbourhood aggregates (privacy invariant 2)'),
+      .describe(
+        'k-anonymity and differential-privacy noise of neighbourhood aggregates (privacy invariant 2)',
+      ),
     customers: z
       .object({
         historyDays: z
@@ -208,7 +279,21 @@ export const ConfigSchema = z
           .min(1)
           .max(8)
           .default([{ name: 'all', windows: ['00:00-24:00'] }])
-          .describe('Time-of-day tariff bands'),
+          .describe(
+            'Time-of-day tariff bands; each covers at least billing.minBandMinutes of the day in total, so at ' +
+              'most 1440 / minBandMinutes bands',
+          ),
+        minBandMinutes: z
+          .number()
+          .int()
+          .min(MIN_BAND_MINUTES_FLOOR)
+          .max(1440)
+          .default(180)
+          .describe(
+            'Privacy floor of a tariff band: the fewest minutes of the day a band may cover in total, so that no ' +
+              `band's total on a bill isolates a short window of the day (docs/privacy.md). At least ${MIN_BAND_MINUTES_FLOOR}; ` +
+              'set only in this file, never remotely',
+          ),
         reveal: z
           .enum(['bands', 'cost-only'])
           .default('bands')
@@ -248,7 +333,9 @@ export const ConfigSchema = z
           .max(4096)
           .optional()
           .describe(
-            'djn: random exponent length; default twice the key security level (224 at 2048, 256 at 3072)',
+            "djn: random exponent length; default and minimum twice the supplier key's security level λ (NIST " +
+              'SP 800-57, interpolated between its rows: 224 at 2048 bits, 256 at 3072); a shorter one is ' +
+              'refused at --check (when the key is readable), start and doctor',
           ),
         windowBits: z
           .number()
@@ -336,6 +423,24 @@ export const ConfigSchema = z
           .default(5)
           .describe('First re-send delay of an unacked batch'),
         retryMaxSeconds: z.number().min(1).default(600).describe('Longest re-send delay'),
+        protocolVersion: z
+          .union([z.literal(5), z.literal(4)])
+          .default(5)
+          .describe(
+            'MQTT protocol: 5 announces maxPacketBytes to the broker, which then never sends more; 4 (MQTT 3.1.1) ' +
+              "for old brokers, where only the gateway's own cut-off holds (docs/protocol.md)",
+          ),
+        maxPacketBytes: z
+          .number()
+          .int()
+          .min(MIN_PACKET_BYTES)
+          .max(268_435_455)
+          .default(DEFAULT_MAX_PACKET_BYTES)
+          .describe(
+            'Largest inbound MQTT packet accepted, in bytes: announced as MQTT 5 maximumPacketSize, and a packet ' +
+              'announced larger ends the connection before it is read (counted as uplink.inbound_too_large). ' +
+              'The default holds an operator command with a whole configuration of thousands of meters',
+          ),
       })
       .strict()
       .describe('The upstream MQTT broker, schedule and re-sends'),

@@ -38,7 +38,13 @@ import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
 import { authorise } from './authorise.ts';
 import type { Consents } from './consents.ts';
 import type { SharedStream } from './shared-stream.ts';
-import { applyEnrolment, openRequest, parseRequest, type SignedRequest } from './enrolment.ts';
+import {
+  applyEnrolment,
+  openRequest,
+  parseRequest,
+  type CodeLedger,
+  type SignedRequest,
+} from './enrolment.ts';
 import type { HistoryStore, SealedEntry } from './history-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw, rawPublicKey } from './raw-keys.ts';
@@ -64,6 +70,8 @@ export interface CustomerServiceOptions {
   upstreamOf: (meterId: string) => CustomerInfo['upstream'] & { intervalMinutes: number };
   /** The enrolment-code hashes as they are now (re-read at each request: codes can be added while running). */
   codes: () => EnrolmentCodes | undefined;
+  /** Used codes and retired meters, kept durably (the buffer's device store). */
+  ledger?: CodeLedger;
 }
 
 export class CustomerService {
@@ -264,6 +272,7 @@ export class CustomerService {
       gatewayId: this.opts.gatewayId,
       meters: this.meters,
       codes: this.opts.codes(),
+      ...(this.opts.ledger ? { ledger: this.opts.ledger } : {}),
       store: this.store,
       now: this.clocks.wall.now(),
     });

@@ -38,6 +38,24 @@ export function loadEnrolmentCodes(file: string): EnrolmentCodes {
 export function storeEnrolmentCode(file: string, meterId: string, publicKey: string): void {
   const meters: Record<string, string> = existsSync(file) ? Object.fromEntries(loadEnrolmentCodes(file)) : {};
   meters[meterId] = publicKey;
+  writeCodes(file, meters);
+}
+
+/**
+ * Deletes the codes of meters removed or re-homed (issue #14: a retired meter's code is void; a new id gets a new
+ * code on site). Returns the meters whose code was deleted; the file is rewritten only if one was.
+ */
+export function removeEnrolmentCodes(file: string, meterIds: readonly string[]): string[] {
+  if (!existsSync(file)) return [];
+  const meters = Object.fromEntries(loadEnrolmentCodes(file));
+  const removed = meterIds.filter((id) => id in meters);
+  if (removed.length === 0) return [];
+  for (const id of removed) delete meters[id];
+  writeCodes(file, meters);
+  return removed;
+}
+
+function writeCodes(file: string, meters: Record<string, string>): void {
   const text = `${JSON.stringify({ kind: 'meterspace-enrolment-codes', v: 1, meters }, null, 2)}\n`;
   const tmp = `${file}.tmp`;
   writeKeyFile(tmp, text, { secret: true, force: true });

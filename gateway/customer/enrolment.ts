@@ -69,10 +69,23 @@ export function parseRequest(raw: Buffer): SignedRequest {
   };
 }
 
+/**
+ * The durable record of used codes and retired meters (the buffer's device store, issue #14): a code's use
+ * survives the household's revocation and the meter's removal.
+ */
+export interface CodeLedger {
+  codeUsed(codeKey: string): boolean;
+  markCodeUsed(codeKey: string, meterId: string, now: number): void;
+  /** True for a meter id removed or re-homed: its code is refused (a new one is issued on site for a new id). */
+  retired(meterId: string): boolean;
+}
+
 export interface EnrolmentContext {
   gatewayId: string;
   meters: ReadonlySet<string>;
   codes: EnrolmentCodes | undefined;
+  /** Absent: only the enrolled household's own code key is remembered (the customer store). */
+  ledger?: CodeLedger;
   store: CustomerStore;
   now: number;
 }
@@ -139,6 +152,15 @@ export function applyEnrolment(
       'this enrolment code has been used: re-key with the enrolled key, or ask the installer for a new code',
     );
   }
+  if (r.authority === 'code' && ctx.ledger?.retired(r.meterId)) {
+    throw new GatewayError('ENROLMENT_REFUSED', `meter id ${r.meterId} is retired: its code is void`);
+  }
+  if (r.authority === 'code' && ctx.ledger?.codeUsed(authority)) {
+    throw new GatewayError(
+      'ENROLMENT_CODE_USED',
+      'this enrolment code has been used (it enrols once, even after a revocation): ask the installer for a new code',
+    );
+  }
   const customer: EnrolledCustomer = {
     meterId: r.meterId,
     keys: r.keys,
@@ -147,5 +169,6 @@ export function applyEnrolment(
     enrolledAt: ctx.now,
   };
   ctx.store.enrol(customer, r.seq);
+  if (r.authority === 'code') ctx.ledger?.markCodeUsed(authority, r.meterId, ctx.now);
   return customer;
 }

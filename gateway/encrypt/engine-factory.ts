@@ -5,6 +5,7 @@ import { FixedBaseTable } from './fixed-base.ts';
 import type { PaillierPublicKey } from './paillier.ts';
 import { RandomizerPool, type PoolStats } from './randomizer-pool.ts';
 import {
+  checkExponentBits,
   defaultExponentBits,
   djnBase,
   FullRandomizer,
@@ -39,6 +40,7 @@ export async function startEngine(cfg: Config['encryption'], key: PaillierPublic
     };
   }
   const djn = cfg.engine === 'djn';
+  checkExponentBits(cfg.exponentBits, key.bits);
   const exponentBits = cfg.exponentBits ?? defaultExponentBits(key.bits);
   const hs = djn ? djnBase(key) : 1n;
   // This thread's own randomizers: for a pool that has run dry, or for every reading without a pool.

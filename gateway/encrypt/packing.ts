@@ -4,6 +4,11 @@
  * exceeds 2^w − 1: a carry into the next slot would corrupt it and leak information. So w is sized from the
  * largest reading times the largest number of readings ever summed into one ciphertext, and readings above the
  * bound are rejected before encryption.
+ *
+ * Above the slots, from bit s = L + MASK_MARGIN_BITS + 2 (L = w·slots), sits the release field: min(wh, clipWh),
+ * what a neighbourhood release sums (differential privacy needs a bounded contribution; bills stay exact in the
+ * slots). A release masks everything below s with MASK_MARGIN_BITS bits more than the slots can hold and adds the
+ * noise in the release field; a bill masks the release field instead (docs/privacy.md §Overflow).
  */
 import { GatewayError } from '../errors.ts';
 import { bitLength } from './bigint.ts';
@@ -13,6 +18,12 @@ export interface PackingLayout {
   readonly slotBits: number;
   /** Slot names: "total" then the band names. */
   readonly slots: readonly string[];
+  /** s: the bit where the release field starts. */
+  readonly releaseShift: number;
+  /** A reading counts at most this much in the release field. */
+  readonly clipWh: number;
+  /** Bits of the mask a bill adds over its release field (the clipped sum's bits + MASK_MARGIN_BITS). */
+  readonly billMaskBits: number;
 }
 
 export interface PackingBounds {
@@ -22,22 +33,48 @@ export interface PackingBounds {
   bands: readonly string[];
   /** Bit length of the Paillier modulus n. */
   modulusBits: number;
+  /** privacy.noise.clipWh. */
+  clipWh: number;
+  /** The most meters one release sums. */
+  maxMetersPerRelease: number;
+  /** B: the noise bound; a release field holds Σ min(wh, clipWh) + B + η ∈ [0, maxMeters·clipWh + 2B]. */
+  noiseBound: bigint;
 }
 
 export function layoutFor(bounds: PackingBounds): PackingLayout {
   const maxSlotValue = BigInt(bounds.maxWhPerReading) * BigInt(bounds.maxAddends);
   const slotBits = bitLength(maxSlotValue);
   const slots = ['total', ...bounds.bands];
-  // Keep the packed value below n / 2 so it can never wrap modulo n.
-  if (slotBits * slots.length > bounds.modulusBits - 2) {
+  const releaseShift = releaseShiftOf({ slotBits, slots });
+  // A bill's release field holds up to maxAddends clipped readings plus a mask of MASK_MARGIN_BITS more bits.
+  const billMaskBits = bitLength(BigInt(bounds.clipWh) * BigInt(bounds.maxAddends)) + MASK_MARGIN_BITS;
+  const billTop = releaseShift + billMaskBits + 1;
+  const releaseTop = releaseShift + releaseBits(bounds);
+  // Keep every plaintext below n / 2 so it can never wrap modulo n.
+  if (Math.max(billTop, releaseTop) > bounds.modulusBits - 2) {
     throw new GatewayError(
       'PACKING_OVERFLOW',
-      `${slots.length} slots of ${slotBits} bits do not fit a ${bounds.modulusBits}-bit modulus; ` +
-        'lower encryption.maxWhPerReading, encryption.maxMetersPerNeighbourhood, buffer.maxReadingAgeDays ' +
-        'or the number of bands, or use a larger key',
+      `${slots.length} slots of ${slotBits} bits, their mask and the release field need ` +
+        `${Math.max(billTop, releaseTop)} bits, more than a ${bounds.modulusBits}-bit modulus allows; ` +
+        'lower encryption.maxWhPerReading, encryption.maxMetersPerNeighbourhood, buffer.maxReadingAgeDays, ' +
+        'privacy.noise.clipWh or the number of bands, raise privacy.noise.epsilonPerDay, or use a larger key',
     );
   }
-  return { slotBits, slots };
+  return { slotBits, slots, releaseShift, clipWh: bounds.clipWh, billMaskBits };
+}
+
+/** w_r: the bits of a release field, Σ min(wh, clipWh) + B + η ≤ maxMeters·clipWh + 2B. */
+export function releaseBits(b: Pick<PackingBounds, 'clipWh' | 'maxMetersPerRelease' | 'noiseBound'>): number {
+  return bitLength(BigInt(b.clipWh) * BigInt(b.maxMetersPerRelease) + 2n * b.noiseBound);
+}
+
+/** One reading's plaintext: wh in slot 0 and in its band's slot, min(wh, clipWh) in the release field. */
+export function packReading(layout: PackingLayout, wh: bigint, band: number): bigint {
+  const slots = new Array<bigint>(layout.slots.length).fill(0n);
+  slots[0] = wh;
+  slots[1 + band] = wh;
+  const clip = BigInt(layout.clipWh);
+  return pack(layout, slots) | ((wh < clip ? wh : clip) << BigInt(layout.releaseShift));
 }
 
 /** Packs one value per slot; each must already be within 0..2^slotBits − 1. */
@@ -54,16 +91,41 @@ export function pack(layout: PackingLayout, values: readonly bigint[]): bigint {
   return packed;
 }
 
-export function unpack(layout: PackingLayout, packed: bigint): bigint[] {
+/**
+ * The slots of a bill's plaintext. Bits from the last slot up to the release field must be zero (a wrong key or a
+ * corrupted ciphertext shows there); the release field and its mask, from `releaseShift` up, are ignored.
+ */
+/** Where a layout's release field starts: what the MDMS computes from a bill's slots (docs/protocol.md §5). */
+export function releaseShiftOf(layout: Pick<PackingLayout, 'slotBits' | 'slots'>): number {
+  return layout.slotBits * layout.slots.length + MASK_MARGIN_BITS + 2;
+}
+
+export function unpack(
+  layout: Pick<PackingLayout, 'slotBits' | 'slots'>,
+  packed: bigint,
+  releaseShift?: number,
+): bigint[] {
   const mask = (1n << BigInt(layout.slotBits)) - 1n;
   const values: bigint[] = [];
   for (let i = 0; i < layout.slots.length; i++) {
     values.push((packed >> BigInt(i * layout.slotBits)) & mask);
   }
-  if (packed >> BigInt(layout.slots.length * layout.slotBits) !== 0n) {
+  const top = BigInt(layout.slots.length * layout.slotBits);
+  const guard = packed >> top;
+  const above = releaseShift === undefined ? guard : guard & ((1n << (BigInt(releaseShift) - top)) - 1n);
+  if (above !== 0n) {
     throw new GatewayError('PACKING_OVERFLOW', 'plaintext has bits above the last slot');
   }
   return values;
+}
+
+/** v = ((P >> s) mod 2^w_r) − B: a release's noisy sum of clipped readings (may be negative). */
+export function decodeRelease(
+  plaintext: bigint,
+  release: { shift: number; bits: number },
+  offset: bigint,
+): bigint {
+  return ((plaintext >> BigInt(release.shift)) & ((1n << BigInt(release.bits)) - 1n)) - offset;
 }
 
 /**

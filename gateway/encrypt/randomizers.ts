@@ -12,6 +12,7 @@
  *   2^λ). With a precomputed fixed-base table this is ~20–30 modular multiplications instead of a full modexp.
  */
 import { randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors.ts';
 import { fromBytes, modPowNative, randomUnit } from './bigint.ts';
 import type { FixedBaseTable } from './fixed-base.ts';
 import type { PaillierPublicKey } from './paillier.ts';
@@ -22,17 +23,48 @@ export interface RandomizerSource {
   next(): bigint;
 }
 
-/** NIST SP 800-57 Part 1, Table 2: security strength in bits of an RSA-type modulus. */
+/** NIST SP 800-57 Part 1 Rev. 5, Table 2: (modulus bits, security strength) of an RSA-type modulus. */
+const STRENGTHS: readonly (readonly [number, number])[] = [
+  [1024, 80],
+  [2048, 112],
+  [3072, 128],
+  [7680, 192],
+  [15360, 256],
+];
+
+/**
+ * Security strength λ in bits of a modulus: the table's value at its rows, linearly interpolated between them
+ * (rounded down: a size between two rows is credited no more than the line through them), capped at 256.
+ */
 export function securityBits(modulusBits: number): number {
-  if (modulusBits >= 15360) return 256;
-  if (modulusBits >= 7680) return 192;
-  if (modulusBits >= 3072) return 128;
-  return 112;
+  const upper = STRENGTHS.findIndex(([bits]) => bits >= modulusBits);
+  if (upper === 0) return STRENGTHS[0]![1];
+  if (upper < 0) return STRENGTHS[STRENGTHS.length - 1]![1];
+  const [b0, s0] = STRENGTHS[upper - 1]!;
+  const [b1, s1] = STRENGTHS[upper]!;
+  return Math.floor(s0 + ((s1 - s0) * (modulusBits - b0)) / (b1 - b0));
 }
 
 /** Default short-exponent length: twice the modulus's security level. */
 export function defaultExponentBits(modulusBits: number): number {
   return 2 * securityBits(modulusBits);
+}
+
+/**
+ * Refuses a configured short-exponent length below 2λ for the key in use: the best attacks on a b-bit exponent
+ * (kangaroo, baby-step giant-step) cost 2^(b/2), so fewer bits than 2λ make the randomizers, and with them every
+ * ciphertext, weaker than the key (issue #14 C). The schema's 224 is only the floor for the smallest key.
+ */
+export function checkExponentBits(exponentBits: number | undefined, modulusBits: number): void {
+  if (exponentBits === undefined) return;
+  const needed = defaultExponentBits(modulusBits);
+  if (exponentBits < needed) {
+    throw new GatewayError(
+      'EXPONENT_TOO_SHORT',
+      `encryption.exponentBits: ${exponentBits} is below 2λ = ${needed} for the ${modulusBits}-bit supplier key ` +
+        `(λ = ${needed / 2} bits, NIST SP 800-57); set at least ${needed} or leave it unset`,
+    );
+  }
 }
 
 /** A uniformly random exponent of `bits` bits (leading zeros allowed). */

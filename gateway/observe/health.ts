@@ -42,6 +42,9 @@ const READING_REJECTED = /^readings\.rejected\.([A-Z][A-Z0-9_]*)$/;
 /** Counters of refused frames: `driver.<protocol>.rejected.<CODE>` and `driver.frames_rejected.<CODE>`. */
 const FRAME_REJECTED = /^driver\.(?:[a-z0-9-]+\.rejected|frames_rejected)\.([A-Z][A-Z0-9_]*)$/;
 
+/** How far back the health message reports re-homes. */
+const REHOME_REPORT_MS = 30 * 24 * 3600_000;
+
 export class Health {
   private readonly startedAt: number;
 
@@ -102,6 +105,10 @@ export class Health {
       },
       disk: diskOf(this.opts.dataDir),
       ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),
+      rehomes: buffer.devices
+        .rehomes(wall.now() - REHOME_REPORT_MS)
+        .slice(0, 100)
+        .map((r) => ({ meter: r.meter, at: new Date(r.at).toISOString(), reason: r.reason.slice(0, 500) })),
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal },
       meterStatus: status.meters,
     };

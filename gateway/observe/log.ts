@@ -6,6 +6,7 @@
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { PRIVATE_DIR_MODE, privateFile } from '../buffer/private-files.ts';
 import { redactSecrets } from './redact.ts';
 
 export type { Logger };
@@ -32,7 +33,10 @@ export function createLogger(opts: LogOptions): Logger {
  * within that moment (a refused key) crashed at exit with "sonic boom is not ready yet" after its one-line error.
  */
 function openLogFile(file: string): number {
-  mkdirSync(path.dirname(file), { recursive: true });
+  // Logs name meters and households' request ids: private like the buffer (mode 0600, whatever the umask). A
+  // log directory that exists is the administrator's (/var/log/...), so only a new one is made 0700.
+  mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+  privateFile(file);
   return openSync(file, 'a');
 }
 

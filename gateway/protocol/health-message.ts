@@ -109,6 +109,14 @@ export const HealthBody = z
       .strict()
       .optional(),
     memory: z.object({ rssBytes: Count, heapUsedBytes: Count, heapTotalBytes: Count }).strict(),
+    /**
+     * The meters re-homed on site in the last 30 days, newest first (docs/fleet.md "Membership is bound to
+     * devices"): each released its device bindings and retired its id. Optional: added within v1 (issue #14).
+     */
+    rehomes: z
+      .array(z.object({ meter: Id, at: Iso, reason: z.string().max(500) }).strict())
+      .max(100)
+      .optional(),
     meterStatus: z.array(MeterHealth),
   })
   .strict();

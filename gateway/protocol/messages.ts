@@ -15,9 +15,33 @@ export const Layout = z
   })
   .strict();
 
+/** A non-negative decimal integer of any size, e.g. a noise offset. */
+const BigDecimal = z.string().regex(/^(0|[1-9][0-9]{0,300})$/, 'decimal integer');
+
+/** The differential-privacy noise in a release (docs/protocol.md §Aggregate, docs/privacy.md §Noise). */
+export const Noise = z
+  .object({
+    mechanism: z.literal('discrete-gaussian'),
+    /** σ² as "num/den": the noise's variance (the discrete Gaussian's parameter, in Wh²). */
+    sigma2: z.string().regex(/^[1-9][0-9]{0,300}\/[1-9][0-9]{0,300}$/, 'num/den'),
+    /** B: the noise is truncated to [−B, B] and B is added, so the field is never negative. */
+    offset: BigDecimal,
+    /** A reading counted at most this many Wh in the sum. */
+    clipWh: z.number().int().min(1),
+    epsilonPerDay: z.number().positive(),
+    deltaPerDay: z.number().gt(0).lt(1),
+    releasesPerDay: z.number().positive(),
+  })
+  .strict();
+
+/**
+ * Version 2 (issue #14): one noisy value, Σ min(wh, clipWh) + η, in bits [shift, shift + bits) of the plaintext,
+ * plus B; everything below is masked. Version 1 (exact band slots, no noise) is no longer produced or accepted.
+ */
 export const AggregateRecord = z
   .object({
     kind: z.literal('aggregate'),
+    v: z.literal(2),
     id: z.string().max(200),
     neighbourhood: Id,
     intervalStart: Iso,
@@ -25,7 +49,10 @@ export const AggregateRecord = z
     /** Distinct meters whose readings are in the sum (always ≥ k). */
     meters: z.number().int().min(2),
     k: z.number().int().min(2),
-    layout: Layout,
+    release: z
+      .object({ shift: z.number().int().min(1).max(16_384), bits: z.number().int().min(1).max(1024) })
+      .strict(),
+    noise: Noise,
     ciphertext: Hex,
   })
   .strict();
@@ -110,6 +137,7 @@ export const AckBody = z
 
 export type LayoutMsg = z.infer<typeof Layout>;
 export type AggregateRecordMsg = z.infer<typeof AggregateRecord>;
+export type NoiseMsg = z.infer<typeof Noise>;
 export type SuppressedRecordMsg = z.infer<typeof SuppressedRecord>;
 export type BillRecordMsg = z.infer<typeof BillRecord>;
 export type BandsBillRecordMsg = z.infer<typeof BandsBillRecord>;

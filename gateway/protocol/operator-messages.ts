@@ -58,7 +58,9 @@ export const ConfigReply = z
     code: z.string().optional(),
     message: z.string().max(4000).optional(),
     /** Every problem found, with its configuration path. */
-    issues: z.array(z.object({ path: z.string(), message: z.string() }).strict()).optional(),
+    issues: z
+      .array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() }).strict())
+      .optional(),
     applied: Applied.optional(),
     /** The configuration paths that differ from the running configuration. */
     changed: z.array(z.string()).optional(),

@@ -5,13 +5,15 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 
-/** Paths (and everything under them) applied without a restart: the meters and how they are read, k, log levels,
- *  the upload schedule. */
+/** Paths (and everything under them) applied without a restart: the meters and how they are read, k, the privacy
+ *  budget, log levels, the upload schedule. */
 const LIVE = [
   'meters',
   'neighbourhoods',
   'drivers',
   'privacy.k',
+  'privacy.noise.epsilonPerDay',
+  'privacy.noise.deltaPerDay',
   'gateway.logLevel',
   'gateway.logLevels',
   'upstream.schedule',

@@ -8,12 +8,13 @@
  */
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import type { Config } from '../config/schema.ts';
+import type { Config, MeterConfig } from '../config/schema.ts';
 import type { PackingLayout } from '../encrypt/packing.ts';
 import { errorCode, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import { checkBrokers } from './broker-check.ts';
 import type { ConfigTarget } from './operator-service.ts';
+import type { DeviceView } from './privacy-floor.ts';
 
 /** What the gateway lets a new configuration change. */
 export interface LiveParts {
@@ -28,6 +29,10 @@ export interface LiveParts {
   /** The upload schedule and the log levels (the default and per component), when they change. */
   reschedule(cron: string): void;
   setLogLevel(levels: Pick<Config['gateway'], 'logLevel' | 'logLevels'>): void;
+  /** What the gateway has bound (its device store), for the membership rules. */
+  devices?: DeviceView;
+  /** Retires meter and neighbourhood ids in the device store. */
+  retire?(meters: readonly MeterConfig[], neighbourhoods: readonly string[]): void;
 }
 
 export class LiveConfig implements ConfigTarget {
@@ -41,11 +46,28 @@ export class LiveConfig implements ConfigTarget {
     return this.current;
   }
 
+  devices(): DeviceView | undefined {
+    return this.parts.devices;
+  }
+
+  /** The meters and neighbourhoods `next` no longer has are retired (issue #14: ids are never reused). */
+  retireRemoved(running: Readonly<Config>, next: Readonly<Config>): void {
+    const meters = new Set(next.meters.map((m) => m.id));
+    const nbs = new Set(next.neighbourhoods.map((n) => n.id));
+    this.parts.retire?.(
+      running.meters.filter((m) => !meters.has(m.id)),
+      running.neighbourhoods.filter((n) => !nbs.has(n.id)).map((n) => n.id),
+    );
+  }
+
   /**
    * What must hold before a new configuration is written: brokers it changes accept the gateway and, for a change
    * applied live, its new serial devices exist and its packing layout is the running one.
    */
   async preflight(next: Readonly<Config>, live: boolean): Promise<void> {
+    // Sizes the layout and the noise of the new configuration: one the gateway could not start with (a budget it
+    // cannot honour, a release field that does not fit the key) is refused now, not written for the next start.
+    this.parts.layoutOf(next);
     if (live) {
       this.checkLayout(next);
       checkNewPorts(this.current, next);

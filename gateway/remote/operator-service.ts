@@ -26,7 +26,7 @@ import type { MessageLink } from '../uplink/uplink.ts';
 import { TokenBucket } from '../customer/token-bucket.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { changedPaths, classify } from './config-diff.ts';
-import { floorViolations } from './privacy-floor.ts';
+import { floorViolations, type DeviceView } from './privacy-floor.ts';
 
 /** How far ahead of the gateway's clock a request's sequence number (milliseconds) may be. */
 const MAX_SEQ_AHEAD_MS = 10 * 60_000;
@@ -39,6 +39,10 @@ export interface ConfigTarget {
   preflight(next: Readonly<Config>, live: boolean): Promise<void>;
   /** Applies a configuration whose changes are all live ones; on failure restores the running one and throws. */
   apply(next: Readonly<Config>): Promise<void>;
+  /** What the gateway has bound, for the membership rules (issue #14 A); absent: the file's rules alone. */
+  devices?(): DeviceView | undefined;
+  /** Retires the meter and neighbourhood ids a command removed, once it is written: never reused. */
+  retireRemoved?(running: Readonly<Config>, next: Readonly<Config>): void;
 }
 
 export interface OperatorServiceOptions {
@@ -147,7 +151,7 @@ export class OperatorService {
     const file = this.opts.configFile;
     const next = loadConfigText(r.yaml, 'remote configuration', path.dirname(path.resolve(file)));
     const running = this.target.running();
-    const floor = floorViolations(running, next);
+    const floor = floorViolations(running, next, this.target.devices?.());
     if (floor.length > 0) {
       throw new ConfigError('remote configuration', floor, 'PRIVACY_FLOOR');
     }
@@ -166,6 +170,7 @@ export class OperatorService {
     const previous = readConfigFile(file);
     writeFileAtomic(file, r.yaml);
     if (restart.length > 0) {
+      this.target.retireRemoved?.(running, next);
       this.metrics.inc('config.written_for_restart');
       this.log.warn(
         { changed, restartRequired: restart },
@@ -192,6 +197,7 @@ export class OperatorService {
       this.log.error({ changed, code: errorCode(error) }, 'new configuration could not start: rolled back');
       throw rolledBack(error);
     }
+    this.target.retireRemoved?.(running, next);
     this.metrics.inc('config.applied');
     this.log.info({ changed: live }, 'remote configuration applied');
     return { ok: true, applied: 'live', changed, restartRequired: [] };

@@ -2,13 +2,16 @@
  * What remote configuration may change (DESIGN.md invariant 4; issue #6), as an allowlist: everything else is
  * set only in the gateway's local file, by someone on site. A command may
  *
- * - add a neighbourhood together with its new meters, and remove meters and neighbourhoods: an existing meter's
- *   neighbourhood, account and source never change remotely (that would move a household into a neighbourhood
- *   of meters the operator controls, re-route its readings to another household, or bill it per reading), and
- *   no meter joins an existing neighbourhood remotely;
+ * - add a neighbourhood together with its new meters (devices never seen: ids, sources and identities the
+ *   gateway has not bound, gateway/devices/binding-rules.ts), and remove a neighbourhood with all its meters:
+ *   an existing meter's neighbourhood, account and source never change remotely (that would move a household
+ *   into a neighbourhood of meters the operator controls, re-route its readings to another household, or bill it
+ *   per reading), no meter joins an existing neighbourhood remotely and none leaves one that stays (that would
+ *   leave a household among meters the operator knows); removed ids are retired, never reused;
  * - add (or remove) a serial port, a Modbus bus or the meter broker, without naming any file (a key, a password
  *   file, a map, a CSV): a remote command never makes the gateway read a file of its choosing;
- * - change k (never below the local kFloor: the schema's rule), the log levels, the upload schedule, batch size
+ * - change k (never below the local kFloor: the schema's rule), the privacy budget ε and δ per day (never above
+ *   the local ceilings), the log levels, the upload schedule, batch size
  *   and retry timing, and how often health is sent. The metrics endpoint's address is local only (a command
  *   must not open it to the network).
  *
@@ -20,11 +23,23 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ConfigIssue } from '../config/rules.ts';
 import { isMapPath } from '../config/rules.ts';
 import type { Config, MeterConfig } from '../config/schema.ts';
+import type { KnownDevices } from '../buffer/device-store.ts';
+import { remoteMembershipIssues } from '../devices/binding-rules.ts';
+import type { RealPath } from '../devices/source-keys.ts';
 import { changedPaths } from './config-diff.ts';
+
+/** What the gateway has bound (its buffer), for the membership rules (issue #14 A). */
+export interface DeviceView {
+  known: KnownDevices;
+  realpath: RealPath;
+}
 
 /** Paths a command may change freely (and everything under them). */
 const FREE = [
   'privacy.k',
+  // Never above the local ceilings (the schema's rule); clipWh and the ceilings are local only.
+  'privacy.noise.epsilonPerDay',
+  'privacy.noise.deltaPerDay',
   'gateway.logLevel',
   'gateway.logLevels',
   'upstream.schedule',
@@ -40,7 +55,11 @@ const ENTRIES = ['meters', 'neighbourhoods', 'drivers.serial', 'drivers.modbus.b
 
 const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}.`);
 
-export function floorViolations(running: Readonly<Config>, next: Readonly<Config>): ConfigIssue[] {
+export function floorViolations(
+  running: Readonly<Config>,
+  next: Readonly<Config>,
+  devices?: DeviceView,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ path, message });
   for (const path of changedPaths(running, next)) {
@@ -63,6 +82,7 @@ export function floorViolations(running: Readonly<Config>, next: Readonly<Config
     }
   }
   issues.push(...newMeterIssues(running, next), ...fileIssues(running, next));
+  if (devices) issues.push(...remoteMembershipIssues(running, next, devices.known, devices.realpath));
   return issues;
 }
 

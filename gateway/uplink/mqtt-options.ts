@@ -8,11 +8,21 @@ export function mqttOptions(upstream: Config['upstream'], gatewayId: string): IC
     clientId: upstream.clientId ?? `gw-${gatewayId}`,
     // A persistent session keeps the ack subscription (and acks sent while we were away) at the broker.
     clean: false,
-    protocolVersion: 4,
+    protocolVersion: upstream.protocolVersion,
     reconnectPeriod: 2_000,
     connectTimeout: 10_000,
     keepalive: 30,
   };
+  if (upstream.protocolVersion === 5) {
+    opts.properties = {
+      // MQTT 5 ends a session when the connection closes unless told otherwise; 3.1.1's clean = false kept it
+      // for ever (the ack subscription and the acks sent while the gateway was away).
+      sessionExpiryInterval: 0xffffffff,
+      // A compliant broker never sends a larger packet (MQTT 5.0 §3.1.2.11.4); packet-size-guard.ts cuts off
+      // one that does, and every packet on 3.1.1.
+      maximumPacketSize: upstream.maxPacketBytes,
+    };
+  }
   if (upstream.username !== undefined) opts.username = upstream.username;
   if (upstream.password !== undefined) opts.password = upstream.password;
   if (upstream.passwordFile !== undefined) {

@@ -83,8 +83,9 @@ export class Uplink implements MessageLink {
       this.metrics.inc('uplink.connects');
       this.log.info({ url: this.opts.url }, 'connected to upstream broker');
       client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err, granted) => {
-        // A broker ACL that denies the topic answers with QoS 128: no ack would ever arrive.
-        if (err || granted?.some((g) => g.qos === 128)) {
+        // A broker ACL that denies the topic answers with QoS 128 (3.1.1) or a reason code ≥ 128 (MQTT 5): no ack
+        // would ever arrive.
+        if (err || granted?.some((g) => g.qos >= 128)) {
           this.metrics.inc('uplink.subscribe_refused');
           this.log.error(
             { topic: topics.ack(prefix, gatewayId), err: err?.message },
@@ -199,7 +200,7 @@ export class Uplink implements MessageLink {
 
   private subscribeRoute(client: MqttClient, topic: string): void {
     client.subscribe(topic, { qos: 1 }, (err, granted) => {
-      if (err || granted?.some((g) => g.qos === 128)) {
+      if (err || granted?.some((g) => g.qos >= 128)) {
         this.metrics.inc('uplink.subscribe_refused');
         this.log.error({ topic, err: err?.message }, 'broker refused a subscription: check its ACL');
       }

@@ -21,6 +21,8 @@ export function plaintextNeedles(
     }
     const slots = [BigInt(r.wh), 0n, 0n];
     slots[isPeak(r.end - 30 * 60_000) ? 1 : 2] = BigInt(r.wh);
+    // The gateway encrypts this plus the clipped Wh in the release field far above the slots: the slots' hex and
+    // bytes are a suffix of that whole plaintext's, so these needles find it too (only its decimal form escapes).
     const packed = pack(layout, slots);
     // A needle must be specific enough not to turn up by chance in megabytes of ciphertext hex, SQLite pages and
     // timestamps: a small reading packs into something like 0x300000000c, whose bytes (03 00 00 00 0c) are the

@@ -57,7 +57,10 @@ export interface TestMeter {
 
 export interface Expected {
   /** key `${neighbourhood} ${intervalStartIso}` */
-  aggregates: Map<string, { meters: number; totalWh: number; peakWh: number; offpeakWh: number }>;
+  aggregates: Map<
+    string,
+    { meters: number; totalWh: number; peakWh: number; offpeakWh: number; readings: number[] }
+  >;
   suppressed: Set<string>;
   /** key `${account} ${periodStartIso}` (daily periods, UTC) */
   bills: Map<string, { intervals: number; totalWh: number; peakWh: number; offpeakWh: number }>;
@@ -81,11 +84,19 @@ interface Sums {
   totalWh: number;
   peakWh: number;
   offpeakWh: number;
+  /** Each reading, so that a release's clipped sum can be computed with the clip it states. */
+  readings: number[];
+}
+
+/** Σ min(wh, clipWh): what a noisy release sums (docs/privacy.md §Noise). */
+export function clippedSum(readings: readonly number[], clipWh: number): number {
+  return readings.reduce((sum, wh) => sum + Math.min(wh, clipWh), 0);
 }
 
 function addTo(map: Map<string, Sums>, key: string, wh: number, peak: boolean): void {
-  const v = map.get(key) ?? { count: 0, totalWh: 0, peakWh: 0, offpeakWh: 0 };
+  const v = map.get(key) ?? { count: 0, totalWh: 0, peakWh: 0, offpeakWh: 0, readings: [] };
   v.count++;
+  v.readings.push(wh);
   v.totalWh += wh;
   if (peak) v.peakWh += wh;
   else v.offpeakWh += wh;
@@ -109,7 +120,9 @@ export function expectedOutcome(rows: Row[], meters: TestMeter[], k: number): Ex
       isPeak(start),
     );
   }
-  const bills = new Map([...billSums].map(([key, { count, ...v }]) => [key, { ...v, intervals: count }]));
+  const bills = new Map(
+    [...billSums].map(([key, { count, readings: _, ...v }]) => [key, { ...v, intervals: count }]),
+  );
   const aggregates = new Map(
     [...groups]
       .filter(([, v]) => v.count >= k)

@@ -17,7 +17,7 @@ import { Intake } from '../../gateway/acquire/intake.ts';
 import { TariffBands } from '../../gateway/acquire/tariff.ts';
 import { validateConfig } from '../../gateway/config/load.ts';
 import { NativeEngine } from '../../gateway/encrypt/engine.ts';
-import { layoutFor, pack } from '../../gateway/encrypt/packing.ts';
+import { layoutFor, packReading } from '../../gateway/encrypt/packing.ts';
 import { ReadingEncryptor } from '../../gateway/encrypt/reading-encryptor.ts';
 import { silentLogger } from '../../gateway/observe/log.ts';
 import { Metrics } from '../../gateway/observe/metrics.ts';
@@ -28,6 +28,7 @@ import { openTestBuffer } from './buffer.ts';
 import { counted } from './fuzz.ts';
 import { startMosquitto } from './mosquitto.ts';
 import { waitFor } from './wait.ts';
+import { RELEASE_BOUNDS } from './packing.ts';
 
 export const METER_I = 15 * 60_000;
 export const METER_T0 = Date.parse('2024-03-01T11:00:00Z');
@@ -83,7 +84,13 @@ export async function meterRig() {
   });
   const paillier = generateRandomKeysSync(1024, true); // g = n + 1, as the gateway's keys
   const supplier = { n: paillier.publicKey.n, n2: paillier.publicKey._n2, bits: 1024 };
-  const layout = layoutFor({ maxWhPerReading: 20_000, maxAddends: 1000, bands: ['all'], modulusBits: 1024 });
+  const layout = layoutFor({
+    maxWhPerReading: 20_000,
+    maxAddends: 1000,
+    bands: ['all'],
+    modulusBits: 1024,
+    ...RELEASE_BOUNDS,
+  });
   const bands = new TariffBands([{ name: 'all', windows: ['00:00-24:00'] }], 'UTC');
   const metrics = new Metrics();
   const buffer = openTestBuffer(supplier.n2, metrics);
@@ -151,14 +158,16 @@ export async function meterRig() {
     sendAll(payloads.map((p) => [topic, p] as const));
   /** A sealed reading for interval `k` (Wh `wh`), signed with `key` (meter A's by default). */
   const sealedReading = (k: number, wh: number, key: KeyObject = keyA.privateKey, edit: object = {}) => {
-    const ciphertext = engine.encrypt(pack(layout, [BigInt(wh), BigInt(wh)]));
+    const ciphertext = engine.encrypt(packReading(layout, BigInt(wh), 0));
     const body = {
       type: 'sealed-reading',
-      v: 1,
+      v: 2,
       intervalStart: new Date(METER_T0 + k * METER_I).toISOString(),
       intervalMinutes: 15,
       slotBits: layout.slotBits,
       slots: layout.slots,
+      releaseShift: layout.releaseShift,
+      clipWh: layout.clipWh,
       ciphertext: ciphertext.toString(16),
       ...edit,
     };

@@ -2,13 +2,21 @@
  * A split key and an authority on real parts, for the authority and MDMS tests: a 2048-bit key split with the
  * real ceremony code, the gateway's own encryption engine, gateway-signed batches and a real SQLite log file.
  */
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { noisePlan, rationalText } from '../../gateway/aggregate/noise-plan.ts';
 import { NativeEngine } from '../../gateway/encrypt/engine.ts';
-import { toHex } from '../../gateway/encrypt/bigint.ts';
-import { pack } from '../../gateway/encrypt/packing.ts';
+import { fromBytes, toHex } from '../../gateway/encrypt/bigint.ts';
+import {
+  layoutFor,
+  MASK_MARGIN_BITS,
+  packReading,
+  releaseBits,
+  type PackingLayout,
+} from '../../gateway/encrypt/packing.ts';
+import { addCiphertexts } from '../../gateway/encrypt/paillier.ts';
 import { generatePaillier } from '../../gateway/keys/generate.ts';
 import { signEnvelope, type Sealed } from '../../gateway/protocol/envelope.ts';
 import type {
@@ -22,7 +30,26 @@ import { openAuthorityDb, TransparencyLog } from '../../scripts/lib/authority/tr
 import { splitKey, type KeyShare } from '../../scripts/lib/split-key/shares.ts';
 
 export const SPLIT_GATEWAY = 'gw-split';
-export const splitLayout = { slotBits: 30, slots: ['total', 'peak', 'offpeak'] };
+const MAX_METERS = 50;
+/** The rig's noise, planned as the gateway plans it (ε = 1000 per day, 48 releases a day, clip 2 kWh). */
+export const splitNoise = noisePlan({
+  epsilonPerDay: 1000,
+  deltaPerDay: 1e-6,
+  clipWh: 2000,
+  intervalMinutes: 30,
+});
+/** The layout a gateway with two bands computes for a 2048-bit key (gateway/encrypt/packing.ts). */
+export const splitLayout: PackingLayout = layoutFor({
+  maxWhPerReading: 20_000,
+  maxAddends: 48 * 31 * 2,
+  bands: ['peak', 'offpeak'],
+  modulusBits: 2048,
+  clipWh: splitNoise.clipWh,
+  maxMetersPerRelease: MAX_METERS,
+  noiseBound: splitNoise.bound,
+});
+/** The η the rig's releases carry: fixed, so a test knows the noisy value it must read (peak + offpeak + η). */
+export const SPLIT_ETA = -17n;
 
 type Pair = { privateKey: KeyObject; publicKey: KeyObject };
 
@@ -44,7 +71,14 @@ export interface SplitRig {
   bill(id: string, start: string, end: string, peak?: number, offpeak?: number): BandsBillRecordMsg;
 }
 
-export const defaultPolicy: AuthorityPolicy = { minK: 5, minBillingDays: 1 };
+/** scripts/authority's default stance: every aggregate must state its noise. */
+export const defaultPolicy: AuthorityPolicy = { minK: 5, minBillingDays: 1, requireNoise: {} };
+
+/** A uniform value of `bits` bits. */
+function random(bits: number): bigint {
+  const bytes = Math.ceil(bits / 8);
+  return fromBytes(randomBytes(bytes)) >> BigInt(bytes * 8 - bits);
+}
 
 export async function makeSplitRig(policy: AuthorityPolicy = defaultPolicy): Promise<SplitRig> {
   const whole = await generatePaillier(2048);
@@ -64,6 +98,11 @@ export async function makeSplitRig(policy: AuthorityPolicy = defaultPolicy): Pro
     log,
     now: () => clock.now,
   });
+  /** One peak and one off-peak reading, each encrypted as the gateway encrypts a reading. */
+  const readings = (peak: number, offpeak: number) => [
+    engine.encrypt(packReading(splitLayout, BigInt(peak), 0)),
+    engine.encrypt(packReading(splitLayout, BigInt(offpeak), 1)),
+  ];
   let seq = 0;
   return {
     supplier,
@@ -90,21 +129,43 @@ export async function makeSplitRig(policy: AuthorityPolicy = defaultPolicy): Pro
       return signEnvelope(body, signer.privateKey, signer.publicKey);
     },
     aggregate(id, meters, peak, offpeak, k = 5) {
-      const c = engine.encrypt(pack(splitLayout, [BigInt(peak + offpeak), BigInt(peak), BigInt(offpeak)]));
+      // As the gateway's aggregator: the readings' sum times E(M + 2^s·(B + η)), M masking the slots.
+      const mask = random(splitLayout.slotBits * splitLayout.slots.length + MASK_MARGIN_BITS);
+      const shifted = (splitNoise.bound + SPLIT_ETA) << BigInt(splitLayout.releaseShift);
+      const c = addCiphertexts(whole.publicKey, [...readings(peak, offpeak), engine.encrypt(mask + shifted)]);
       return {
         kind: 'aggregate',
+        v: 2,
         id,
         neighbourhood: 'north',
         intervalStart: '2012-10-10T00:00:00Z',
         intervalEnd: '2012-10-10T00:30:00Z',
         meters,
         k,
-        layout: splitLayout,
+        release: {
+          shift: splitLayout.releaseShift,
+          bits: releaseBits({
+            clipWh: splitLayout.clipWh,
+            maxMetersPerRelease: MAX_METERS,
+            noiseBound: splitNoise.bound,
+          }),
+        },
+        noise: {
+          mechanism: splitNoise.mechanism,
+          sigma2: rationalText(splitNoise.sigma2),
+          offset: splitNoise.bound.toString(),
+          clipWh: splitNoise.clipWh,
+          epsilonPerDay: splitNoise.epsilonPerDay,
+          deltaPerDay: splitNoise.deltaPerDay,
+          releasesPerDay: splitNoise.releasesPerDay,
+        },
         ciphertext: toHex(c),
       };
     },
     bill(id, start, end, peak = 10, offpeak = 20) {
-      const m = pack(splitLayout, [BigInt(peak + offpeak), BigInt(peak), BigInt(offpeak)]);
+      // As the billing closer: the readings' sum times E(2^s·M'), M' masking the release field.
+      const mask = random(splitLayout.billMaskBits) << BigInt(splitLayout.releaseShift);
+      const c = addCiphertexts(whole.publicKey, [...readings(peak, offpeak), engine.encrypt(mask)]);
       return {
         kind: 'bill',
         id,
@@ -112,8 +173,8 @@ export async function makeSplitRig(policy: AuthorityPolicy = defaultPolicy): Pro
         periodStart: start,
         periodEnd: end,
         intervals: 48,
-        layout: splitLayout,
-        ciphertext: toHex(engine.encrypt(m)),
+        layout: { slotBits: splitLayout.slotBits, slots: [...splitLayout.slots] },
+        ciphertext: toHex(c),
       };
     },
   };

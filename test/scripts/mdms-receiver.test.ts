@@ -2,13 +2,14 @@
  * The reference MDMS against a real Mosquitto: it stores and acknowledges genuine batches exactly once and
  * refuses, without acknowledging, anything forged, unknown, malformed or undecryptable.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BillCost, costPlan } from '../../gateway/aggregate/bill-cost.ts';
 import { NativeEngine } from '../../gateway/encrypt/engine.ts';
 import { toHex } from '../../gateway/encrypt/bigint.ts';
-import { COST_GUARD_BITS, pack } from '../../gateway/encrypt/packing.ts';
+import { COST_GUARD_BITS, releaseShiftOf } from '../../gateway/encrypt/packing.ts';
+import { aggregatesCsv } from '../../scripts/lib/mdms/export.ts';
 import { openEnvelope, signEnvelope } from '../../gateway/protocol/envelope.ts';
 import { AckBody, type BatchBodyMsg } from '../../gateway/protocol/messages.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
@@ -23,6 +24,17 @@ import path from 'node:path';
 
 const PREFIX = 'meterspace/v1';
 const layout = { slotBits: 30, slots: ['total', 'peak', 'offpeak'] };
+const SHIFT = releaseShiftOf(layout);
+const OFFSET = 50_000n;
+const NOISE = {
+  mechanism: 'discrete-gaussian' as const,
+  sigma2: '9000000/1',
+  offset: OFFSET.toString(),
+  clipWh: 2000,
+  epsilonPerDay: 100,
+  deltaPerDay: 1e-6,
+  releasesPerDay: 48,
+};
 
 describe('reference MDMS receiver', () => {
   let broker: Mosquitto;
@@ -67,18 +79,22 @@ describe('reference MDMS receiver', () => {
       records,
     };
   }
+  /** A v2 release whose noisy value is peak + offpeak, over masked low bits, as a gateway sends it. */
   function aggregate(id: string, meters: number, peak: number, offpeak: number) {
     const engine = new NativeEngine(keys.supplier.publicKey);
-    const c = engine.encrypt(pack(layout, [BigInt(peak + offpeak), BigInt(peak), BigInt(offpeak)]));
+    const low = BigInt(`0x${randomBytes(40).toString('hex')}`) & ((1n << BigInt(SHIFT - 2)) - 1n);
+    const c = engine.encrypt(low + ((BigInt(peak + offpeak) + OFFSET) << BigInt(SHIFT)));
     return {
       kind: 'aggregate' as const,
+      v: 2 as const,
       id,
       neighbourhood: 'north',
       intervalStart: '2012-10-10T00:00:00Z',
       intervalEnd: '2012-10-10T00:30:00Z',
       meters,
       k: 5,
-      layout,
+      release: { shift: SHIFT, bits: 40 },
+      noise: NOISE,
       ciphertext: toHex(c),
     };
   }
@@ -97,8 +113,13 @@ describe('reference MDMS receiver', () => {
     const ack = AckBody.parse(body);
     expect(ack.bodyDigest).toBe(sealed.bodyDigest);
     const [row] = store.aggregates();
-    expect(row).toMatchObject({ record_id: 'agg:north:1', meters: 6, total_wh: 1234 });
-    expect(JSON.parse(row!.bands)).toEqual({ peak: 1200, offpeak: 34 });
+    // The noisy sum with its 95 % half-width 1.96σ (σ = 3000), and the record's noise parameters.
+    expect(row).toMatchObject({ record_id: 'agg:north:1', meters: 6, total_wh: 1234, bands: null });
+    expect(row!.bound95_wh).toBeCloseTo(5880, 6);
+    expect(JSON.parse(row!.noise!)).toEqual(NOISE);
+    const csv = aggregatesCsv(store.aggregates()).split('\n');
+    expect(csv[0]).toContain('total_wh,bound95_wh,clip_wh,epsilon_per_day');
+    expect(csv[1]).toContain(',1234,5880,2000,100');
 
     await send(GATEWAY_ID, sealed.message);
     await waitFor(() => acks.length === 2, 10_000, 'the second ack');
@@ -165,6 +186,25 @@ describe('reference MDMS receiver', () => {
     expect(acks.length).toBe(before.acks);
     expect(store.counts()).toEqual(before.counts);
   });
+  it('stores a release the noise made negative, and refuses one outside what clip and offset allow', async () => {
+    const acksBefore = acks.length;
+    const invalid = receiver.metrics.get('batches.rejected.CIPHERTEXT_INVALID');
+    const sign = (records: BatchBodyMsg['records']) =>
+      signEnvelope(batch(records), gatewayKey().privateKey, gatewayKey().publicKey).message;
+    await send(GATEWAY_ID, sign([aggregate('agg:north:negative', 6, -700, 0)]));
+    await waitFor(() => acks.length === acksBefore + 1, 10_000, 'the ack');
+    expect(store.aggregates().find((a) => a.record_id === 'agg:north:negative')?.total_wh).toBe(-700);
+    // 6 meters × 2 000 Wh + B is the most a genuine release can hold.
+    await send(GATEWAY_ID, sign([aggregate('agg:north:too-big', 6, 6 * 2000 + Number(OFFSET) + 1, 0)]));
+    await waitFor(
+      () => receiver.metrics.get('batches.rejected.CIPHERTEXT_INVALID') === invalid + 1,
+      10_000,
+      'the refusal',
+    );
+    expect(acks.length).toBe(acksBefore + 1);
+    expect(store.aggregates().some((a) => a.record_id === 'agg:north:too-big')).toBe(false);
+  });
+
   describe('cost-only bills', () => {
     const prices = [300_000n, 120_000n];
     /** A cost-only bill as a gateway closes it: E(cost + masked upper part) of one peak and one off-peak total. */
@@ -175,6 +215,8 @@ describe('reference MDMS receiver', () => {
         prices,
         maxBillWh: 10_000_000n,
         modulusBits: keys.supplier.publicKey.bits,
+        releaseShift: SHIFT,
+        maxBillClippedWh: 1_000_000n,
       });
       const band = (b: number, wh: number) => ({
         band: b,

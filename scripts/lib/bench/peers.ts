@@ -17,6 +17,8 @@ export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export interface BrokerPeer {
   url: string;
   kind: string;
+  /** upstream.protocolVersion the gateway must use with it: aedes speaks MQTT 3.1.1 only. */
+  protocolVersion: 4 | 5;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function startBroker(): Promise<BrokerPeer> {
     return {
       url: b.url,
       kind: 'embedded aedes (install mosquitto for the reference figures)',
+      protocolVersion: 4,
       close: () => b.close(),
     };
   }
@@ -40,6 +43,7 @@ export async function startBroker(): Promise<BrokerPeer> {
   return {
     url: `mqtt://127.0.0.1:${port}`,
     kind: 'Mosquitto',
+    protocolVersion: 5,
     close: () => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
   };
 }

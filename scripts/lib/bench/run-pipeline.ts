@@ -22,6 +22,8 @@ export interface RunSpec {
   days: number;
   keyDir: string;
   brokerUrl: string;
+  /** upstream.protocolVersion for this broker (BrokerPeer.protocolVersion). */
+  protocolVersion: 4 | 5;
   csv: string;
   households: string[];
   start: string;
@@ -31,7 +33,10 @@ export interface RunSpec {
   walCheckpointPages?: number;
 }
 
-export interface RunResult extends Omit<RunSpec, 'keyDir' | 'brokerUrl' | 'csv' | 'households'> {
+export interface RunResult extends Omit<
+  RunSpec,
+  'keyDir' | 'brokerUrl' | 'protocolVersion' | 'csv' | 'households'
+> {
   readings: number;
   cpuMs: number;
   wallMs: number;
@@ -86,6 +91,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
     },
     upstream: {
       url: spec.brokerUrl,
+      protocolVersion: spec.protocolVersion,
       clientId: `gw-bench-${process.pid}`,
       retryInitialSeconds: 1,
       retryMaxSeconds: 2,

@@ -45,7 +45,7 @@ export async function startDemoAuthority(o: {
       share: o.share,
       trust: new Map([[o.gatewayId, o.gatewayPublicKey]]),
       requesters: [o.mdmsPublicKey],
-      policy: { minK: o.minK, minBillingDays: 1 },
+      policy: { minK: o.minK, minBillingDays: 1, requireNoise: {} },
       log: new TransparencyLog(db),
       now: () => Date.now(),
     }),

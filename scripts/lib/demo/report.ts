@@ -1,5 +1,9 @@
-/** The demo's closing tables: decrypted sums beside the sums computed independently from the CSV. */
-import type { Expected } from '../reference-sums.ts';
+/**
+ * The demo's closing tables: decrypted sums beside the sums computed independently from the CSV. A neighbourhood
+ * release is noisy (docs/privacy.md §Noise): it is shown as noisy sum ± its 95 % bound beside the CSV's sum of the
+ * clipped readings, and matches when the difference is within the noise's hard bound B (truncation).
+ */
+import { clippedSum, type Expected } from '../reference-sums.ts';
 import type { AggregateRow, BillRow, SuppressedRow } from '../mdms/store.ts';
 
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -7,6 +11,8 @@ const num = (n: number) => n.toLocaleString('en-US');
 
 export interface Verdict {
   aggregatesMatched: number;
+  /** Releases whose noise fell within their 95 % interval (about 95 % of them, by chance). */
+  aggregatesWithin95: number;
   aggregatesExpected: number;
   suppressedMatched: number;
   suppressedExpected: number;
@@ -30,11 +36,13 @@ export function printReport(
     ...new Set([...expected.aggregates.keys(), ...expected.suppressed].map((key) => key.split(' ')[1]!)),
   ].sort();
   let aggregatesMatched = 0;
+  let aggregatesWithin95 = 0;
   let suppressedMatched = 0;
-  const width = 26;
+  const width = 30;
   write('');
   write(
-    'Neighbourhood sums per interval: decrypted at the MDMS = summed from the CSV (meters), ✓ when equal',
+    'Neighbourhood sums per interval: released (noisy ± 95 % bound) at the MDMS ~ CSV sum of clipped readings ' +
+      '(meters); ✓ within the noise bound, * inside the 95 % interval',
   );
   write(`${pad('interval (UTC)', 18)}${neighbourhoods.map((n) => pad(n, width)).join('')}`);
   for (const interval of intervals) {
@@ -42,9 +50,17 @@ export function printReport(
       const key = `${n} ${interval}`;
       const want = expected.aggregates.get(key);
       const a = got.get(key);
-      if (want && a && a.total_wh === want.totalWh && a.meters === want.meters) {
-        aggregatesMatched++;
-        return pad(`${num(a.total_wh)} = ${num(want.totalWh)} Wh (${a.meters}) ✓`, width);
+      if (want && a?.noise && a.bound95_wh !== null && a.meters === want.meters) {
+        const noise = JSON.parse(a.noise) as { clipWh: number; offset: string };
+        const exact = clippedSum(want.readings, noise.clipWh);
+        const error = Math.abs(a.total_wh - exact);
+        const bound = Math.ceil(a.bound95_wh);
+        if (error <= Number(noise.offset)) {
+          aggregatesMatched++;
+          if (error <= a.bound95_wh) aggregatesWithin95++;
+          const mark = error <= a.bound95_wh ? '✓*' : '✓';
+          return pad(`${num(a.total_wh)}±${num(bound)} ~ ${num(exact)} (${a.meters}) ${mark}`, width);
+        }
       }
       if (want) return pad(`${a ? num(a.total_wh) : 'missing'} ≠ ${num(want.totalWh)} Wh ✗`, width);
       if (expected.suppressed.has(key)) {
@@ -83,6 +99,7 @@ export function printReport(
   }
   const verdict = {
     aggregatesMatched,
+    aggregatesWithin95,
     aggregatesExpected: expected.aggregates.size,
     suppressedMatched,
     suppressedExpected: expected.suppressed.size,

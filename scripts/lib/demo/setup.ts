@@ -32,12 +32,21 @@ export interface DemoConfigOptions {
   speed: number;
 }
 
+/** The demo's privacy budget and clip (printed with the results). */
+export const DEMO_EPSILON = 1000;
+export const DEMO_CLIP_WH = 2000;
+
 /** Writes the demo's gateway.yaml and returns its path. */
 export function writeDemoConfig(o: DemoConfigOptions): string {
   const config = {
     gateway: { id: DEMO_GATEWAY_ID, dataDir: 'var', logFile: 'gateway.log' },
     clock: { mode: 'virtual', start: o.start, speed: o.speed },
-    privacy: { k: 5 },
+    // Demo only: ε = 1000 per day (the schema's maximum, ten times the default) so that the noise on sums of
+    // 5–13 households stays readable; clipWh 2000 is the 99th percentile of the SGSC half-hourly readings.
+    privacy: {
+      k: 5,
+      noise: { epsilonPerDay: DEMO_EPSILON, epsilonCeiling: DEMO_EPSILON, clipWh: DEMO_CLIP_WH },
+    },
     intervals: { minutes: 30, graceMinutes: 60 },
     billing: {
       period: 'daily',
@@ -50,7 +59,14 @@ export function writeDemoConfig(o: DemoConfigOptions): string {
       mdmsPublic: 'keys/mdms.ed25519.pub.pem',
       enrolmentCodes: 'keys/enrolment-codes.json',
     },
-    upstream: { url: o.brokerUrl, schedule: '*/2 * * * * *', retryInitialSeconds: 2, retryMaxSeconds: 10 },
+    // The demo's embedded broker (aedes) speaks MQTT 3.1.1 only; the gateway's own packet cut-off still holds.
+    upstream: {
+      url: o.brokerUrl,
+      protocolVersion: 4,
+      schedule: '*/2 * * * * *',
+      retryInitialSeconds: 2,
+      retryMaxSeconds: 10,
+    },
     drivers: { replay: { file: o.csv, pollMs: 100 } },
     // A health message every 10 s, so that the demo's search of the broker covers some (docs/fleet.md).
     observe: { healthSeconds: 10 },

@@ -1,13 +1,18 @@
 /**
  * The SQLite buffer, if it exists: writable by this user (a trial run as root leaves it owned by root), of a
  * schema this gateway knows, and passing SQLite's quick_check, read on a read-only connection so that the
- * doctor can run beside a running gateway.
+ * doctor can run beside a running gateway. Its directory and files group- or world-accessible are a WARN: the
+ * gateway tightens them itself at start (gateway/buffer/private-files.ts).
  */
 import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS } from '../../../gateway/buffer/migrations.ts';
-import { fail, formatBytes, messageOf, ok, type Finding } from './finding.ts';
+import type { Config } from '../../../gateway/config/schema.ts';
+import { bindingIssuesReadOnly } from '../../../gateway/devices/on-site.ts';
+import { fail, formatBytes, messageOf, ok, warn, type Finding } from './finding.ts';
+
+const modeOf = (f: string) => (statSync(f).mode & 0o777).toString(8).padStart(4, '0');
 
 export function checkBuffer(file: string, user: string): Finding {
   if (!existsSync(file)) return ok('buffer', `${file} does not exist yet (created at the first start)`);
@@ -40,7 +45,20 @@ export function checkBuffer(file: string, user: string): Finding {
       );
     }
     const size = statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
-    return ok('buffer', `${file}: schema ${version}, quick_check ok, ${formatBytes(size)}`);
+    const summary = `${file}: schema ${version}, quick_check ok, ${formatBytes(size)}`;
+    // The buffer holds households' sealed readings and consent span seeds: private to the gateway's user.
+    const loose = [dir, file, `${file}-wal`, `${file}-shm`].filter(
+      (f) => existsSync(f) && (statSync(f).mode & 0o077) !== 0,
+    );
+    if (loose.length > 0) {
+      return warn(
+        'buffer',
+        `${summary}; group- or world-accessible: ${loose.map((f) => `${f} (${modeOf(f)})`).join(', ')}`,
+        `the gateway makes them 0700/0600 at its next start (and warns); now: sudo chmod 700 ${dir} && ` +
+          `sudo chmod 600 ${file}*`,
+      );
+    }
+    return ok('buffer', summary);
   } catch (error) {
     return fail(
       'buffer',
@@ -49,5 +67,25 @@ export function checkBuffer(file: string, user: string): Finding {
     );
   } finally {
     db?.close();
+  }
+}
+
+/** The configuration against the meters this gateway has bound (issue #14; docs/fleet.md "Membership …"). */
+export function checkDeviceBindings(config: Readonly<Config>): Finding {
+  try {
+    const issues = bindingIssuesReadOnly(config);
+    if (issues.length === 0) return ok('devices', 'every meter matches the device it is bound to');
+    return fail(
+      'devices',
+      issues.map((i) => `${i.path}: [${i.code ?? 'DEVICE_BOUND_ELSEWHERE'}] ${i.message}`).join('; '),
+      'put the meters back as they were bound, or re-home a replaced or moved meter on site (scripts/gateway rehome)',
+    );
+  } catch (error) {
+    // The buffer check has failed already for an unreadable file: one failure, not two.
+    return warn(
+      'devices',
+      `the device bindings could not be read: ${messageOf(error)}`,
+      'see the buffer check',
+    );
   }
 }

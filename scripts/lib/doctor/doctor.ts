@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { checkBrokers } from './broker-check.ts';
-import { checkBuffer } from './buffer-check.ts';
+import { checkBuffer, checkDeviceBindings } from './buffer-check.ts';
 import { checkClock, ntpStateFromTimedatectl, type NtpState } from './clock-check.ts';
 import { checkConfig } from './config-check.ts';
 import { checkDisk } from './disk-check.ts';
@@ -58,6 +58,7 @@ export async function runDoctor(
   if (config) {
     print([checkDisk(config.gateway.dataDir, user)]);
     print([checkBuffer(path.join(config.gateway.dataDir, config.buffer.file), user)]);
+    print([checkDeviceBindings(config)]);
   }
   const skipped = config ? '' : ' (keys, ports, brokers, disk and buffer need a valid configuration)';
   out.write(`\n${counts.OK} OK, ${counts.WARN} WARN, ${counts.FAIL} FAIL${skipped}\n`);

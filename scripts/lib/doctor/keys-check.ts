@@ -11,6 +11,7 @@ import { loadEnrolmentCodes } from '../../../gateway/customer/enrolment-codes.ts
 import { codeOf, fail, messageOf, ok, type Finding } from './finding.ts';
 import { fingerprint, loadPrivateKey, loadPublicKey, readSecretFile } from '../../../gateway/keys/files.ts';
 import { loadPaillierPublic } from '../../../gateway/keys/paillier-files.ts';
+import { checkExponentBits } from '../../../gateway/encrypt/randomizers.ts';
 
 interface KeyFile {
   /** The configuration path naming the file, e.g. keys.gatewayPrivate. */
@@ -55,7 +56,11 @@ function keyFiles(config: Readonly<Config>): KeyFile[] {
     {
       field: 'keys.supplierPublic',
       file: keys.supplierPublic,
-      load: (file) => `supplier Paillier public key, ${loadPaillierPublic(file).bits} bits`,
+      load: (file) => {
+        const bits = loadPaillierPublic(file).bits;
+        checkExponentBits(config.encryption.exponentBits, bits);
+        return `supplier Paillier public key, ${bits} bits`;
+      },
       whenMissing: received('the supplier (supplier.paillier.pub.json)'),
     },
     {
@@ -132,6 +137,8 @@ function fixFor(code: string | undefined, k: KeyFile, user: string): string {
       return `sudo chown ${user}: ${k.file} (the gateway runs as ${user})`;
     case 'KEY_FILE_INSECURE':
       return `sudo chmod 600 ${k.file}`;
+    case 'EXPONENT_TOO_SHORT':
+      return 'raise encryption.exponentBits to the figure above, or remove it for the default (2λ)';
     case 'KEY_FILE_INVALID':
       return `point ${k.field} at the right file (docs/deploy.md, keys)`;
     default:

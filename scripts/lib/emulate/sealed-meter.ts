@@ -9,7 +9,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { loadConfigFile } from '../../../gateway/config/load.ts';
 import { TariffBands } from '../../../gateway/acquire/tariff.ts';
 import { NativeEngine } from '../../../gateway/encrypt/engine.ts';
-import { pack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
+import { packReading, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
 import { packingLayout } from '../../../gateway/gateway.ts';
 import { loadPrivateKey } from '../../../gateway/keys/files.ts';
 import { loadPaillierPublic } from '../../../gateway/keys/paillier-files.ts';
@@ -36,17 +36,18 @@ export class SealedMeter {
 
   /** The signed payload for the interval [start, start + interval) with `wh` consumed. */
   payload(start: number, wh: number): string {
-    const slots = new Array<bigint>(this.layout.slots.length).fill(0n);
-    slots[0] = BigInt(wh);
-    slots[1 + this.bands.bandAt(start)] = BigInt(wh);
-    const ciphertext = this.engine.encrypt(pack(this.layout, slots));
+    // The meter clips for the release field itself, as the gateway does for the readings it encrypts.
+    const packed = packReading(this.layout, BigInt(wh), this.bands.bandAt(start));
+    const ciphertext = this.engine.encrypt(packed);
     const body = {
       type: 'sealed-reading',
-      v: 1,
+      v: 2,
       intervalStart: new Date(start).toISOString().replace('.000Z', 'Z'),
       intervalMinutes: this.intervalMs / 60_000,
       slotBits: this.layout.slotBits,
       slots: this.layout.slots,
+      releaseShift: this.layout.releaseShift,
+      clipWh: this.layout.clipWh,
       ciphertext: ciphertext.toString(16),
     };
     return signEnvelope(body, this.privateKey, this.publicKey).message;

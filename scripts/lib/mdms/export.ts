@@ -12,6 +12,11 @@ function bandNames(rows: { bands: string | null }[]): string[] {
   return [...names];
 }
 
+/**
+ * Released sums with their error: total_wh is the noisy sum of clipped readings, ± bound95_wh its 95 % interval
+ * (docs/privacy.md §Noise); epsilon_per_day the budget it was released under. Rows of v1 records (exact, no noise)
+ * have empty noise cells and their band columns.
+ */
 export function aggregatesCsv(rows: AggregateRow[]): string {
   const bands = bandNames(rows);
   const head = [
@@ -22,10 +27,14 @@ export function aggregatesCsv(rows: AggregateRow[]): string {
     'meters',
     'k',
     'total_wh',
+    'bound95_wh',
+    'clip_wh',
+    'epsilon_per_day',
     ...bands.map((b) => `${b}_wh`),
   ];
   const lines = rows.map((r) => {
-    const b = JSON.parse(r.bands) as Record<string, number>;
+    const b = r.bands ? (JSON.parse(r.bands) as Record<string, number>) : {};
+    const noise = r.noise ? (JSON.parse(r.noise) as { clipWh: number; epsilonPerDay: number }) : undefined;
     return [
       r.gateway,
       r.neighbourhood,
@@ -34,6 +43,9 @@ export function aggregatesCsv(rows: AggregateRow[]): string {
       r.meters,
       r.k,
       r.total_wh,
+      r.bound95_wh === null ? '' : Math.ceil(r.bound95_wh),
+      noise?.clipWh ?? '',
+      noise?.epsilonPerDay ?? '',
       ...bands.map((n) => b[n] ?? ''),
     ];
   });

@@ -7,7 +7,13 @@ import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { GatewayError, errorCode } from '../../../gateway/errors.ts';
 import { decimal, fromHex } from '../../../gateway/encrypt/bigint.ts';
-import { COST_GUARD_BITS, decodeCost, MASK_MARGIN_BITS, unpack } from '../../../gateway/encrypt/packing.ts';
+import {
+  COST_GUARD_BITS,
+  decodeCost,
+  MASK_MARGIN_BITS,
+  releaseShiftOf,
+  unpack,
+} from '../../../gateway/encrypt/packing.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
@@ -21,6 +27,7 @@ import {
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
+import { checkReleaseFits, openRelease } from './release.ts';
 import { startSplit, type SplitDecryptor, type SplitOptions } from './split-decryptor.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
 
@@ -148,7 +155,8 @@ export class MdmsReceiver {
     const suppressed: SuppressedRow[] = [];
     const bills: BillRow[] = [];
     const open = (hex: string, layout: LayoutMsg) => {
-      const values = unpack(layout, decrypt(hex));
+      // Bits from releaseShift up are the bill's masked release field (docs/protocol.md §5).
+      const values = unpack(layout, decrypt(hex), releaseShiftOf(layout));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
       if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
         throw new GatewayError(
@@ -166,7 +174,8 @@ export class MdmsReceiver {
       if (r.kind === 'aggregate') {
         if (r.meters < r.k)
           throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
-        const { total, bands } = open(r.ciphertext, r.layout);
+        checkReleaseFits(r, this.modulusBits());
+        const { total, bound95 } = openRelease(r, decrypt(r.ciphertext));
         aggregates.push({
           record_id: r.id,
           gateway,
@@ -176,7 +185,9 @@ export class MdmsReceiver {
           meters: r.meters,
           k: r.k,
           total_wh: total,
-          bands,
+          bands: null,
+          bound95_wh: bound95,
+          noise: JSON.stringify(r.noise),
         });
       } else if (r.kind === 'suppressed') {
         suppressed.push({
@@ -215,12 +226,19 @@ export class MdmsReceiver {
     return this.decryptor.decrypt(c);
   }
 
+  /** The bit length of n: of the whole key, or of the public key the supplier's share belongs to. */
+  private modulusBits(): number {
+    const publicKey = this.opts.supplierKey?.publicKey ?? this.opts.split?.share.publicKey;
+    if (!publicKey) throw new GatewayError('KEY_FILE_MISSING', 'neither a whole private key nor a key share');
+    return publicKey.bits;
+  }
+
   /** The amount due of a cost-only bill: the low `costBits` bits of its plaintext, after the guard-bit check. */
   private amountOf(
     r: CostBillRecordMsg,
     decrypt: (hex: string) => bigint,
   ): { amount: string; prices: string } {
-    const { bits } = this.opts.supplierKey?.publicKey ?? this.opts.split!.share.publicKey;
+    const bits = this.modulusBits();
     // The cost, its guard bits and a mask of at least MASK_MARGIN_BITS bits must fit below n / 2.
     if (r.costBits + COST_GUARD_BITS + MASK_MARGIN_BITS + 1 > bits - 2) {
       throw new GatewayError(

@@ -71,6 +71,32 @@ export const MDMS_MIGRATIONS = [
   ALTER TABLE bills_v2 RENAME TO bills;
   `,
   `
+  -- Aggregate records v2 (issue #14): one noisy sum of clipped readings, no band slots. total_wh is that sum (it
+  -- may be negative), bound95_wh the half-width of its 95 % interval and noise the record's mechanism and
+  -- parameters (JSON); rows of v1 records keep their exact bands and no noise.
+  CREATE TABLE aggregates_v2 (
+    record_id      TEXT NOT NULL,
+    gateway        TEXT NOT NULL,
+    neighbourhood  TEXT NOT NULL,
+    interval_start TEXT NOT NULL,
+    interval_end   TEXT NOT NULL,
+    meters         INTEGER NOT NULL,
+    k              INTEGER NOT NULL,
+    total_wh       INTEGER NOT NULL,
+    bands          TEXT,
+    bound95_wh     REAL,
+    noise          TEXT,
+    CHECK ((noise IS NULL) = (bound95_wh IS NULL)),
+    PRIMARY KEY (gateway, record_id)
+  );
+  INSERT INTO aggregates_v2 (record_id, gateway, neighbourhood, interval_start, interval_end, meters, k, total_wh,
+                             bands)
+    SELECT record_id, gateway, neighbourhood, interval_start, interval_end, meters, k, total_wh, bands
+    FROM aggregates;
+  DROP TABLE aggregates;
+  ALTER TABLE aggregates_v2 RENAME TO aggregates;
+  `,
+  `
   -- Split key (docs/key-ceremony.md): a batch is stored here, as received, before it is acknowledged, and leaves
   -- only in the transaction that stores its decrypted records; state 'refused' keeps what the authority refused.
   CREATE TABLE pending (
@@ -96,9 +122,14 @@ export interface AggregateRow {
   interval_end: string;
   meters: number;
   k: number;
+  /** The released sum: Σ min(wh, clipWh) + noise (may be negative); exact for v1 records. */
   total_wh: number;
-  /** JSON object band name → Wh. */
-  bands: string;
+  /** v1 records only: JSON object band name → Wh. */
+  bands: string | null;
+  /** Half-width of the 95 % interval of total_wh around the clipped sum (v2 records). */
+  bound95_wh: number | null;
+  /** The record's noise parameters, JSON (v2 records). */
+  noise: string | null;
 }
 
 export interface SuppressedRow {
@@ -161,7 +192,8 @@ export class MdmsStore {
       ).run(batch.gateway, batch.batchId, batch.bodyDigest, batch.seq, batch.receivedAt);
       const a = db.prepare(
         `INSERT OR IGNORE INTO aggregates VALUES
-         (@record_id, @gateway, @neighbourhood, @interval_start, @interval_end, @meters, @k, @total_wh, @bands)`,
+         (@record_id, @gateway, @neighbourhood, @interval_start, @interval_end, @meters, @k, @total_wh, @bands,
+          @bound95_wh, @noise)`,
       );
       for (const row of aggregates) count(a.run(row).changes);
       const s = db.prepare(

@@ -1,7 +1,8 @@
 /**
  * The soak's independent answer: each neighbourhood's energy in each interval between two published boundaries,
  * from what the emulated meters published (not from anything the gateway says), compared with what the MDMS
- * decrypted.
+ * decrypted. A release is Σ min(wh, clipWh) plus noise truncated to [−B, B] (docs/privacy.md §Noise): it matches
+ * when it is within B of the clipped sum, with the clip and B the record itself states.
  */
 import Database from 'better-sqlite3';
 import { publishedWh, type FleetMeter } from './meter-fleet.ts';
@@ -21,16 +22,17 @@ export interface SumsComparison {
 export function expectedSums(
   fleet: readonly FleetMeter[],
   boundaries: readonly number[],
-): Map<string, number> {
-  const sums = new Map<string, number>();
+): Map<string, number[]> {
+  const readings = new Map<string, number[]>();
   for (let i = 1; i < boundaries.length; i++) {
     const [from, to] = [boundaries[i - 1]!, boundaries[i]!];
     for (const m of fleet) {
       const key = `${m.neighbourhood}@${to}`;
-      sums.set(key, (sums.get(key) ?? 0) + publishedWh(m.register, to) - publishedWh(m.register, from));
+      const wh = publishedWh(m.register, to) - publishedWh(m.register, from);
+      readings.set(key, [...(readings.get(key) ?? []), wh]);
     }
   }
-  return sums;
+  return readings;
 }
 
 export function compareWithMdms(
@@ -42,8 +44,8 @@ export function compareWithMdms(
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const rows = db
-      .prepare('SELECT neighbourhood, interval_end AS end, total_wh AS wh FROM aggregates')
-      .all() as { neighbourhood: string; end: string; wh: number }[];
+      .prepare('SELECT neighbourhood, interval_end AS end, total_wh AS wh, noise FROM aggregates')
+      .all() as { neighbourhood: string; end: string; wh: number; noise: string | null }[];
     const seen = new Map<string, number>();
     let lastEnd = 0;
     for (const r of rows) {
@@ -57,7 +59,10 @@ export function compareWithMdms(
     for (const r of rows) {
       const want = expected.get(`${r.neighbourhood}@${Date.parse(r.end)}`);
       if (want === undefined) continue; // an interval outside the published boundaries
-      if (want === r.wh) matched++;
+      const noise = r.noise ? (JSON.parse(r.noise) as { clipWh: number; offset: string }) : undefined;
+      const clip = noise?.clipWh ?? Number.POSITIVE_INFINITY;
+      const exact = want.reduce((sum, wh) => sum + Math.min(wh, clip), 0);
+      if (Math.abs(r.wh - exact) <= Number(noise?.offset ?? 0)) matched++;
       else wrong++;
     }
     const missing = [...expected.keys()].filter((k) => !seen.has(k)).length;

@@ -15,17 +15,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildMqttDriver } from '../../../drivers/mqtt/build-mqtt.ts';
+import { buildMqttDriver, METER_BROKER_MAX_PACKET_BYTES } from '../../../drivers/mqtt/build-mqtt.ts';
 import type { MqttMeterDriver } from '../../../drivers/mqtt/mqtt-meter-driver.ts';
 import type { Reading, SealedReadingIn } from '../../../gateway/acquire/reading.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
-import type { PackingLayout } from '../../../gateway/encrypt/packing.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import { driverContext } from '../../helpers/driver-context.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { LAYOUT_40 } from '../../helpers/packing.ts';
 
 const I = 15 * 60_000;
 const T0 = Date.parse('2024-03-01T11:00:00Z'); // 12:00 in Amsterdam
@@ -33,7 +33,7 @@ const WAIT_MS = 20_000;
 const PLUG = 'tele/plug-1/SENSOR';
 const BRIDGE = 'meters/bridge-2/state';
 const SEALED = 'meters/sealed-3/reading';
-const LAYOUT: PackingLayout = { slotBits: 40, slots: ['total', 'peak', 'offpeak'] };
+const LAYOUT = LAYOUT_40;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -276,11 +276,13 @@ describe('MQTT meter driver: sealed readings', () => {
     // Paillier element is the intake's check, so any hex stands in for it here.
     const body = (k: number, ciphertext: string, edit: Partial<Record<string, unknown>> = {}) => ({
       type: 'sealed-reading',
-      v: 1,
+      v: 2,
       intervalStart: new Date(T0 + k * I).toISOString(),
       intervalMinutes: 15,
       slotBits: 40,
       slots: ['total', 'peak', 'offpeak'],
+      releaseShift: LAYOUT.releaseShift,
+      clipWh: LAYOUT.clipWh,
       ciphertext,
       ...edit,
     });
@@ -340,5 +342,16 @@ describe('MQTT meter driver: the broker going away', () => {
     expect(sorted(d.readings)).toEqual([reading('plug', 0, 400), reading('plug', 1, 100)]);
     expect(d.metrics.get('driver.mqtt.payloads')).toBe(3);
     expect(d.metrics.get('driver.mqtt.offline')).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('cuts the connection off at the header of a packet above 8 MiB, unread, counts it and takes payloads again', async () => {
+    const { d, pub } = await subscribedDriver();
+    const subacks = d.subacks();
+    await pub.publishAsync(PLUG, Buffer.alloc(METER_BROKER_MAX_PACKET_BYTES + 1, 'x'), { qos: 0 });
+    await waitFor(() => d.metrics.get('driver.mqtt.inbound_too_large') === 1, WAIT_MS, 'the cut-off', d.diag);
+    await d.subscribed(subacks); // reconnected (clean session: the message is not sent again)
+    await send(d, pub, PLUG, tasmota('2024-03-01T12:00:00', 10));
+    expect(d.metrics.get('driver.mqtt.payloads')).toBe(1);
+    expect(d.metrics.get('driver.mqtt.rejected.FRAME_TOO_LONG')).toBe(0);
   }, 60_000);
 });

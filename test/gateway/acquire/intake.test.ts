@@ -21,6 +21,7 @@ import { ManualClock } from '../../../gateway/time/clock.ts';
 import { billingPeriodOf } from '../../../gateway/time/periods.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
 import { openTestBuffer, tempBufferFile } from '../../helpers/buffer.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
 
 const I = 15 * 60_000;
 const DAY = 86_400_000;
@@ -71,12 +72,18 @@ function setup(file = tempBufferFile('intake-'), now = T0) {
       .all(meterId)
       .map((r) => {
         const row = r as { start: number; ciphertext: Buffer };
-        return [row.start, unpack(layout, decrypt(key, fromBytes(row.ciphertext)))[0]];
+        return [row.start, unpack(layout, decrypt(key, fromBytes(row.ciphertext)), layout.releaseShift)[0]];
       });
   return { intake, buffer, metrics, clock, file, stored };
 }
 
-const LAYOUT_BOUNDS = { maxWhPerReading: 20_000, maxAddends: 1000, bands: ['all'], modulusBits: 2048 };
+const LAYOUT_BOUNDS = {
+  maxWhPerReading: 20_000,
+  maxAddends: 1000,
+  bands: ['all'],
+  modulusBits: 2048,
+  ...RELEASE_BOUNDS,
+};
 
 const reading = (meterId: string, start: number, wh: number) => ({ meterId, start, end: start + I, wh });
 
@@ -155,7 +162,13 @@ describe('Intake', () => {
       ciphertext: Buffer;
     }[];
     expect(held).toHaveLength(2);
-    expect(unpack(layoutFor(LAYOUT_BOUNDS), decrypt(key, fromBytes(held[0]!.ciphertext)))[0]).toBe(40n);
+    expect(
+      unpack(
+        layoutFor(LAYOUT_BOUNDS),
+        decrypt(key, fromBytes(held[0]!.ciphertext)),
+        layoutFor(LAYOUT_BOUNDS).releaseShift,
+      )[0],
+    ).toBe(40n);
     // The same interval delivered again while held is kept once.
     s.intake.accept(reading('m1', ahead, 41));
     expect(s.metrics.get('readings.rejected.READING_DUPLICATE')).toBe(1);

@@ -17,13 +17,14 @@ import {
   MASK_MARGIN_BITS,
   decodeCost,
   layoutFor,
-  pack,
+  packReading,
   type PackingLayout,
 } from '../../../gateway/encrypt/packing.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { CrtDecryptor } from '../../../scripts/lib/mdms/decrypt.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
 
 const BANDS = ['peak', 'shoulder', 'offpeak'];
 const MAX_WH = 20_000;
@@ -45,18 +46,26 @@ describe('homomorphic cost of a cost-only bill', () => {
       maxAddends: 10_000,
       bands: BANDS,
       modulusBits: key.publicKey.bits,
+      ...RELEASE_BOUNDS,
     });
   });
 
   const planFor = (prices: bigint[]) =>
-    costPlan({ slotBits: layout.slotBits, prices, maxBillWh: MAX_BILL_WH, modulusBits: key.publicKey.bits });
+    costPlan({
+      slotBits: layout.slotBits,
+      prices,
+      maxBillWh: MAX_BILL_WH,
+      modulusBits: key.publicKey.bits,
+      releaseShift: layout.releaseShift,
+      maxBillClippedWh: BigInt(RELEASE_BOUNDS.clipWh * BILL_READINGS),
+    });
 
   /** The period's band accumulators: the product of each band's readings, packed and encrypted as at intake. */
   function accumulate(readings: [number, number][]): BandAccumulator[] {
     const byBand = new Map<number, bigint>();
     for (const [band, wh] of readings) {
-      const slots = layout.slots.map((_, i) => (i === 0 || i === 1 + band ? BigInt(wh) : 0n));
-      const c = engine.encrypt(pack(layout, slots));
+      // With the release field (min(wh, clipWh) at bit s), as at intake: it must land above the cost.
+      const c = engine.encrypt(packReading(layout, BigInt(wh), band));
       const acc = byBand.get(band);
       byBand.set(band, acc === undefined ? c : (acc * c) % key.publicKey.n2);
     }
@@ -144,7 +153,13 @@ describe('homomorphic cost of a cost-only bill', () => {
 });
 
 describe('costPlan sizing', () => {
-  const bounds = { slotBits: 28, prices: [300_000n, 120_000n], maxBillWh: 64_320_000n };
+  const bounds = {
+    slotBits: 28,
+    prices: [300_000n, 120_000n],
+    maxBillWh: 64_320_000n,
+    releaseShift: 28 * 3 + MASK_MARGIN_BITS + 2,
+    maxBillClippedWh: 5_000n * 3_216n,
+  };
 
   it('sizes the cost for the largest bill at the highest price', () => {
     const plan = costPlan({ ...bounds, modulusBits: 2048 });
@@ -164,7 +179,21 @@ describe('costPlan sizing', () => {
     // Eight bands of wide slots push the mask (which covers the upper band slots) past a 2048-bit key.
     const prices = Array.from({ length: 8 }, () => 1_000_000_000n);
     expectCode('PACKING_OVERFLOW', () =>
-      costPlan({ slotBits: 220, prices, maxBillWh: 1n << 200n, modulusBits: 2048 }),
+      costPlan({
+        ...bounds,
+        slotBits: 220,
+        prices,
+        maxBillWh: 1n << 200n,
+        releaseShift: 220 * 9 + MASK_MARGIN_BITS + 2,
+        modulusBits: 2048,
+      }),
     );
+  });
+
+  it('refuses (PACKING_OVERFLOW) a cost whose guard bits would reach the release field', () => {
+    const { costBits } = costPlan({ ...bounds, modulusBits: 2048 });
+    const fits = { ...bounds, modulusBits: 2048, releaseShift: costBits + COST_GUARD_BITS };
+    expect(costPlan(fits).costBits).toBe(costBits);
+    expectCode('PACKING_OVERFLOW', () => costPlan({ ...fits, releaseShift: costBits + COST_GUARD_BITS - 1 }));
   });
 });

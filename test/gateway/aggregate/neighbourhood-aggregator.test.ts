@@ -1,7 +1,8 @@
 /**
  * Neighbourhood aggregation and bill release on a real 2048-bit Paillier key and a real SQLite buffer: the k rule,
  * the grace period, exactly one decision per group and per billing period (privacy invariant 2), and released sums
- * that the MDMS decrypts to the plaintext totals.
+ * that the MDMS decrypts: noisy releases of clipped sums (the noise drawn from a seeded source here, so that the
+ * exact draw can be checked), exact bills.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BillCost, costPlan } from '../../../gateway/aggregate/bill-cost.ts';
@@ -9,7 +10,18 @@ import { BillingCloser, type BillingCloserOptions } from '../../../gateway/aggre
 import { NeighbourhoodAggregator } from '../../../gateway/aggregate/neighbourhood-aggregator.ts';
 import { BufferStore, type Period } from '../../../gateway/buffer/buffer.ts';
 import { createEngine, type EncryptionEngine } from '../../../gateway/encrypt/engine.ts';
-import { decodeCost, layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
+import {
+  decodeCost,
+  decodeRelease,
+  layoutFor,
+  MASK_MARGIN_BITS,
+  pack,
+  packReading,
+  unpack,
+  type PackingLayout,
+} from '../../../gateway/encrypt/packing.ts';
+import { IntegerSampler } from '../../../gateway/encrypt/discrete-gaussian.ts';
+import { noisePlan, type NoisePlan } from '../../../gateway/aggregate/noise-plan.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
@@ -17,8 +29,16 @@ import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { AggregateRecord, BillRecord, SuppressedRecord } from '../../../gateway/protocol/messages.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
 import { openTestBuffer } from '../../helpers/buffer.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 const K = 3;
+const NOISE: NoisePlan = noisePlan({
+  epsilonPerDay: 100,
+  deltaPerDay: 1e-6,
+  clipWh: RELEASE_BOUNDS.clipWh,
+  intervalMinutes: 30,
+});
 const MINUTE = 60_000;
 const INTERVAL = 30 * MINUTE;
 const GRACE = 5 * MINUTE;
@@ -72,17 +92,17 @@ describe('aggregation on a real key and buffer', () => {
       maxAddends: 1_000,
       bands: ['peak', 'offpeak'],
       modulusBits: key.publicKey.bits,
+      ...RELEASE_BOUNDS,
     });
     engine = createEngine('native', key.publicKey);
     for (const [meter, neighbourhood, interval, wh, band] of READINGS) {
-      const slots = [BigInt(wh), band === 0 ? BigInt(wh) : 0n, band === 1 ? BigInt(wh) : 0n];
       encrypted.set(`${meter}:${interval}`, {
         meter,
         neighbourhood,
         interval,
         wh,
         band,
-        ciphertext: engine.encrypt(pack(layout, slots)),
+        ciphertext: engine.encrypt(packReading(layout, BigInt(wh), band)),
       });
     }
   });
@@ -91,19 +111,28 @@ describe('aggregation on a real key and buffer', () => {
     for (const b of buffers.splice(0)) b.close();
   });
 
-  function setup(billing: Partial<BillingCloserOptions> = {}) {
+  function setup(billing: Partial<BillingCloserOptions> = {}, seed = 'noise') {
     const metrics = new Metrics();
     const buffer = openTestBuffer(key.publicKey.n2, metrics);
     buffers.push(buffer);
     const aggregator = new NeighbourhoodAggregator(
-      { k: K, intervalMs: INTERVAL, graceMs: GRACE, layout },
+      { k: K, intervalMs: INTERVAL, graceMs: GRACE, layout, noise: NOISE, maxMetersPerRelease: 1_000 },
       key.publicKey,
+      (m) => engine.encrypt(m),
       buffer,
       metrics,
       silentLogger(),
+      new IntegerSampler(seededRandom(seed)),
     );
     const closer = new BillingCloser(
-      { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000, ...billing },
+      {
+        graceMs: BILL_GRACE,
+        intervalMs: INTERVAL,
+        foldAt: 1000,
+        encrypt: (m) => engine.encrypt(m),
+        n2: key.publicKey.n2,
+        ...billing,
+      },
       layout,
       buffer,
       metrics,
@@ -129,6 +158,29 @@ describe('aggregation on a real key and buffer', () => {
     return { buffer, metrics, aggregator, closer, store, records };
   }
 
+  /** Σ min(wh, clipWh) of the given readings: what a release sums before its noise. */
+  function clipped(ids: string[]): bigint {
+    return ids.reduce((acc, id) => acc + BigInt(Math.min(encrypted.get(id)!.wh, NOISE.clipWh)), 0n);
+  }
+
+  /** The noise the aggregator drew for its n-th release (0-based) from `seed`: the same draws, in its order. */
+  function noiseOf(seed: string, n: number): bigint {
+    const sampler = new IntegerSampler(seededRandom(seed));
+    const below = BigInt(layout.slotBits * layout.slots.length + MASK_MARGIN_BITS);
+    let eta = 0n;
+    for (let i = 0; i <= n; i++) {
+      sampler.uniform(1n << below);
+      eta = sampler.truncatedGaussian(NOISE.sigma2, NOISE.bound);
+    }
+    return eta;
+  }
+
+  /** A release's noisy value, as the MDMS reads it. */
+  const releasedValue = (parsed: Record<string, unknown>) => {
+    const r = AggregateRecord.parse(parsed);
+    return decodeRelease(decrypt(key, BigInt(`0x${r.ciphertext}`)), r.release, BigInt(r.noise.offset));
+  };
+
   /** Plaintext sums [total, peak, offpeak] of the given readings, computed without the gateway's code. */
   function sums(ids: string[]): bigint[] {
     const s = [0n, 0n, 0n];
@@ -140,7 +192,8 @@ describe('aggregation on a real key and buffer', () => {
     return s;
   }
 
-  const opened = (hex: unknown) => unpack(layout, decrypt(key, BigInt(`0x${String(hex)}`)));
+  const opened = (hex: unknown) =>
+    unpack(layout, decrypt(key, BigInt(`0x${String(hex)}`)), layout.releaseShift);
   const storeFirstTwoIntervals = (store: (id: string) => unknown) => {
     for (const id of ['m1:0', 'm2:0', 'm3:0', 'm4:0', 't1:0', 't2:0', 'm1:1', 'm2:1', 'm3:1']) store(id);
   };
@@ -163,7 +216,7 @@ describe('aggregation on a real key and buffer', () => {
       ).toEqual(['agg:north:2024-01-10T10:00:00Z', 'agg:tiny:2024-01-10T10:00:00Z']);
     });
 
-    it('releases a group of at least k meters once, as their homomorphic sum', () => {
+    it('releases a group of at least k meters once, as their homomorphic clipped sum plus the drawn noise', () => {
       const { aggregator, store, records, metrics } = setup();
       storeFirstTwoIntervals(store);
       aggregator.run(T0 + 2 * INTERVAL + GRACE);
@@ -179,17 +232,51 @@ describe('aggregation on a real key and buffer', () => {
         neighbourhood: 'north',
         intervalStart: '2024-01-10T10:00:00Z',
         intervalEnd: '2024-01-10T10:30:00Z',
+        v: 2,
         meters: 4,
         k: K,
-        layout: { slotBits: layout.slotBits, slots: ['total', 'peak', 'offpeak'] },
+        release: { shift: layout.releaseShift, bits: expect.any(Number) as number },
+        noise: {
+          mechanism: 'discrete-gaussian',
+          sigma2: `${NOISE.sigma2.num}/${NOISE.sigma2.den}`,
+          offset: NOISE.bound.toString(),
+          clipWh: RELEASE_BOUNDS.clipWh,
+          epsilonPerDay: 100,
+          deltaPerDay: 1e-6,
+          releasesPerDay: 48,
+        },
         ciphertext: expect.stringMatching(/^[0-9a-f]+$/) as string,
       });
       expect(first!.group).toEqual({ neighbourhood: 'north', intervalStart: T0 });
-      expect(opened(first!.parsed.ciphertext)).toEqual(sums(['m1:0', 'm2:0', 'm3:0', 'm4:0']));
+      // m2's 20 000 Wh count as clipWh; the noise is exactly the seeded source's draw, and not zero.
+      const firstIds = ['m1:0', 'm2:0', 'm3:0', 'm4:0'];
+      expect(clipped(firstIds)).toBeLessThan(sums(firstIds)[0]!);
+      expect(releasedValue(first!.parsed)).toBe(clipped(firstIds) + noiseOf('noise', 0));
+      expect(noiseOf('noise', 0)).not.toBe(0n);
+      // Everything below the release field is masked: the exact band slots are not readable there.
+      const low =
+        decrypt(key, BigInt(`0x${String(first!.parsed.ciphertext)}`)) &
+        ((1n << BigInt(layout.releaseShift)) - 1n);
+      expect(low).not.toBe(pack(layout, sums(firstIds)));
       // Exactly k meters is enough.
       expect(second!.parsed.meters).toBe(K);
-      expect(opened(second!.parsed.ciphertext)).toEqual(sums(['m1:1', 'm2:1', 'm3:1']));
+      expect(releasedValue(second!.parsed)).toBe(clipped(['m1:1', 'm2:1', 'm3:1']) + noiseOf('noise', 1));
       expect(metrics.get('aggregates.released')).toBe(2);
+      expect(metrics.get('aggregates.noised')).toBe(2);
+    });
+
+    it('draws the noise from its random source: another source, another noise, the same clipped sum under it', () => {
+      const a = setup({}, 'one');
+      const b = setup({}, 'two');
+      for (const s of [a, b]) {
+        storeFirstTwoIntervals(s.store);
+        s.aggregator.run(T0 + INTERVAL + GRACE);
+      }
+      const value = (s: typeof a) => releasedValue(s.records().find((r) => r.kind === 'aggregate')!.parsed);
+      expect(value(a)).not.toBe(value(b));
+      const ids = ['m1:0', 'm2:0', 'm3:0', 'm4:0'];
+      expect(value(a) - noiseOf('one', 0)).toBe(clipped(ids));
+      expect(value(b) - noiseOf('two', 0)).toBe(clipped(ids));
     });
 
     it('reports a group below k as suppressed: no ciphertext, no count', () => {
@@ -237,13 +324,13 @@ describe('aggregation on a real key and buffer', () => {
         (r) => r.group?.intervalStart === T0 && r.group.neighbourhood === 'north',
       );
       expect(after).toEqual([before]);
-      expect(opened(before.parsed.ciphertext)).toEqual(sums(['m1:0', 'm2:0', 'm3:0', 'm4:0']));
+      expect(releasedValue(before.parsed)).toBe(
+        clipped(['m1:0', 'm2:0', 'm3:0', 'm4:0']) + noiseOf('noise', 0),
+      );
       // m5's reading is in its bill.
       buffer.foldBills();
       const bill = buffer.billing.get('ACC-m5', DAY0.start)!;
-      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext!.toString('hex')}`)))).toEqual(
-        sums(['m5:0']),
-      );
+      expect(opened(bill.ciphertext!.toString('hex'))).toEqual(sums(['m5:0']));
     });
 
     it('does not decide a group again after its acknowledgement deleted its readings', () => {
@@ -284,9 +371,7 @@ describe('aggregation on a real key and buffer', () => {
       expect(metrics.get('billing.folded')).toBe(2);
       const bill = buffer.billing.get('ACC-m1', DAY0.start)!;
       expect(bill.intervals).toBe(1);
-      expect(unpack(layout, decrypt(key, BigInt(`0x${bill.ciphertext!.toString('hex')}`)))).toEqual(
-        sums(['m1:0']),
-      );
+      expect(opened(bill.ciphertext!.toString('hex'))).toEqual(sums(['m1:0']));
     });
 
     it('releases a bill only once its period has ended plus the grace period, and only once', () => {
@@ -306,6 +391,11 @@ describe('aggregation on a real key and buffer', () => {
         ciphertext: expect.stringMatching(/^[0-9a-f]+$/) as string,
       });
       expect(opened(record!.parsed.ciphertext)).toEqual(sums(m1Bill));
+      // The bill's release field (the clipped sum) is masked with 128 bits more than it can hold.
+      const above =
+        decrypt(key, BigInt(`0x${String(record!.parsed.ciphertext)}`)) >> BigInt(layout.releaseShift);
+      expect(above).not.toBe(clipped(m1Bill));
+      expect(above).toBeLessThan(1n << BigInt(layout.billMaskBits + 1));
       expect(buffer.billing.get('ACC-m1', DAY0.start)?.closed).toBe(true);
       expect(metrics.get('bills.released')).toBe(1);
 
@@ -339,6 +429,8 @@ describe('aggregation on a real key and buffer', () => {
           prices: PRICES,
           maxBillWh: 20_000n * 1_000n,
           modulusBits: key.publicKey.bits,
+          releaseShift: layout.releaseShift,
+          maxBillClippedWh: BigInt(RELEASE_BOUNDS.clipWh) * 1_000n,
         });
         return new BillCost(plan, key.publicKey, (m) => engine.encrypt(m));
       };
@@ -373,7 +465,15 @@ describe('aggregation on a real key and buffer', () => {
         for (const id of m1Bill) store(id);
         closer.run(T0 + 5 * INTERVAL); // folded: ACC-m1's day is open in "bands" mode
         const switched = new BillingCloser(
-          { graceMs: BILL_GRACE, intervalMs: INTERVAL, foldAt: 1000, reveal: 'cost-only', cost: pricing() },
+          {
+            graceMs: BILL_GRACE,
+            intervalMs: INTERVAL,
+            foldAt: 1000,
+            reveal: 'cost-only',
+            cost: pricing(),
+            encrypt: (m) => engine.encrypt(m),
+            n2: key.publicKey.n2,
+          },
           layout,
           buffer,
           metrics,

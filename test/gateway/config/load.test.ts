@@ -65,7 +65,11 @@ function paths(raw: unknown): string[] {
 describe('validateConfig', () => {
   it('accepts the minimal config, fills in the defaults and freezes the result deeply', () => {
     const config = validateConfig(minimal());
-    expect(config.privacy).toEqual({ k: 5, kFloor: 5 });
+    expect(config.privacy).toEqual({
+      k: 5,
+      kFloor: 5,
+      noise: { epsilonPerDay: 100, deltaPerDay: 1e-6, epsilonCeiling: 100, deltaCeiling: 1e-6, clipWh: 1000 },
+    });
     expect(config.intervals).toEqual({ minutes: 15, graceMinutes: 5 });
     expect(config.gateway.timezone).toBe('UTC');
     expect(config.billing.period).toBe('monthly');
@@ -132,6 +136,16 @@ describe('validateConfig', () => {
 
   const cases: [string, (c: Raw) => void, string][] = [
     ['k below kFloor', (c) => (c.privacy = { kFloor: 5, k: 4 }), 'privacy.k'],
+    [
+      'ε above its local ceiling',
+      (c) => (c.privacy = { noise: { epsilonCeiling: 10, epsilonPerDay: 11 } }),
+      'privacy.noise.epsilonPerDay',
+    ],
+    [
+      'δ above its local ceiling',
+      (c) => (c.privacy = { noise: { deltaCeiling: 1e-7, deltaPerDay: 1e-6 } }),
+      'privacy.noise.deltaPerDay',
+    ],
     ['k below the absolute floor', (c) => (c.privacy = { kFloor: 2, k: 1 }), 'privacy.k'],
     ['kFloor below the absolute floor', (c) => (c.privacy = { kFloor: 1, k: 5 }), 'privacy.kFloor'],
     ['an interval that does not divide a day', (c) => (c.intervals = { minutes: 7 }), 'intervals.minutes'],

@@ -4,7 +4,15 @@
  * a key that is not the enrolled one) with its code and nothing changed. Requests are built by the customer
  * tool's own code.
  */
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  loadEnrolmentCodes,
+  removeEnrolmentCodes,
+  storeEnrolmentCode,
+} from '../../../gateway/customer/enrolment-codes.ts';
 import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
 import {
   customerFingerprint,
@@ -210,5 +218,44 @@ describe('authorise (history and erase requests)', () => {
       check(meterRequest('erase', { gatewayId: GW, meterId: 'm1', keys, now: T + 40 }).message).keys,
     ).toEqual(keys.publicKeys);
     expect(s.buffer.customers.lastSeq('m1')).toBe(T + 40);
+  });
+});
+
+describe('used codes, kept in the buffer (issue #14 "Why" 2)', () => {
+  /** The gateway's ledger: the device store of the same buffer. */
+  function withLedger() {
+    const s = setup();
+    const devices = s.buffer.devices;
+    s.ctx.ledger = {
+      codeUsed: (key) => devices.codeUsed(key),
+      markCodeUsed: (key, meter, now) => devices.markCodeUsed(key, meter, now),
+      retired: (meter) => devices.meter(meter)?.state === 'retired',
+    };
+    return s;
+  }
+
+  it('never enrol again once used, even after the household is revoked', () => {
+    const s = withLedger();
+    s.buffer.devices.bindSources({ id: 'm1', neighbourhood: 'north' }, ['replay:/d.csv#1'], T);
+    s.apply(byCode(generateCustomerKeys()).message);
+    expect(s.buffer.db.prepare('SELECT meter_id, identity FROM used_enrolment_codes').all()).toEqual([
+      { meter_id: 'm1', identity: 'replay:/d.csv#1' },
+    ]);
+    s.buffer.customers.revoke('m1');
+    expect(s.buffer.customers.get('m1')).toBeUndefined();
+    expectCode('ENROLMENT_CODE_USED', () => s.apply(byCode(generateCustomerKeys(), { now: T + 1 }).message));
+  });
+
+  it("refuse the code of a retired meter id, and the codes file loses a removed meter's code", () => {
+    const s = withLedger();
+    s.buffer.devices.retire([{ id: 'm1', neighbourhood: 'north' }], [], T);
+    expectCode('ENROLMENT_REFUSED', () => s.apply(byCode(generateCustomerKeys()).message));
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'codes-')), 'enrolment-codes.json');
+    storeEnrolmentCode(file, 'm1', codes.get('m1')!);
+    storeEnrolmentCode(file, 'm2', codeKeyPair(code, GW, 'm2').publicKey);
+    expect(removeEnrolmentCodes(file, ['m1', 'm9'])).toEqual(['m1']);
+    expect([...loadEnrolmentCodes(file).keys()]).toEqual(['m2']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(removeEnrolmentCodes(file, ['m1'])).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { djnBase, randomExponent } from '../../../gateway/encrypt/randomizers.ts
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
 
 type EncryptionConfig = ReturnType<typeof ConfigSchema.parse>['encryption'];
 const encryption = (over: Partial<EncryptionConfig>): EncryptionConfig =>
@@ -71,6 +72,7 @@ describe.each(variants)('engine: %s', (_name, cfg) => {
       maxAddends: 3000,
       bands: ['peak', 'offpeak'],
       modulusBits: 2048,
+      ...RELEASE_BOUNDS,
     });
     const max = (1n << BigInt(layout.slotBits)) - 1n;
     for (const slots of [

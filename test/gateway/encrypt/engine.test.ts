@@ -20,6 +20,7 @@ import {
 } from '../../../gateway/keys/paillier-files.ts';
 import { decrypt } from '../../../scripts/lib/mdms/decrypt.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
 
 /** The engines that need no set-up (the pooled ones are built by engine-factory.ts). */
 const ENGINES = ['native', 'paillier-bigint'] as const;
@@ -49,6 +50,7 @@ describe('Paillier engines on a real 2048-bit key', () => {
       maxAddends: MAX_ADDENDS,
       bands: ['peak', 'offpeak'],
       modulusBits: key.publicKey.bits,
+      ...RELEASE_BOUNDS,
     });
   });
 

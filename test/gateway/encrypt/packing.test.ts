@@ -5,7 +5,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../../gateway/errors.ts';
-import { layoutFor, pack, unpack, type PackingLayout } from '../../../gateway/encrypt/packing.ts';
+import {
+  decodeRelease,
+  layoutFor,
+  pack,
+  packReading,
+  unpack,
+  type PackingLayout,
+} from '../../../gateway/encrypt/packing.ts';
+import { RELEASE_BOUNDS } from '../../helpers/packing.ts';
 
 const BANDS = ['peak', 'offpeak'];
 
@@ -25,6 +33,7 @@ function layoutOf(bits: number, bands: readonly string[]): PackingLayout {
     maxWhPerReading: 2 ** bits - 1,
     maxAddends: 1,
     bands,
+    ...RELEASE_BOUNDS,
     modulusBits: 2048,
   });
 }
@@ -36,6 +45,7 @@ describe('layoutFor', () => {
       maxWhPerReading: 20_000,
       maxAddends: 10_000,
       bands: BANDS,
+      ...RELEASE_BOUNDS,
       modulusBits: 3072,
     });
     expect(layout.slotBits).toBe(28);
@@ -43,10 +53,22 @@ describe('layoutFor', () => {
   });
 
   it('gives an exact power of two one more bit than the power below it', () => {
-    expect(layoutFor({ maxWhPerReading: 1, maxAddends: 1, bands: [], modulusBits: 2048 }).slotBits).toBe(1);
-    expect(layoutFor({ maxWhPerReading: 255, maxAddends: 1, bands: [], modulusBits: 2048 }).slotBits).toBe(8);
-    expect(layoutFor({ maxWhPerReading: 256, maxAddends: 1, bands: [], modulusBits: 2048 }).slotBits).toBe(9);
-    expect(layoutFor({ maxWhPerReading: 16, maxAddends: 16, bands: [], modulusBits: 2048 }).slotBits).toBe(9);
+    expect(
+      layoutFor({ maxWhPerReading: 1, maxAddends: 1, bands: [], ...RELEASE_BOUNDS, modulusBits: 2048 })
+        .slotBits,
+    ).toBe(1);
+    expect(
+      layoutFor({ maxWhPerReading: 255, maxAddends: 1, bands: [], ...RELEASE_BOUNDS, modulusBits: 2048 })
+        .slotBits,
+    ).toBe(8);
+    expect(
+      layoutFor({ maxWhPerReading: 256, maxAddends: 1, bands: [], ...RELEASE_BOUNDS, modulusBits: 2048 })
+        .slotBits,
+    ).toBe(9);
+    expect(
+      layoutFor({ maxWhPerReading: 16, maxAddends: 16, bands: [], ...RELEASE_BOUNDS, modulusBits: 2048 })
+        .slotBits,
+    ).toBe(9);
   });
 
   it('does not lose precision for bounds whose product exceeds 2^53', () => {
@@ -55,27 +77,63 @@ describe('layoutFor', () => {
       maxWhPerReading: 1_000_000_000,
       maxAddends: 100_000_000,
       bands: [],
+      ...RELEASE_BOUNDS,
       modulusBits: 2048,
     });
     expect(layout.slotBits).toBe(57);
   });
 
-  it('keeps every slot below n/2: slotBits × slots may reach modulusBits − 2 but not exceed it', () => {
-    // 3 slots of 28 bits = 84 bits.
-    const bounds = { maxWhPerReading: 20_000, maxAddends: 10_000, bands: BANDS };
-    expect(layoutFor({ ...bounds, modulusBits: 86 }).slotBits).toBe(28);
-    expectOverflow(() => layoutFor({ ...bounds, modulusBits: 85 }));
+  it('keeps every plaintext below n/2: slots, mask and release field may reach modulusBits − 2, no more', () => {
+    // 3 slots of 28 bits = 84 bits; the release field starts at s = 84 + 128 + 2 = 214. A bill's release field
+    // holds 10 000 clipped readings of ≤ 5 000 Wh (5·10^7 < 2^26) under a 26 + 128-bit mask: it ends below bit
+    // 214 + 26 + 128 + 1 = 369, so 371 bits are needed. A release needs 214 + bitLength(5·10^6 + 2·10^5) = 237.
+    const bounds = { maxWhPerReading: 20_000, maxAddends: 10_000, bands: BANDS, ...RELEASE_BOUNDS };
+    const layout = layoutFor({ ...bounds, modulusBits: 371 });
+    expect(layout.slotBits).toBe(28);
+    expect(layout.releaseShift).toBe(214);
+    expectOverflow(() => layoutFor({ ...bounds, modulusBits: 370 }));
+    // A release field wider than the bill's (a huge noise bound) is what must fit then.
+    expectOverflow(() => layoutFor({ ...bounds, noiseBound: 1n << 200n, modulusBits: 371 }));
+  });
+
+  it('packs a reading: Wh in the total and its band, min(Wh, clipWh) in the release field', () => {
+    const layout = layoutFor({
+      maxWhPerReading: 20_000,
+      maxAddends: 10,
+      bands: BANDS,
+      ...RELEASE_BOUNDS,
+      modulusBits: 1024,
+    });
+    const small = packReading(layout, 1234n, 1);
+    expect(unpack(layout, small, layout.releaseShift)).toEqual([1234n, 0n, 1234n]);
+    expect(decodeRelease(small, { shift: layout.releaseShift, bits: 20 }, 0n)).toBe(1234n);
+    const big = packReading(layout, 12_345n, 0);
+    expect(unpack(layout, big, layout.releaseShift)).toEqual([12_345n, 12_345n, 0n]);
+    expect(decodeRelease(big, { shift: layout.releaseShift, bits: 20 }, 0n)).toBe(
+      BigInt(RELEASE_BOUNDS.clipWh),
+    );
+    // Without the release shift, the field counts as bits above the last slot; a bit in the gap always does.
+    expectOverflow(() => unpack(layout, small));
+    expectOverflow(() =>
+      unpack(layout, small | (1n << BigInt(layout.releaseShift - 1)), layout.releaseShift),
+    );
   });
 
   it('refuses (PACKING_OVERFLOW) bounds whose slots do not fit a 2048-bit modulus', () => {
     const bands = Array.from({ length: 8 }, (_, i) => `band${i}`);
     // 1e9 ≈ 2^29.9 Wh × 2^200 addends needs 230 bits per slot; 9 slots × 230 = 2070 > 2046.
     expectOverflow(() =>
-      layoutFor({ maxWhPerReading: 1_000_000_000, maxAddends: 2 ** 200, bands, modulusBits: 2048 }),
+      layoutFor({
+        maxWhPerReading: 1_000_000_000,
+        maxAddends: 2 ** 200,
+        bands,
+        ...RELEASE_BOUNDS,
+        modulusBits: 2048,
+      }),
     );
     // The default bounds with the most bands allowed fit easily.
     expect(() =>
-      layoutFor({ maxWhPerReading: 20_000, maxAddends: 10_000, bands, modulusBits: 2048 }),
+      layoutFor({ maxWhPerReading: 20_000, maxAddends: 10_000, bands, ...RELEASE_BOUNDS, modulusBits: 2048 }),
     ).not.toThrow();
   });
 });
@@ -182,7 +240,13 @@ describe('properties', () => {
     fc.assert(
       fc.property(arb, ([{ maxWh, maxAddends, bands }, readings]) => {
         const names = Array.from({ length: bands }, (_, i) => `b${i}`);
-        const layout = layoutFor({ maxWhPerReading: maxWh, maxAddends, bands: names, modulusBits: 2048 });
+        const layout = layoutFor({
+          maxWhPerReading: maxWh,
+          maxAddends,
+          bands: names,
+          ...RELEASE_BOUNDS,
+          modulusBits: 2048,
+        });
         const expected = new Array<bigint>(bands + 1).fill(0n);
         let packedSum = 0n;
         for (const [wh, band] of readings) {
@@ -204,7 +268,13 @@ describe('properties', () => {
         fc.integer({ min: 1, max: 1_000_000_000 }),
         fc.integer({ min: 1, max: 100_000 }),
         (maxWh, maxAddends) => {
-          const layout = layoutFor({ maxWhPerReading: maxWh, maxAddends, bands: ['x'], modulusBits: 2048 });
+          const layout = layoutFor({
+            maxWhPerReading: maxWh,
+            maxAddends,
+            bands: ['x'],
+            ...RELEASE_BOUNDS,
+            modulusBits: 2048,
+          });
           const worst = BigInt(maxWh) * BigInt(maxAddends);
           // The worst-case sum fits, and the slot is no wider than needed (at most one bit to spare).
           expect(worst).toBeLessThan(1n << BigInt(layout.slotBits));

@@ -227,6 +227,21 @@ describe('remote configuration', () => {
     expect(readdirSync(s.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('applies a stricter privacy budget live and refuses one above the local ceiling', async () => {
+    const s = setup();
+    const stricter = await s.set(
+      (c) => ((c.privacy as Record<string, unknown>).noise = { epsilonPerDay: 20, deltaPerDay: 1e-8 }),
+    );
+    expect(stricter).toMatchObject({ ok: true, applied: 'live', restartRequired: [] });
+    expect(stricter.changed!.sort()).toEqual(['privacy.noise.deltaPerDay', 'privacy.noise.epsilonPerDay']);
+    expect(s.running().privacy.noise).toMatchObject({ epsilonPerDay: 20, deltaPerDay: 1e-8 });
+    const looser = await s.set(
+      (c) => ((c.privacy as Record<string, unknown>).noise = { epsilonPerDay: 101 }),
+    );
+    expect(looser).toMatchObject({ ok: false, code: 'CONFIG_INVALID' });
+    expect(s.running().privacy.noise.epsilonPerDay).toBe(20);
+  });
+
   it('rolls a change that cannot start back to the previous file and says why', async () => {
     const s = setup({ failApply: true });
     const before = s.fileText();

@@ -130,6 +130,13 @@ describe('remote configuration scope', () => {
   it('keeps to the local file: the floor, keys, clock, files, intervals, billing, encryption, households', () => {
     const refused = (edit: (c: Raw) => void) => violations(edit)[0];
     expect(refused((c) => (c.privacy.kFloor = 2))).toBe('privacy.kFloor');
+    // The noise: the ceilings and the clip are local; ε and δ may move, never above the ceilings (the rules).
+    expect(refused((c) => (c.privacy.noise = { epsilonCeiling: 1000, epsilonPerDay: 1000 }))).toBe(
+      'privacy.noise.epsilonCeiling',
+    );
+    expect(refused((c) => (c.privacy.noise = { deltaCeiling: 1e-3 }))).toBe('privacy.noise.deltaCeiling');
+    expect(refused((c) => (c.privacy.noise = { clipWh: 50_000 }))).toBe('privacy.noise.clipWh');
+    expect(violations((c) => (c.privacy.noise = { epsilonPerDay: 20, deltaPerDay: 1e-9 }))).toEqual([]);
     expect(refused((c) => (c.keys.operatorPublic = 'k/other.pem'))).toBe('keys.operatorPublic');
     expect(refused((c) => (c.clock = { mode: 'virtual', start: '2020-01-01T00:00:00Z', speed: 1 }))).toMatch(
       /^clock/,

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unpack } from '../../../gateway/encrypt/packing.ts';
+import { rationalText } from '../../../gateway/aggregate/noise-plan.ts';
+import { decodeRelease } from '../../../gateway/encrypt/packing.ts';
 import { writeKeyFile } from '../../../gateway/keys/files.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import {
@@ -22,7 +23,13 @@ import { shareJson } from '../../../scripts/lib/split-key/share-files.ts';
 import { combinePartials, partialDecrypt } from '../../../scripts/lib/split-key/shares.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
 import { runCli } from '../../helpers/run-cli.ts';
-import { makeSplitRig, SPLIT_GATEWAY, splitLayout, type SplitRig } from '../../helpers/split-rig.ts';
+import {
+  makeSplitRig,
+  SPLIT_ETA,
+  SPLIT_GATEWAY,
+  splitNoise,
+  type SplitRig,
+} from '../../helpers/split-rig.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const AUTHORITY = path.resolve(import.meta.dirname, '../../../scripts/authority');
@@ -64,6 +71,8 @@ describe('scripts/authority run', () => {
         `${SPLIT_GATEWAY}=${f('gw.pub.pem')}`,
         '--min-k',
         '6',
+        '--min-sigma2',
+        rationalText(splitNoise.sigma2),
         '--db',
         f('authority.sqlite'),
       ],
@@ -122,7 +131,7 @@ describe('scripts/authority run', () => {
       partialDecrypt(rig.supplier, c),
       BigInt(`0x${ok.partial}`),
     ]);
-    expect(unpack(splitLayout, m)).toEqual([345n, 300n, 45n]);
+    expect(decodeRelease(m, allowed.release, BigInt(allowed.noise.offset))).toBe(345n + SPLIT_ETA);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../gateway/encrypt/bigint.ts';
-import { pack, unpack } from '../../../gateway/encrypt/packing.ts';
+import { decodeRelease, packReading, unpack } from '../../../gateway/encrypt/packing.ts';
 import { signEnvelope, type Sealed } from '../../../gateway/protocol/envelope.ts';
 import { Authority } from '../../../scripts/lib/authority/authority.ts';
 import type { CodecryptReplyMsg } from '../../../scripts/lib/authority/messages.ts';
@@ -20,7 +20,14 @@ import {
 import { combinePartials, partialDecrypt } from '../../../scripts/lib/split-key/shares.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 import { runCli } from '../../helpers/run-cli.ts';
-import { makeSplitRig, SPLIT_GATEWAY, splitLayout, type SplitRig } from '../../helpers/split-rig.ts';
+import {
+  makeSplitRig,
+  SPLIT_ETA,
+  SPLIT_GATEWAY,
+  splitLayout,
+  splitNoise,
+  type SplitRig,
+} from '../../helpers/split-rig.ts';
 
 const AUTHORITY = path.resolve(import.meta.dirname, '../../../scripts/authority');
 
@@ -43,6 +50,9 @@ describe('privacy authority', () => {
     };
     return authority.handle(signEnvelope(body, rig.mdms.privateKey, rig.mdms.publicKey).message);
   }
+  /** A record without some fields: an aggregate as a pre-noise gateway (contract v1) signed it. */
+  const without = (record: object, ...keys: string[]) =>
+    Object.fromEntries(Object.entries(record).filter(([key]) => !keys.includes(key)));
   const codes = (reply: CodecryptReplyMsg) => reply.results.map((r) => (r.ok ? 'ok' : r.code));
   const openWith = (reply: CodecryptReplyMsg, id: string, ciphertext: string) => {
     const r = reply.results.find((x) => x.id === id);
@@ -54,11 +64,13 @@ describe('privacy authority', () => {
     ]);
   };
 
-  it('co-decrypts an aggregate of at least k meters: with the supplier share it opens exactly', () => {
+  it('co-decrypts a noisy aggregate of at least k meters: with the supplier share it opens exactly', () => {
     const agg = rig.aggregate('agg:1', 6, 1200, 34);
     const reply = ask(rig.batch([agg]), ['agg:1']);
     expect(codes(reply)).toEqual(['ok']);
-    expect(unpack(splitLayout, openWith(reply, 'agg:1', agg.ciphertext))).toEqual([1234n, 1200n, 34n]);
+    const m = openWith(reply, 'agg:1', agg.ciphertext);
+    // The release field: the clipped sum plus the record's η; the masked slots below it say nothing.
+    expect(decodeRelease(m, agg.release, BigInt(agg.noise.offset))).toBe(1234n + SPLIT_ETA);
   });
 
   it('refuses a forged batch and a batch of a gateway it does not trust', () => {
@@ -104,7 +116,7 @@ describe('privacy authority', () => {
       kind: 'reading',
       id: 'r:1',
       meter: 'm1',
-      ciphertext: toHex(rig.engine.encrypt(pack(splitLayout, [7n, 7n, 0n]))),
+      ciphertext: toHex(rig.engine.encrypt(packReading(splitLayout, 7n, 0))),
     };
     const suppressed = {
       kind: 'suppressed',
@@ -135,7 +147,8 @@ describe('privacy authority', () => {
       ['bill:1', 'bill:open', 'bill:short'],
     );
     expect(codes(reply)).toEqual(['ok', 'CODECRYPT_PERIOD_SHORT', 'CODECRYPT_PERIOD_SHORT']);
-    expect(openWith(reply, 'bill:1', closed.ciphertext)).toBe(pack(splitLayout, [30n, 10n, 20n]));
+    const m = openWith(reply, 'bill:1', closed.ciphertext);
+    expect(unpack(splitLayout, m, splitLayout.releaseShift)).toEqual([30n, 10n, 20n]);
   });
 
   it('answers a replay of the same record the same way, and refuses the same id with other content', () => {
@@ -148,23 +161,53 @@ describe('privacy authority', () => {
     expect(codes(changed)).toEqual(['CODECRYPT_CONFLICT']);
   });
 
-  it('requires stated noise when its policy says so', async () => {
-    const strict = await makeSplitRig({ minK: 5, minBillingDays: 1, requireNoise: { minSigma2: 4 } });
-    const body = (records: unknown[], id: string) =>
-      signEnvelope(
-        {
-          v: 1,
-          type: 'codecrypt-request',
-          id,
-          gateway: SPLIT_GATEWAY,
-          batch: strict.batch(records).message,
-          records: ['a'],
-        },
-        strict.mdms.privateKey,
-        strict.mdms.publicKey,
-      ).message;
-    const reply = strict.authority.handle(body([strict.aggregate('a', 9, 1, 1)], 'n1'));
-    expect(codes(reply)).toEqual(['CODECRYPT_NO_NOISE']);
+  it('requires stated noise by default, at least its own minimum σ² (exact rationals) and at most its ε', async () => {
+    const sigma2 = splitNoise.sigma2;
+    const strict = await makeSplitRig({
+      minK: 5,
+      minBillingDays: 1,
+      // Exactly the rig's σ²: it passes; one part in 10¹⁵ more is above any float's resolution and refuses.
+      requireNoise: { minSigma2: sigma2, maxEpsilonPerDay: 1000 },
+    });
+    const askStrict = (r: SplitRig, records: unknown[], ids: string[]) =>
+      r.authority.handle(
+        signEnvelope(
+          {
+            v: 1,
+            type: 'codecrypt-request',
+            id: ids.join('-'),
+            gateway: SPLIT_GATEWAY,
+            batch: r.batch(records).message,
+            records: ids,
+          },
+          r.mdms.privateKey,
+          r.mdms.publicKey,
+        ).message,
+      );
+    const noisy = strict.aggregate('a', 9, 1, 1);
+    const exact = without(strict.aggregate('b', 9, 1, 1), 'v', 'release', 'noise');
+    const looser = { ...strict.aggregate('c', 9, 1, 1) };
+    looser.noise = { ...looser.noise, epsilonPerDay: 1001 };
+    expect(codes(askStrict(strict, [noisy, exact, looser], ['a', 'b', 'c']))).toEqual([
+      'ok',
+      'CODECRYPT_NO_NOISE',
+      'CODECRYPT_NO_NOISE',
+    ]);
+    const tighter = await makeSplitRig({
+      minK: 5,
+      minBillingDays: 1,
+      requireNoise: { minSigma2: { num: sigma2.num * 10n ** 15n + 1n, den: sigma2.den * 10n ** 15n } },
+    });
+    expect(codes(askStrict(tighter, [tighter.aggregate('a', 9, 1, 1)], ['a']))).toEqual([
+      'CODECRYPT_NO_NOISE',
+    ]);
+    // Opted out (--allow-no-noise): no minimum; a record without noise is still outside contract v2.
+    const lax = await makeSplitRig({ minK: 5, minBillingDays: 1 });
+    const bare = without(lax.aggregate('b', 9, 1, 1), 'noise');
+    expect(codes(askStrict(lax, [lax.aggregate('a', 9, 1, 1), bare], ['a', 'b']))).toEqual([
+      'ok',
+      'CODECRYPT_NOT_RELEASABLE',
+    ]);
   });
 
   it('answers only signed requests of its MDMS', () => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bound95 } from '../../../gateway/aggregate/noise-plan.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
 import { topics } from '../../../gateway/protocol/topics.ts';
 import { AuthorityService } from '../../../scripts/lib/authority/service.ts';
@@ -20,7 +21,13 @@ import { BACKOFF_MIN_MS } from '../../../scripts/lib/mdms/split-decryptor.ts';
 import { MdmsStore, openMdmsDb } from '../../../scripts/lib/mdms/store.ts';
 import { ManualTimers } from '../../helpers/manual-timers.ts';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto.ts';
-import { makeSplitRig, SPLIT_GATEWAY, type SplitRig } from '../../helpers/split-rig.ts';
+import {
+  makeSplitRig,
+  SPLIT_ETA,
+  SPLIT_GATEWAY,
+  splitNoise,
+  type SplitRig,
+} from '../../helpers/split-rig.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const PREFIX = 'meterspace/v1';
@@ -122,11 +129,15 @@ describe('MDMS with a split key', () => {
     await waitFor(() => store.counts().aggregates === 2, WAIT, 'both aggregates');
     await receiver.splitDecryptor!.idle();
     expect(pending.all()).toEqual([]);
-    expect(store.aggregates().map((a) => [a.record_id, a.total_wh, JSON.parse(a.bands) as unknown])).toEqual([
-      ['agg:1', 1234, { peak: 1200, offpeak: 34 }],
-      ['agg:2', 11, { peak: 5, offpeak: 6 }],
+    // The noisy sums (the rig's η) with their bound; the bill exact, per band.
+    const eta = Number(SPLIT_ETA);
+    expect(store.aggregates().map((a) => [a.record_id, a.total_wh, a.bands, a.bound95_wh])).toEqual([
+      ['agg:1', 1234 + eta, null, bound95(splitNoise)],
+      ['agg:2', 11 + eta, null, bound95(splitNoise)],
     ]);
-    expect(store.bills()).toMatchObject([{ record_id: 'bill:1', total_wh: 1200 }]);
+    expect(store.bills()).toMatchObject([
+      { record_id: 'bill:1', total_wh: 1200, bands: JSON.stringify({ peak: 500, offpeak: 700 }) },
+    ]);
     const log = verifyTransparencyLog(readLogRows(rig.log.db));
     expect(log.map((d) => [d.record, d.decision])).toEqual([
       ['agg:1', 'accepted'],
@@ -158,6 +169,8 @@ describe('MDMS with a split key', () => {
     service = await startAuthority();
     receiver = await startReceiver();
     await waitFor(() => pending.waiting().length === 0, WAIT, 'the pending batch decrypted');
-    expect(store.aggregates().find((a) => a.record_id === 'agg:restart')?.total_wh).toBe(42);
+    expect(store.aggregates().find((a) => a.record_id === 'agg:restart')?.total_wh).toBe(
+      42 + Number(SPLIT_ETA),
+    );
   });
 });

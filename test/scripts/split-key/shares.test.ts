@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NativeEngine } from '../../../gateway/encrypt/engine.ts';
-import { pack } from '../../../gateway/encrypt/packing.ts';
+import { pack, releaseShiftOf } from '../../../gateway/encrypt/packing.ts';
 import { generatePaillier } from '../../../gateway/keys/generate.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { assertGenuinePlaintext, shapeOf } from '../../../scripts/lib/split-key/plaintext-check.ts';
@@ -16,8 +16,7 @@ import {
   type KeyShare,
 } from '../../../scripts/lib/split-key/shares.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
-
-const layout = { slotBits: 30, slots: ['total', 'peak', 'offpeak'] };
+import { splitLayout as layout } from '../../helpers/split-rig.ts';
 
 describe('split Paillier key', () => {
   let whole: PaillierPrivateKey;
@@ -84,10 +83,21 @@ describe('split Paillier key', () => {
     const c = engine.encrypt(m);
     const s = partialDecrypt(supplier, c);
     const bits = whole.publicKey.bits;
+    // A bands bill: its slots, zeros up to the release shift, its masked release field above.
+    const bill = m + (((1n << 200n) - 12345n) << BigInt(layout.releaseShift));
+    const billShape = shapeOf({ layout });
+    const billCipher = engine.encrypt(bill);
     assertGenuinePlaintext(
-      combinePartials(whole.publicKey, [s, partialDecrypt(authority, c)]),
-      shapeOf({ layout }),
+      combinePartials(whole.publicKey, [
+        partialDecrypt(supplier, billCipher),
+        partialDecrypt(authority, billCipher),
+      ]),
+      billShape,
       bits,
+    );
+    expect(releaseShiftOf(layout)).toBe(layout.releaseShift);
+    expectCode('CIPHERTEXT_INVALID', () =>
+      assertGenuinePlaintext(bill + (1n << BigInt(layout.releaseShift - 1)), billShape, bits),
     );
     const { n, n2 } = whole.publicKey;
     // The partial of another ciphertext does not even combine to a value ≡ 1 (mod n).
@@ -98,13 +108,19 @@ describe('split Paillier key', () => {
     const shifted = (partialDecrypt(authority, c) * (1n + delta * n)) % n2;
     const x = combinePartials(whole.publicKey, [s, shifted]);
     expect(x).toBe((m + delta) % n);
-    expectCode('CIPHERTEXT_INVALID', () => assertGenuinePlaintext(x, shapeOf({ layout }), bits));
-    // A noisy release's layout: bits between the slot mask and the release field may be set, above it not.
-    const shift = 90 + 130;
-    const release = { shift, bits: 40 };
-    const noisy = (1n << 200n) + (12345n << BigInt(shift));
-    assertGenuinePlaintext(noisy, shapeOf({ layout, release }), bits);
-    expectCode('CIPHERTEXT_INVALID', () => assertGenuinePlaintext(noisy, shapeOf({ layout }), bits));
+    expectCode('CIPHERTEXT_INVALID', () => assertGenuinePlaintext(x, billShape, bits));
+    // A noisy release (v2 aggregate): masked below the release field, anything there passes; zeros above it.
+    const release = { shift: layout.releaseShift, bits: 40 };
+    const noisy = (1n << 200n) + (12345n << BigInt(release.shift));
+    assertGenuinePlaintext(noisy, shapeOf({ release }), bits);
+    expectCode('CIPHERTEXT_INVALID', () =>
+      assertGenuinePlaintext(
+        noisy + (1n << BigInt(release.shift + release.bits)),
+        shapeOf({ release }),
+        bits,
+      ),
+    );
+    expectCode('CIPHERTEXT_INVALID', () => assertGenuinePlaintext(x, shapeOf({ release }), bits));
     // A cost-only bill: masked above its guard bits, so only the guard bits are checked.
     const costBits = 60;
     const masked = 123_456n + (((1n << 1500n) - 12345n) << BigInt(costBits + 32));

@@ -1,0 +1,101 @@
+/**
+ * Binds each meter to its device at intake (issue #14 A): its source keys at its first reading under a
+ * configuration, and the identity its driver reports (DriverContext.identify) whenever it changes. A meter whose
+ * source or identity is bound to another meter, or whose bound device changed, is refused with the store's code
+ * until the configuration changes (or the meter is re-homed on site); each refusal is logged once per meter and
+ * counted for every reading it stops.
+ */
+import type { Config, MeterConfig } from '../config/schema.ts';
+import type { DeviceStore } from '../buffer/device-store.ts';
+import { errorCode } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import type { Clock } from '../time/clock.ts';
+import { sourceKeys, type RealPath } from './source-keys.ts';
+
+export class MeterGuard {
+  private config: Readonly<Config>;
+  private meters = new Map<string, MeterConfig>();
+  /** Meters whose source keys are bound under the current configuration. */
+  private admitted = new Set<string>();
+  /** The identity each meter last reported and the store took, so the store is asked once per change. */
+  private identities = new Map<string, string>();
+  /** Meters refused, with the error every reading of theirs is refused with. */
+  private refused = new Map<string, Error>();
+  /** The refusals already logged (the intake does not log them again). */
+  private readonly logged = new WeakSet<Error>();
+
+  constructor(
+    config: Readonly<Config>,
+    private readonly store: DeviceStore,
+    private readonly realpath: RealPath,
+    private readonly wall: Clock,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.config = config;
+    this.reset(config);
+  }
+
+  /** A new configuration: every meter is checked again at its next reading. */
+  reset(config: Readonly<Config>): void {
+    this.config = config;
+    this.meters = new Map(config.meters.map((m) => [m.id, m]));
+    this.admitted.clear();
+    this.identities.clear();
+    this.refused.clear();
+  }
+
+  /** Throws the meter's refusal, if any; binds its sources at its first reading. Called by the intake. */
+  admit(meter: MeterConfig): void {
+    const refusal = this.refused.get(meter.id);
+    if (refusal) throw refusal;
+    if (this.admitted.has(meter.id)) return;
+    try {
+      this.store.bindSources(meter, sourceKeys(this.config, meter, this.realpath), this.wall.now());
+      this.admitted.add(meter.id);
+    } catch (error) {
+      throw this.refuse(meter.id, error);
+    }
+  }
+
+  /** The identity a driver read from the device itself (DSMR equipment id, SML server id, …). Never throws. */
+  readonly identify = (meterId: string, identity: string): void => {
+    const meter = this.meters.get(meterId);
+    if (!meter || this.identities.get(meterId) === identity) return;
+    try {
+      this.store.identify(meter, identity, this.wall.now());
+      this.identities.set(meterId, identity);
+      // A device that answers right again (a swapped-back meter) is read again.
+      if (this.refused.get(meterId) && errorCode(this.refused.get(meterId)) === 'DEVICE_CHANGED') {
+        this.refused.delete(meterId);
+      }
+    } catch (error) {
+      this.identities.delete(meterId);
+      this.refuse(meterId, error);
+    }
+  };
+
+  /** True for a refusal this guard has logged already. */
+  isLogged(error: unknown): boolean {
+    return error instanceof Error && this.logged.has(error);
+  }
+
+  private refuse(meterId: string, error: unknown): Error {
+    const err = error instanceof Error ? error : new Error(String(error));
+    const before = this.refused.get(meterId);
+    this.refused.set(meterId, err);
+    if (before && errorCode(before) === errorCode(err)) {
+      this.logged.add(err);
+      return err;
+    }
+    const code = errorCode(err);
+    this.metrics.inc(`devices.refused.${code}`);
+    this.log.warn(
+      { meter: meterId, code, reason: err.message },
+      'meter refused: its device is bound elsewhere',
+    );
+    this.logged.add(err);
+    return err;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The gateway's on-site steps on the device store, outside the daemon: `--check` of the bindings and
+ * `rehome <meter> --reason "…"` (issue #14 A). Both open the buffer the gateway uses (its configuration names it);
+ * a re-home is logged at warn and recorded with its time and reason, and the health message reports it.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema.ts';
+import { openDatabase } from '../buffer/database.ts';
+import { DeviceStore } from '../buffer/device-store.ts';
+import { removeEnrolmentCodes } from '../customer/enrolment-codes.ts';
+import { GatewayError } from '../errors.ts';
+import type { Logger } from '../observe/log.ts';
+import type { ConfigIssue } from '../config/rules.ts';
+import { assertBindings, bindingIssues } from './binding-rules.ts';
+import { realpathOrSelf } from './source-keys.ts';
+
+function bufferFile(config: Readonly<Config>): string {
+  return path.join(config.gateway.dataDir, config.buffer.file);
+}
+
+function withStore<T>(config: Readonly<Config>, fn: (store: DeviceStore) => T): T {
+  const db = openDatabase(bufferFile(config), { synchronous: config.buffer.synchronous });
+  try {
+    return fn(new DeviceStore(db));
+  } finally {
+    db.close();
+  }
+}
+
+/** The state of a meter id in this gateway's buffer (undefined: never bound, or no buffer yet). */
+export function meterIdState(config: Readonly<Config>, meterId: string): 'bound' | 'retired' | undefined {
+  if (!existsSync(bufferFile(config))) return undefined;
+  return withStore(config, (store) => store.meter(meterId)?.state);
+}
+
+/**
+ * The doctor's view: the configuration against the bindings, read on a read-only connection (the doctor runs
+ * beside a running gateway); nothing when there is no buffer, or one from before device binding.
+ */
+export function bindingIssuesReadOnly(config: Readonly<Config>): ConfigIssue[] {
+  const file = bufferFile(config);
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db
+      .prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'device_bindings'")
+      .get();
+    if (!tables?.n) return [];
+    return bindingIssues(config, new DeviceStore(db), realpathOrSelf);
+  } finally {
+    db.close();
+  }
+}
+
+/** `--check`: the configuration against what this gateway's buffer has bound (nothing bound without a buffer). */
+export function checkBindings(config: Readonly<Config>): void {
+  if (!existsSync(bufferFile(config))) return;
+  withStore(config, (store) => assertBindings(config, store, realpathOrSelf));
+}
+
+/** Releases a meter's bindings and retires its id; returns how many bindings were released. */
+export function rehomeMeter(
+  config: Readonly<Config>,
+  meterId: string,
+  reason: string,
+  now: number,
+  log: Logger,
+): number {
+  if (reason.trim().length < 3) {
+    throw new GatewayError('CONFIG_INVALID', 'a re-home needs --reason "…" saying why (it is recorded)');
+  }
+  return withStore(config, (store) => {
+    const state = store.meter(meterId);
+    if (!state)
+      throw new GatewayError('CONFIG_INVALID', `meter ${meterId} has never been bound on this gateway`);
+    const released = store.rehome(meterId, reason, now);
+    // Its code is void with its id: a household of the re-homed device enrols with a new code for the new id.
+    if (config.keys.enrolmentCodes) removeEnrolmentCodes(config.keys.enrolmentCodes, [meterId]);
+    log.warn(
+      { meter: meterId, neighbourhood: state.neighbourhood, released, reason },
+      'meter re-homed on site: its device and source bindings are released and its id is retired',
+    );
+    return released;
+  });
+}
