@@ -44,6 +44,15 @@ export type ErrorCode =
   | 'STORAGE_FAILED'
   | 'CSV_MALFORMED'
   | 'DRIVER_FAILED'
+  // The privacy authority (scripts/authority, docs/key-ceremony.md): why it refused to co-decrypt a record.
+  | 'CODECRYPT_BELOW_K'
+  | 'CODECRYPT_PERIOD_SHORT'
+  | 'CODECRYPT_NOT_RELEASABLE'
+  | 'CODECRYPT_CONFLICT'
+  | 'CODECRYPT_NO_NOISE'
+  | 'CODECRYPT_UNKNOWN_RECORD'
+  | 'AUTHORITY_UNAVAILABLE'
+  | 'TRANSPARENCY_LOG_INVALID'
   // Meter protocols (drivers/): a frame or payload that cannot be trusted is rejected under one of these.
   | 'FRAME_CHECKSUM'
   | 'FRAME_MALFORMED'

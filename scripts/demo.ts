@@ -24,6 +24,7 @@ import {
 } from './lib/demo/setup.ts';
 import { printReport } from './lib/demo/report.ts';
 import { generateDemoKeys } from './lib/demo/keys.ts';
+import { startDemoAuthority } from './lib/demo/authority.ts';
 import { MdmsReceiver } from './lib/mdms/receiver.ts';
 import { MdmsStore, openMdmsDb } from './lib/mdms/store.ts';
 import { findNeedles, plaintextNeedles } from './lib/plaintext-scan.ts';
@@ -35,9 +36,12 @@ const HELP = `Usage: npm run demo [-- options]
   --bits N      Paillier modulus for the demo keys: 3072 (default, as in production) or 2048
   --speed N     virtual seconds per real second (default 2400: a day in 36 s; lower it on a slow machine)
   --timeout S   give up after S seconds (default 170)
+  --whole-key   give the MDMS the whole private key, as before issue #18. By default the supplier key is split
+                (docs/key-ceremony.md): the MDMS holds only its share and decrypts with a privacy authority
+                (its log: var/demo/authority.sqlite, summarised at the end)
   -h, --help    show this help
 
-Everything is written to var/demo/ (keys, gateway.yaml, gateway.log, the buffer and mdms.sqlite).`;
+Everything is written to var/demo/ (keys, gateway.yaml, gateway.log, the buffer, mdms.sqlite and authority.sqlite).`;
 
 const START = '2012-10-10T00:00:00Z';
 const END = '2012-10-11T00:00:00Z';
@@ -50,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '3072' },
       speed: { type: 'string', default: '2400' },
       timeout: { type: 'string', default: '170' },
+      'whole-key': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -60,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
   if (bits !== 2048 && bits !== 3072) throw new UsageError('--bits must be 2048 or 3072', HELP);
   if (!(speed >= 1 && speed <= 100_000)) throw new UsageError('--speed must be between 1 and 100000', HELP);
   if (!(timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of seconds', HELP);
+  const split = !values['whole-key'];
 
   const dir = path.join(ROOT, 'var', 'demo');
   rmSync(dir, { recursive: true, force: true });
@@ -69,9 +75,11 @@ async function main(argv: string[]): Promise<void> {
   const say = (m: string) => console.log(`[${elapsed()}] ${m}`);
 
   say(
-    `1/5 keys: supplier Paillier ${bits}-bit (its private half goes to the MDMS only), gateway and MDMS Ed25519`,
+    split
+      ? `1/5 keys: supplier Paillier ${bits}-bit split between the MDMS and a privacy authority, gateway and MDMS Ed25519`
+      : `1/5 keys: supplier Paillier ${bits}-bit (its private half goes to the MDMS only), gateway and MDMS Ed25519`,
   );
-  const keys = await generateDemoKeys(path.join(dir, 'keys'), bits, (m) => say(`    ${m}`));
+  const keys = await generateDemoKeys(path.join(dir, 'keys'), bits, (m) => say(`    ${m}`), split);
 
   const broker = await startEmbeddedBroker();
   say(`2/5 embedded MQTT broker (aedes) on ${broker.url}`);
@@ -122,11 +130,26 @@ async function main(argv: string[]): Promise<void> {
     else if (!topic.includes('/customer/')) upstream.push(Buffer.from(payload));
   });
   const store = new MdmsStore(openMdmsDb(path.join(dir, 'mdms.sqlite')));
+  const authority = keys.shares
+    ? await startDemoAuthority({
+        dir,
+        brokerUrl: broker.url,
+        share: keys.shares.authority,
+        gatewayId: DEMO_GATEWAY_ID,
+        gatewayPublicKey: keys.gatewayPublicKey,
+        mdmsPublicKey: keys.mdmsSigning.publicKey,
+        minK: K,
+        log: createLogger({ level: 'warn', file: path.join(dir, 'authority.log') }),
+      })
+    : undefined;
+  if (authority) say('    split key: privacy authority running, the MDMS holds only the supplier share');
   const receiver = new MdmsReceiver({
     url: broker.url,
     prefix: 'meterspace/v1',
     trust: new Map([[DEMO_GATEWAY_ID, keys.gatewayPublicKey]]),
-    supplierKey: keys.supplier,
+    ...(authority && keys.shares
+      ? { split: authority.split(keys.shares.supplier) }
+      : { supplierKey: keys.supplier }),
     signing: keys.mdmsSigning,
     store,
     log: createLogger({ level: 'warn', file: path.join(dir, 'mdms.log') }),
@@ -178,6 +201,7 @@ async function main(argv: string[]): Promise<void> {
   await exited;
   await home.stop();
   await receiver.stop();
+  await authority?.stop();
   await spy.endAsync();
   await broker.close();
 
@@ -226,6 +250,7 @@ async function main(argv: string[]): Promise<void> {
       `(${home.opened.length - wrong} equal to its CSV rows); another household's key opened ${home.openedByOthers}. ` +
       'See docs/customers.md for the household tool (scripts/customer).',
   );
+  if (authority) console.log(authority.summary());
   console.log(
     `Done in ${elapsed().trim()}. Inspect var/demo/, e.g. scripts/mdms export --db var/demo/mdms.sqlite`,
   );

@@ -2,10 +2,12 @@
  * scripts/keygen: creates the key pairs of the system (docs/protocol.md §Key files).
  *
  *   scripts/keygen supplier  --out keys [--bits 3072]   Paillier pair (the private half belongs to the MDMS)
+ *   scripts/keygen supplier  --split --out keys          split key: public key + supplier and authority shares
  *   scripts/keygen gateway   --out keys                 gateway Ed25519 identity (signs batches)
  *   scripts/keygen mdms      --out keys                 MDMS Ed25519 pair (signs acknowledgements)
  *   scripts/keygen operator  --out keys                 operator Ed25519 pair (signs remote configuration)
- *   scripts/keygen all       --out keys                 all of the above
+ *   scripts/keygen authority --out keys                 privacy authority Ed25519 pair (signs its replies)
+ *   scripts/keygen all       --out keys                 all of the above but authority
  *   scripts/keygen enrolment-code --config F --meter ID  a meter's one-time enrolment code (only its hash is kept)
  *
  * Households make their own keys, on their own device: scripts/customer keygen.
@@ -22,12 +24,17 @@ import { codeKeyPair, generateEnrolmentCode } from '../gateway/customer/enrolmen
 import { storeEnrolmentCode } from '../gateway/customer/enrolment-codes.ts';
 import { meterIdState } from '../gateway/devices/on-site.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { splitCeremony, splitShareFiles } from './lib/split-key/ceremony.ts';
 
 const HELP = `Usage: scripts/keygen <kind> [options]
 
 Kinds:
   supplier   Paillier key pair of the supplier (g = n+1). The public key goes to every gateway,
              the private key stays with the MDMS.      -> supplier.paillier.pub.json, supplier.paillier.key.json
+             With --split (the key ceremony, docs/key-ceremony.md): no private key; the decryption exponent is
+             split between the supplier's MDMS and the privacy authority, p, q and λ are never written.
+                                                       -> supplier.paillier.pub.json, supplier.share.json,
+                                                          authority.share.json
   gateway    Ed25519 identity of a gateway (signs upstream batches)
                                                        -> gateway.ed25519.key.pem, gateway.ed25519.pub.pem
   mdms       Ed25519 key of the MDMS (signs acknowledgements)
@@ -36,7 +43,9 @@ Kinds:
                                                        -> operator.ed25519.key.pem, operator.ed25519.pub.pem
   meter      Ed25519 key of a meter that encrypts and signs its own readings (MQTT "sealed" format)
                                                        -> meter-NAME.ed25519.key.pem, meter-NAME.ed25519.pub.pem
-  all        every kind above but meter
+  authority  Ed25519 key of the privacy authority (signs its co-decryption replies; made by the authority)
+                                                       -> authority.ed25519.key.pem, authority.ed25519.pub.pem
+  all        every kind above but meter and authority
   enrolment-code
              a one-time enrolment code for each --meter of the gateway's --config: printed once, to hand to
              the household (on the meter or on paper); the gateway keeps only a salted hash of it, in the file
@@ -50,12 +59,22 @@ Options:
   --name NAME   meter key name (default: household)
   --config F    enrolment-code: the gateway's configuration file
   --meter ID    enrolment-code: a meter id of that configuration (repeatable)
+  --split       supplier: write two key shares instead of the private key (run on an offline machine)
   --force       replace existing files
   -h, --help    show this help
 
 Private key files are written with mode 0600. Key generation prints its progress.`;
 
-const KINDS = ['supplier', 'gateway', 'mdms', 'operator', 'meter', 'all', 'enrolment-code'] as const;
+const KINDS = [
+  'supplier',
+  'gateway',
+  'mdms',
+  'operator',
+  'meter',
+  'authority',
+  'all',
+  'enrolment-code',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 async function main(argv: string[]): Promise<void> {
@@ -67,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       bits: { type: 'string', default: '3072' },
       name: { type: 'string', default: 'household' },
       force: { type: 'boolean', default: false },
+      split: { type: 'boolean', default: false },
       config: { type: 'string' },
       meter: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false },
@@ -92,8 +112,10 @@ async function main(argv: string[]): Promise<void> {
   const base = (k: Kind) =>
     k === 'supplier' ? 'supplier.paillier' : k === 'meter' ? `meter-${values.name}.ed25519` : `${k}.ed25519`;
   const ext = (k: Kind) => (k === 'supplier' ? 'json' : 'pem');
+  const split = values.split;
+  if (split && kind !== 'supplier') throw new UsageError('--split applies to the supplier key only', HELP);
   const files = (k: Kind) => [
-    path.join(out, `${base(k)}.key.${ext(k)}`),
+    ...(k === 'supplier' && split ? splitShareFiles(out) : [path.join(out, `${base(k)}.key.${ext(k)}`)]),
     path.join(out, `${base(k)}.pub.${ext(k)}`),
   ];
   // Refuse before generating anything, so that no half-written pair is ever left behind.
@@ -103,6 +125,10 @@ async function main(argv: string[]): Promise<void> {
   }
 
   for (const k of kinds) {
+    if (k === 'supplier' && split) {
+      await splitCeremony(bits, out, force);
+      continue;
+    }
     const [privateFile, publicFile] = files(k) as [string, string];
     if (k === 'supplier') {
       console.log(`supplier: generating a ${bits}-bit Paillier key pair`);

@@ -2,20 +2,24 @@
  * scripts/mdms: the reference Meter Data Management System (docs/mdms.md).
  *
  *   scripts/mdms run    --broker URL --key supplier.paillier.key.json --sign-key mdms.ed25519.key.pem
+ *                       (or, split key: --share supplier.share.json --authority-key authority.ed25519.pub.pem)
  *                       --trust GATEWAY_ID=gateway.ed25519.pub.pem [--trust ...] --db mdms.sqlite
  *   scripts/mdms export --db mdms.sqlite --what aggregates|bills|suppressed [--prices peak=0.3,offpeak=0.1] [--out F]
  *   scripts/mdms show   --db mdms.sqlite
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadPrivateKey, loadPublicKey } from '../gateway/keys/files.ts';
 import { loadPaillierPrivate } from '../gateway/keys/paillier-files.ts';
 import { createLogger } from '../gateway/observe/log.ts';
 import { runCli, UsageError } from './lib/cli.ts';
+import { parseTrust } from './lib/trust.ts';
 import { aggregatesCsv, billsCsv, suppressedCsv } from './lib/mdms/export.ts';
 import { MdmsReceiver } from './lib/mdms/receiver.ts';
+import { PendingStore } from './lib/mdms/pending-store.ts';
 import { MdmsStore, openMdmsDb } from './lib/mdms/store.ts';
+import { loadShare } from './lib/split-key/share-files.ts';
 
 const HELP = `Usage: scripts/mdms <command> [options]
 
@@ -28,6 +32,10 @@ Options (run):
   --broker URL          MQTT broker (default mqtt://localhost:1883)
   --prefix P            topic prefix (default meterspace/v1)
   --key FILE            supplier Paillier private key (supplier.paillier.key.json)
+  --share FILE          instead of --key, with a split key: the supplier's share (supplier.share.json); each
+                        batch is stored, acknowledged, then co-decrypted with the privacy authority
+  --authority-key FILE  with --share: the authority's Ed25519 public key (its replies must verify)
+  --authority-prefix P  with --share: the authority's topic prefix (default meterspace/authority/v1)
   --sign-key FILE       MDMS Ed25519 private key (signs acknowledgements)
   --trust ID=FILE       a gateway id and its Ed25519 public key; repeat for every gateway
   --db FILE             the MDMS database (default mdms.sqlite)
@@ -42,6 +50,9 @@ const OPTIONS = {
   broker: { type: 'string', default: 'mqtt://localhost:1883' },
   prefix: { type: 'string', default: 'meterspace/v1' },
   key: { type: 'string' },
+  share: { type: 'string' },
+  'authority-key': { type: 'string' },
+  'authority-prefix': { type: 'string' },
   'sign-key': { type: 'string' },
   trust: { type: 'string', multiple: true, default: [] as string[] },
   db: { type: 'string', default: 'mdms.sqlite' },
@@ -52,16 +63,6 @@ const OPTIONS = {
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
-
-function parseTrust(entries: string[]): Map<string, KeyObject> {
-  const trust = new Map<string, KeyObject>();
-  for (const e of entries) {
-    const eq = e.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--trust expects GATEWAY_ID=FILE, got "${e}"`, HELP);
-    trust.set(e.slice(0, eq), loadPublicKey(e.slice(eq + 1), 'ed25519', 'gateway public key'));
-  }
-  return trust;
-}
 
 function parsePrices(text: string): Map<string, number> {
   const prices = new Map<string, number>();
@@ -80,9 +81,10 @@ async function main(argv: string[]): Promise<void> {
   if (values.help) return void console.log(HELP);
   const command = positionals[0];
   if (command === 'run') {
-    if (!values.key || !values['sign-key'] || values.trust.length === 0) {
-      throw new UsageError('run needs --key, --sign-key and at least one --trust', HELP);
+    if (!values['sign-key'] || values.trust.length === 0 || !values.key === !values.share) {
+      throw new UsageError('run needs --key or --share, --sign-key and at least one --trust', HELP);
     }
+    if (values.share && !values['authority-key']) throw new UsageError('--share needs --authority-key', HELP);
     const log = createLogger({ level: 'info' });
     const signKey = loadPrivateKey(values['sign-key'], 'ed25519', 'MDMS private key');
     const receiver = new MdmsReceiver({
@@ -92,8 +94,17 @@ async function main(argv: string[]): Promise<void> {
         ...(values.password ? { password: values.password } : {}),
       },
       prefix: values.prefix,
-      trust: parseTrust(values.trust),
-      supplierKey: loadPaillierPrivate(values.key),
+      trust: parseTrust(values.trust, HELP),
+      ...(values.key ? { supplierKey: loadPaillierPrivate(values.key) } : {}),
+      ...(values.share
+        ? {
+            split: {
+              share: loadShare(values.share, 'supplier'),
+              authorityKey: loadPublicKey(values['authority-key']!, 'ed25519', 'authority public key'),
+              ...(values['authority-prefix'] ? { authorityPrefix: values['authority-prefix'] } : {}),
+            },
+          }
+        : {}),
       signing: { privateKey: signKey, publicKey: createPublicKey(signKey) },
       store: new MdmsStore(openMdmsDb(values.db)),
       log,
@@ -111,6 +122,13 @@ async function main(argv: string[]): Promise<void> {
       console.log(
         `${values.db}: ${c.batches} batches, ${c.aggregates} aggregates, ${c.suppressed} suppressed, ${c.bills} bills`,
       );
+      const waiting = new PendingStore(store.db).all();
+      if (waiting.length > 0) {
+        const refused = waiting.filter((b) => b.state === 'refused').length;
+        console.log(
+          `  awaiting the privacy authority: ${waiting.length - refused} batches; refused: ${refused}`,
+        );
+      }
       return;
     }
     const what = values.what;

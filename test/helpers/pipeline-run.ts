@@ -30,10 +30,21 @@ export interface PipelineRun {
   stop(): Promise<void>;
 }
 
+export type MdmsStarter = (
+  url: string,
+  keys: KeySet,
+  dbFile: string,
+) => Promise<{ store: MdmsStore; stop: () => Promise<void> }>;
+
 export async function runPipeline(
   options: Omit<ScenarioOptions, 'keys' | 'brokerUrl'>,
   /** Called once the MDMS is complete, while the gateway still runs. */
   beforeStop: (scenario: Scenario) => void = () => {},
+  /** Starts the MDMS (default: the reference MDMS with the whole key). */
+  mdmsStarter: MdmsStarter = async (url, keys, dbFile) => {
+    const mdms = await startMdms(url, keys, dbFile);
+    return { store: mdms.store, stop: () => mdms.receiver.stop() };
+  },
 ): Promise<PipelineRun> {
   let broker: Mosquitto | undefined;
   let spy: mqtt.MqttClient | undefined;
@@ -53,8 +64,8 @@ export async function runPipeline(
     spy = await mqtt.connectAsync(broker.url);
     await spy.subscribeAsync('#', { qos: 1 });
     spy.on('message', (topic, payload) => upstream.push({ topic, payload: Buffer.from(payload) }));
-    const mdms = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
-    stopMdms = () => mdms.receiver.stop();
+    const mdms = await mdmsStarter(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
+    stopMdms = mdms.stop;
     const running = spawnGateway(scenario.configFile);
     gateway = running;
     await waitFor(

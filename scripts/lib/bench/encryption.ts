@@ -5,6 +5,7 @@ import type { PaillierPublicKey } from '../../../gateway/encrypt/paillier.ts';
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import { PrivateKey, PublicKey } from 'paillier-bigint';
 import { CrtDecryptor, decrypt } from '../mdms/decrypt.ts';
+import { combinePartials, partialDecrypt, splitKey } from '../split-key/shares.ts';
 
 export interface EncryptionResult {
   engine: string;
@@ -52,7 +53,10 @@ export interface DecryptionResult {
   cpuMsPerDecryption: number;
 }
 
-/** Decryption at the MDMS: CRT (the reference MDMS), the definition in native code, and paillier-bigint. */
+/**
+ * Decryption at the MDMS: CRT (the reference MDMS with a whole key), the definition in native code,
+ * paillier-bigint, and the split key (issue #18): both partials plus combining, and the supplier's side alone.
+ */
 export async function benchDecryption(key: PaillierPrivateKey, samples: number): Promise<DecryptionResult[]> {
   const handle = await startEngine(
     ConfigSchema.shape.encryption.parse({ engine: 'djn', poolSize: 0 }),
@@ -61,6 +65,9 @@ export async function benchDecryption(key: PaillierPrivateKey, samples: number):
   const ciphertexts = Array.from({ length: samples }, (_, i) => handle.engine.encrypt(BigInt(i)));
   await handle.stop();
   const crt = new CrtDecryptor(key);
+  const { supplier, authority } = splitKey(key);
+  // The MDMS's own cost when the authority's partials arrive precomputed (its share of the work).
+  const authorityPartials = new Map(ciphertexts.map((c) => [c, partialDecrypt(authority, c)]));
   const reference = new PrivateKey(
     key.lambda,
     key.mu,
@@ -72,6 +79,15 @@ export async function benchDecryption(key: PaillierPrivateKey, samples: number):
     ['CRT (reference MDMS)', (c) => crt.decrypt(c)],
     ['definition, native modexp', (c) => decrypt(key, c)],
     ['paillier-bigint', (c) => reference.decrypt(c)],
+    // Both partials are computed here; in production the authority's runs on its own machine, in parallel.
+    [
+      'split key: both partials + combine',
+      (c) => combinePartials(key.publicKey, [partialDecrypt(supplier, c), partialDecrypt(authority, c)]),
+    ],
+    [
+      'split key: supplier partial + combine',
+      (c) => combinePartials(key.publicKey, [partialDecrypt(supplier, c), authorityPartials.get(c)!]),
+    ],
   ];
   return methods.map(([method, fn]) => {
     const cpu = process.cpuUsage();

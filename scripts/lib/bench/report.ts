@@ -23,13 +23,16 @@ export function encryptionTable(rows: EncryptionResult[]): string {
 
 export function decryptionTable(rows: DecryptionResult[]): string {
   const lines = [
-    '| bits | method | samples | CPU ms / decryption | vs paillier-bigint |',
-    '|---:|---|---:|---:|---:|',
+    '| bits | method | samples | CPU ms / decryption | decryptions / CPU-second | vs paillier-bigint |',
+    '|---:|---|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const base = rows.find((b) => b.bits === r.bits && b.method === 'paillier-bigint');
     const ratio = base ? `${f(base.cpuMsPerDecryption / r.cpuMsPerDecryption, 1)}×` : '';
-    lines.push(`| ${r.bits} | ${r.method} | ${r.samples} | ${f(r.cpuMsPerDecryption, 2)} | ${ratio} |`);
+    const perSecond = f(1000 / r.cpuMsPerDecryption, 0);
+    lines.push(
+      `| ${r.bits} | ${r.method} | ${r.samples} | ${f(r.cpuMsPerDecryption, 2)} | ${perSecond} | ${ratio} |`,
+    );
   }
   return lines.join('\n');
 }

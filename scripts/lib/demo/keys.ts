@@ -8,9 +8,13 @@ import {
   paillierPublicJson,
   type PaillierPrivateKey,
 } from '../../../gateway/keys/paillier-files.ts';
+import { shareJson } from '../split-key/share-files.ts';
+import { splitKey, type KeyShare } from '../split-key/shares.ts';
 
 export interface DemoKeys {
   supplier: PaillierPrivateKey;
+  /** With a split key: the two shares (the whole key is then never written, as in the ceremony). */
+  shares?: { supplier: KeyShare; authority: KeyShare };
   gatewayPublicKey: KeyObject;
   mdmsSigning: { privateKey: KeyObject; publicKey: KeyObject };
 }
@@ -19,9 +23,18 @@ export async function generateDemoKeys(
   dir: string,
   bits: number,
   progress: (m: string) => void,
+  split = false,
 ): Promise<DemoKeys> {
   const supplier = await generatePaillier(bits, progress);
-  writeKeyFile(path.join(dir, 'supplier.paillier.key.json'), paillierPrivateJson(supplier), { secret: true });
+  const shares = split ? splitKey(supplier) : undefined;
+  if (shares) {
+    writeKeyFile(path.join(dir, 'supplier.share.json'), shareJson(shares.supplier), { secret: true });
+    writeKeyFile(path.join(dir, 'authority.share.json'), shareJson(shares.authority), { secret: true });
+  } else {
+    writeKeyFile(path.join(dir, 'supplier.paillier.key.json'), paillierPrivateJson(supplier), {
+      secret: true,
+    });
+  }
   writeKeyFile(path.join(dir, 'supplier.paillier.pub.json'), paillierPublicJson(supplier.publicKey), {
     secret: false,
   });
@@ -34,6 +47,7 @@ export async function generateDemoKeys(
   const mdmsPrivate = loadPrivateKey(path.join(dir, 'mdms.ed25519.key.pem'), 'ed25519', 'MDMS private key');
   return {
     supplier,
+    ...(shares ? { shares } : {}),
     gatewayPublicKey: gateway.publicKey,
     mdmsSigning: { privateKey: mdmsPrivate, publicKey: createPublicKey(mdmsPrivate) },
   };

@@ -31,7 +31,7 @@ export class CrtDecryptor {
   /** q⁻¹ mod p */
   private readonly qInv: bigint;
 
-  constructor(private readonly key: PaillierPrivateKey) {
+  constructor(readonly key: PaillierPrivateKey) {
     const g = key.publicKey.n + 1n;
     const half = (prime: bigint): Half => {
       const square = prime * prime;

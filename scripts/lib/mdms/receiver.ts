@@ -28,6 +28,7 @@ import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
 import { checkReleaseFits, openRelease } from './release.ts';
+import { startSplit, type SplitDecryptor, type SplitOptions } from './split-decryptor.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
 
 /** A cost-only bill's cost is in 10⁻⁹ currency units (price per kWh in 10⁻⁶ units × Wh). */
@@ -39,7 +40,9 @@ export interface MdmsOptions {
   prefix: string;
   /** Gateway id → the Ed25519 public key that must have signed its batches. */
   trust: ReadonlyMap<string, KeyObject>;
-  supplierKey: PaillierPrivateKey;
+  /** The whole private key; or `split`, the supplier's share and the authority it decrypts with. */
+  supplierKey?: PaillierPrivateKey;
+  split?: SplitOptions;
   signing: { privateKey: KeyObject; publicKey: KeyObject };
   store: MdmsStore;
   log: Logger;
@@ -50,10 +53,16 @@ export class MdmsReceiver {
   private client: MqttClient | undefined;
   /** Serialises message handling: each message is handled after the previous one. */
   private queue: Promise<void> = Promise.resolve();
-  private readonly decryptor: CrtDecryptor;
+  private readonly decryptor: CrtDecryptor | undefined;
+  private split: SplitDecryptor | undefined;
 
   constructor(private readonly opts: MdmsOptions) {
-    this.decryptor = new CrtDecryptor(opts.supplierKey);
+    this.decryptor = opts.supplierKey ? new CrtDecryptor(opts.supplierKey) : undefined;
+  }
+
+  /** The split-key decryptor, when running with a key share (tests wait on it). */
+  get splitDecryptor(): SplitDecryptor | undefined {
+    return this.split;
   }
 
   async start(): Promise<void> {
@@ -72,12 +81,18 @@ export class MdmsReceiver {
     client.on('error', (err) => log.warn({ err: err.message }, 'broker connection error'));
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     // mqtt.js re-subscribes by itself after a reconnect.
+    if (this.opts.split) {
+      this.split = await startSplit(this.opts, client, this.metrics, (gateway, records, decrypt) =>
+        this.decryptRecords(gateway, records, decrypt),
+      );
+    }
     await client.subscribeAsync(topics.allBatches(prefix), { qos: 1 });
     log.info({ url: this.opts.url, topic: topics.allBatches(prefix) }, 'MDMS listening');
   }
 
   async stop(): Promise<void> {
     await this.queue;
+    await this.split?.stop();
     await this.client?.endAsync();
     this.client = undefined;
   }
@@ -96,8 +111,12 @@ export class MdmsReceiver {
       if (batch.gateway !== gateway)
         throw new GatewayError('MESSAGE_MALFORMED', 'batch names another gateway');
 
-      if (store.hasBatch(gateway, batch.batchId, bodyDigest)) {
+      if (store.hasBatch(gateway, batch.batchId, bodyDigest) || this.split?.has(gateway, batch, bodyDigest)) {
         this.metrics.inc('batches.duplicate');
+      } else if (this.split) {
+        // Stored durably as received before the ack; decrypted when the authority answers.
+        this.split.hold(gateway, batch, bodyDigest, payload.toString());
+        this.metrics.inc('batches.pending');
       } else {
         const rows = this.decryptRecords(gateway, batch.records);
         const result = store.saveBatch(
@@ -126,13 +145,18 @@ export class MdmsReceiver {
     }
   }
 
-  private decryptRecords(gateway: string, records: typeof BatchBody._output.records) {
+  /** `decrypt`: the whole key's CRT by default; the split key's combination (split-decryptor.ts) otherwise. */
+  private decryptRecords(
+    gateway: string,
+    records: typeof BatchBody._output.records,
+    decrypt: (hex: string) => bigint = (hex) => this.decryptHex(hex),
+  ) {
     const aggregates: AggregateRow[] = [];
     const suppressed: SuppressedRow[] = [];
     const bills: BillRow[] = [];
     const open = (hex: string, layout: LayoutMsg) => {
       // Bits from releaseShift up are the bill's masked release field (docs/protocol.md §5).
-      const values = unpack(layout, this.decryptHex(hex), releaseShiftOf(layout));
+      const values = unpack(layout, decrypt(hex), releaseShiftOf(layout));
       const bands = Object.fromEntries(layout.slots.slice(1).map((name, i) => [name, Number(values[i + 1])]));
       if (values.some((v) => v > BigInt(Number.MAX_SAFE_INTEGER))) {
         throw new GatewayError(
@@ -150,8 +174,8 @@ export class MdmsReceiver {
       if (r.kind === 'aggregate') {
         if (r.meters < r.k)
           throw new GatewayError('MESSAGE_MALFORMED', `aggregate ${r.id} has fewer than k meters`);
-        checkReleaseFits(r, this.opts.supplierKey.publicKey.bits);
-        const { total, bound95 } = openRelease(r, this.decryptHex(r.ciphertext));
+        checkReleaseFits(r, this.modulusBits());
+        const { total, bound95 } = openRelease(r, decrypt(r.ciphertext));
         aggregates.push({
           record_id: r.id,
           gateway,
@@ -184,7 +208,7 @@ export class MdmsReceiver {
           intervals: r.intervals,
         };
         if (r.reveal === 'cost-only') {
-          const amount = this.amountOf(r);
+          const amount = this.amountOf(r, decrypt);
           bills.push({ ...bill, reveal: 'cost-only', total_wh: null, bands: null, ...amount });
         } else {
           const { total, bands } = open(r.ciphertext, r.layout);
@@ -198,12 +222,23 @@ export class MdmsReceiver {
   private decryptHex(hex: string): bigint {
     const c = fromHex(hex);
     if (c === undefined) throw new GatewayError('CIPHERTEXT_INVALID', 'ciphertext is not hex');
+    if (!this.decryptor) throw new GatewayError('KEY_FILE_MISSING', 'no whole private key');
     return this.decryptor.decrypt(c);
   }
 
+  /** The bit length of n: of the whole key, or of the public key the supplier's share belongs to. */
+  private modulusBits(): number {
+    const publicKey = this.opts.supplierKey?.publicKey ?? this.opts.split?.share.publicKey;
+    if (!publicKey) throw new GatewayError('KEY_FILE_MISSING', 'neither a whole private key nor a key share');
+    return publicKey.bits;
+  }
+
   /** The amount due of a cost-only bill: the low `costBits` bits of its plaintext, after the guard-bit check. */
-  private amountOf(r: CostBillRecordMsg): { amount: string; prices: string } {
-    const { bits } = this.opts.supplierKey.publicKey;
+  private amountOf(
+    r: CostBillRecordMsg,
+    decrypt: (hex: string) => bigint,
+  ): { amount: string; prices: string } {
+    const bits = this.modulusBits();
     // The cost, its guard bits and a mask of at least MASK_MARGIN_BITS bits must fit below n / 2.
     if (r.costBits + COST_GUARD_BITS + MASK_MARGIN_BITS + 1 > bits - 2) {
       throw new GatewayError(
@@ -211,7 +246,7 @@ export class MdmsReceiver {
         `bill ${r.id}: costBits ${r.costBits} leaves no room for the guard bits and the mask under a ${bits}-bit key`,
       );
     }
-    const cost = decodeCost(this.decryptHex(r.ciphertext), r.costBits);
+    const cost = decodeCost(decrypt(r.ciphertext), r.costBits);
     return { amount: decimal(cost, COST_DECIMALS), prices: JSON.stringify(r.prices) };
   }
 }

@@ -96,6 +96,22 @@ export const MDMS_MIGRATIONS = [
   DROP TABLE aggregates;
   ALTER TABLE aggregates_v2 RENAME TO aggregates;
   `,
+  `
+  -- Split key (docs/key-ceremony.md): a batch is stored here, as received, before it is acknowledged, and leaves
+  -- only in the transaction that stores its decrypted records; state 'refused' keeps what the authority refused.
+  CREATE TABLE pending (
+    gateway     TEXT NOT NULL,
+    batch_id    TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    message     TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    state       TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'refused')),
+    last_code   TEXT,
+    PRIMARY KEY (gateway, batch_id, body_digest)
+  );
+  `,
 ];
 
 export interface AggregateRow {
