@@ -57,7 +57,8 @@ Meter data:
                       clock.anchor to share its virtual timeline
   --initial-kwh N     register value before the first interval (default 12345.678)
   --timezone TZ       zone of the CSV and of the meter clock (default UTC)
-  --serial S          the meter's serial number (default EMU0000001)
+  --serial S          the meter's serial number (default EMU + the household id: each emulated meter is its own
+                      device to the gateway, which binds a serial to one meter for life)
   --capture FILE      send a real capture verbatim instead (dsmr: a telegram per --step; sml, iec62056-21:
                       the bytes in order), looping
 
@@ -103,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
       anchor: { type: 'string' },
       'initial-kwh': { type: 'string', default: '12345.678' },
       timezone: { type: 'string', default: 'UTC' },
-      serial: { type: 'string', default: 'EMU0000001' },
+      serial: { type: 'string' },
       capture: { type: 'string' },
       pty: { type: 'string' },
       device: { type: 'string' },
@@ -168,12 +169,14 @@ async function main(argv: string[]): Promise<void> {
       ? start + Number(values.days) * 86_400_000
       : household.register.span.to;
   if (!Number.isFinite(until) || until <= start) throw new UsageError('--until/--days: after --start', HELP);
+  // One serial per household: the gateway binds the serial a meter reports to one meter id (issue #14).
+  const serial = values.serial ?? `EMU${household.id}`;
   const input = (t: number): FrameInput => ({
     t,
     registerWh: household.register.valueAt(t),
     powerW: powerAt(household, t, stepS * 1000),
     timeZone: values.timezone,
-    serial: values.serial,
+    serial,
   });
 
   // Emulated now, for the meters that answer requests (IEC mode C, Modbus) rather than push on steps.
@@ -245,7 +248,7 @@ async function main(argv: string[]): Promise<void> {
         now: clock,
         registerWh: (t) => household.register.valueAt(t),
         timeZone: values.timezone,
-        serial: values.serial,
+        serial,
       });
       console.log('IEC 62056-21 mode C: answering readouts (sign-on at 300 baud, up to 9600)');
       send = () => Promise.resolve();

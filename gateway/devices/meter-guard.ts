@@ -10,6 +10,7 @@ import type { DeviceStore } from '../buffer/device-store.ts';
 import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import { isStorageFailure } from '../observe/storage-status.ts';
 import type { Clock } from '../time/clock.ts';
 import { sourceKeys, type RealPath } from './source-keys.ts';
 
@@ -55,6 +56,9 @@ export class MeterGuard {
       this.store.bindSources(meter, sourceKeys(this.config, meter, this.realpath), this.wall.now());
       this.admitted.add(meter.id);
     } catch (error) {
+      // The checks run before the writes: a full or read-only disk means the meter passed them. Its reading goes
+      // on (held in memory like every other while the disk is full) and the binding is written at a later one.
+      if (isStorageFailure(error)) return;
       throw this.refuse(meter.id, error);
     }
   }
@@ -72,6 +76,8 @@ export class MeterGuard {
       }
     } catch (error) {
       this.identities.delete(meterId);
+      // Checked, not written (disk full or read-only): written when the device next reports it.
+      if (isStorageFailure(error)) return;
       this.refuse(meterId, error);
     }
   };
