@@ -576,8 +576,8 @@ export class Gateway {
         retire: (meters, nbs) => {
           buffer.devices.retire(meters, nbs, wall.now());
           this.voidCodes(meters.map((m) => m.id));
-          const reveal = this.live?.running().billing.reveal ?? config.billing.reveal;
-          this.withholdBills(buffer, meters, reveal, wall.now());
+          // The mode the closer opens periods in (billing changes need a restart).
+          this.withholdBills(buffer, meters, config.billing.reveal, wall.now());
         },
       },
       child('config'),
