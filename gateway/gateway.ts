@@ -17,8 +17,9 @@ import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts
 import { noisePlan, type NoisePlan } from './aggregate/noise-plan.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
+import type { RevealMode } from './buffer/billing-store.ts';
 import { HIGH_WATER_KEY } from './buffer/state-store.ts';
-import { PRICE_DECIMALS, type Config } from './config/schema.ts';
+import { PRICE_DECIMALS, type Config, type MeterConfig } from './config/schema.ts';
 import { ConsentLog } from './customer/consent-log.ts';
 import { Consents } from './customer/consents.ts';
 import { CustomerService } from './customer/customer-service.ts';
@@ -575,6 +576,8 @@ export class Gateway {
         retire: (meters, nbs) => {
           buffer.devices.retire(meters, nbs, wall.now());
           this.voidCodes(meters.map((m) => m.id));
+          // The mode the closer opens periods in (billing changes need a restart).
+          this.withholdBills(buffer, meters, config.billing.reveal, wall.now());
         },
       },
       child('config'),
@@ -602,6 +605,26 @@ export class Gateway {
       { schedule: config.upstream.schedule, drivers: this.drivers.map((d) => d.name) },
       'started',
     );
+  }
+
+  /**
+   * Withholds the open bills of every account that lost a meter (issue #14): cut short at the removal, such a
+   * bill would give the supplier the removed household's readings since the period began.
+   */
+  private withholdBills(
+    buffer: BufferStore,
+    meters: readonly MeterConfig[],
+    reveal: RevealMode,
+    now: number,
+  ): void {
+    const accounts = meters.map((m) => m.account);
+    const periods = buffer.withholdOpenBills(accounts, reveal, now, 'meter removed');
+    for (const p of periods) {
+      this.log.warn(
+        { account: p.account, periodStart: new Date(p.periodStart).toISOString() },
+        'open bill withheld: the account lost a meter to a removal',
+      );
+    }
   }
 
   /** Deletes the enrolment codes of retired meters (issue #14: a removed meter's code never enrols again). */

@@ -56,6 +56,7 @@ export class BillingStore {
   private readonly upsertBandStmt: Statement<[string, number, number, Buffer]>;
   private readonly deleteBandsStmt: Statement<[string, number]>;
   private readonly openStmt: Statement<[RevealMode], { n: number }>;
+  private readonly openOfStmt: Statement<[string], { period_start: number }>;
 
   constructor(db: Db) {
     this.getStmt = db.prepare('SELECT * FROM billing_periods WHERE account = ? AND period_start = ?');
@@ -82,6 +83,9 @@ export class BillingStore {
     );
     this.deleteBandsStmt = db.prepare('DELETE FROM billing_bands WHERE account = ? AND period_start = ?');
     this.openStmt = db.prepare('SELECT COUNT(*) AS n FROM billing_periods WHERE closed = 0 AND reveal = ?');
+    this.openOfStmt = db.prepare(
+      'SELECT period_start FROM billing_periods WHERE account = ? AND closed = 0 ORDER BY period_start',
+    );
   }
 
   get(account: string, periodStart: number): BillingPeriodRow | undefined {
@@ -117,6 +121,11 @@ export class BillingStore {
   /** How many periods opened in this mode are still open. */
   openCount(reveal: RevealMode): number {
     return this.openStmt.get(reveal)!.n;
+  }
+
+  /** The starts of the account's open periods. */
+  openPeriods(account: string): number[] {
+    return this.openOfStmt.all(account).map((r) => r.period_start);
   }
 
   /** Open periods that ended at or before `maxEnd`. */

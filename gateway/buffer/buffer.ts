@@ -20,6 +20,7 @@ import { OutboxStore, type OutboxRecord, type StoredBatch } from './outbox-store
 import { PendingBillsStore, type PendingBill } from './pending-bills-store.ts';
 import { ReadingsStore, type Group } from './readings-store.ts';
 import { HIGH_WATER_KEY, StateStore } from './state-store.ts';
+import { WithheldBillsStore, type WithheldPeriod } from './withheld-bills-store.ts';
 
 export interface BufferLimits {
   maxPendingReadings: number;
@@ -74,6 +75,7 @@ export class BufferStore {
   readonly outbox: OutboxStore;
   readonly state: StateStore;
   readonly devices: DeviceStore;
+  readonly withheld: WithheldBillsStore;
 
   constructor(
     readonly db: Db,
@@ -90,6 +92,7 @@ export class BufferStore {
     this.outbox = new OutboxStore(db);
     this.state = new StateStore(db);
     this.devices = new DeviceStore(db);
+    this.withheld = new WithheldBillsStore(db);
   }
 
   static open(
@@ -161,6 +164,13 @@ export class BufferStore {
         period = r.currentPeriod;
         if (this.billing.isClosed(r.account, period.start))
           throw new GatewayError('READING_TOO_OLD', 'current billing period already closed');
+      }
+      if (this.withheld.has(r.account, period.start)) {
+        // Its account lost a meter to a removal in this period: the period is never billed (issue #14).
+        this.metrics.inc('readings.bill_withheld');
+        this.readings.setCursor(r.meterId, r.intervalStart);
+        if (r.held) this.held.delete(r.meterId, r.intervalStart);
+        return { aggregation, billedLate };
       }
       this.pendingBills.append({
         account: r.account,
@@ -248,6 +258,38 @@ export class BufferStore {
     for (const [band, product] of products) {
       this.billing.putBand(account, periodStart, { band, ciphertext: multiply(totals.get(band), product) });
     }
+  }
+
+  /**
+   * Withholds every open billing period of `accounts` (those that lost a meter to a removal, issue #14): the
+   * pending ciphertexts are folded first (periods not opened yet are opened in `reveal` mode, as the closer would;
+   * folding changes no total's content, and it commits on its own so that its in-memory bounds stay right), then
+   * in one transaction, with no other code run in between, those accounts' open totals are deleted and the
+   * periods recorded as withheld, so that no later reading is billed into them. Returns the periods withheld now
+   * (counted `bills.withheld`).
+   */
+  withholdOpenBills(
+    accounts: readonly string[],
+    reveal: RevealMode,
+    now: number,
+    reason: string,
+  ): WithheldPeriod[] {
+    if (accounts.length === 0) return [];
+    this.foldBills(reveal);
+    const withheld = this.db.transaction(() => {
+      const periods: WithheldPeriod[] = [];
+      for (const account of new Set(accounts)) {
+        for (const periodStart of this.billing.openPeriods(account)) {
+          this.billing.delete(account, periodStart);
+          if (this.withheld.add({ account, periodStart }, now, reason))
+            periods.push({ account, periodStart });
+        }
+      }
+      return periods;
+    })();
+    this.withheld.noteCommitted(withheld);
+    this.metrics.inc('bills.withheld', withheld.length);
+    return withheld;
   }
 
   /** Open billing periods that ended at or before `maxEnd`, with every pending reading folded in. */

@@ -278,4 +278,16 @@ export const MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO used_enrolment_codes (code_key, meter_id, identity, used_at)
     SELECT code_key, meter_id, NULL, enrolled_at FROM customers;
   `,
+  // 10: bills withheld after a removal (issue #14, docs/privacy.md "Bills of accounts touched by a removal").
+  `
+  -- The open billing periods of accounts that lost a meter to a removal: their totals were deleted, and no
+  -- later reading is billed into them (a bill cut short at the removal would reveal a household's readings).
+  CREATE TABLE withheld_bills (
+    account      TEXT    NOT NULL,
+    period_start INTEGER NOT NULL,
+    withheld_at  INTEGER NOT NULL,
+    reason       TEXT    NOT NULL,
+    PRIMARY KEY (account, period_start)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -3,7 +3,8 @@
  * MDMS and the broker together, against a real gateway process, Mosquitto and the reference MDMS, on the real
  * data. Every membership attack is refused with its code, nothing of it is applied (the file stays as it was, no
  * sum of the padded neighbourhood reaches the MDMS): padding a household with known meters under a new id,
- * re-pointing its source, re-adding removed ids or devices, removing its neighbours. On site, a local file that
+ * re-pointing its source, re-adding removed ids or devices, removing its neighbours; a neighbourhood removed
+ * mid-period gets no bill for that period (a bill cut short would be its households' readings). On site, a local file that
  * re-points a bound source does not start; after `scripts/gateway rehome` it does, and health reports the re-home.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -171,6 +172,20 @@ describe('the operator and the supplier against membership', () => {
     );
     expect(audit.stdout).toMatch(/^SKIP {2}alias/m);
     expect(readFileSync(h.scenario.configFile, 'utf8')).toBe(afterRemoval);
+
+    // (d) The removal ended east's households' bills mid-period: cut short there, each would be that household's
+    // readings up to the removal. Their open periods are withheld (logged); the other bills arrive as ever.
+    const accountsOf = (east: boolean) =>
+      (parse(before) as Raw).meters
+        .filter((m) => (m.neighbourhood === 'east') === east)
+        .map((m) => m.account);
+    const billed = () => new Set(h.store.bills().map((b) => b.account));
+    await waitFor(() => accountsOf(false).every((a) => billed().has(a)), 90_000, 'the other bills');
+    const log = readFileSync(h.scenario.logFile, 'utf8');
+    for (const account of accountsOf(true)) {
+      expect(billed().has(account), account).toBe(false);
+      expect(log).toMatch(new RegExp(`"account":"${account}".*open bill withheld`));
+    }
 
     // (f) On site: a local file giving m01's source a new id does not start, and says what to run.
     gateway.child.kill('SIGTERM');

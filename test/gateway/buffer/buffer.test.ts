@@ -138,6 +138,7 @@ describe('BufferStore.open', () => {
         'shared_spans',
         'state',
         'used_enrolment_codes',
+        'withheld_bills',
       ].sort(),
     );
   });
