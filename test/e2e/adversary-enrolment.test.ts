@@ -14,7 +14,7 @@ import { loadEnrolmentCodes } from '../../gateway/customer/enrolment-codes.ts';
 import type { Harness } from '../helpers/harness.ts';
 import { customer, issueCode, startHouseholdHarness } from '../helpers/household.ts';
 import { addOperatorKey, operatorCli, type OperatorKey, type RawConfig } from '../helpers/operator.ts';
-import { GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
+import { GATEWAY_ID } from '../helpers/scenario.ts';
 
 const FROM = '2012-10-09T00:00:00Z';
 const TO = '2012-10-10T00:00:00Z';
@@ -41,14 +41,7 @@ describe('a one-time enrolment code against the operator', () => {
     const code = await issueCode(h, 'm12');
     const codesFile = path.join(dir, 'enrolment-codes.json');
     h.spawn();
-    const log = () => {
-      try {
-        return readFileSync(h.scenario.logFile, 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start');
+    await h.waitStarted();
     const operator = operatorCli(h, operatorKey);
     const enrolAs = async (name: string) => {
       const key = path.join(dir, `${name}.key.json`);

@@ -7,7 +7,7 @@
  * reading plus the gateway's noise: never exact but by the chance the noise allows, with the spread σ the
  * release states.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,11 +57,7 @@ describe('adversary: padding a household with known meters, against the noise', 
 
   it('leaves the attacker the household plus noise of the stated σ: no exact reading', async () => {
     const gateway = h.spawn();
-    await waitFor(
-      () => safeRead(h.scenario.logFile).includes('"msg":"started"'),
-      60_000,
-      'the gateway to start',
-    );
+    await h.waitStarted();
     // The operator's move: a new neighbourhood of one household and four meters it knows.
     const current = await operator('get');
     expect(current.code, current.stderr).toBe(0);
@@ -129,11 +125,3 @@ describe('adversary: padding a household with known meters, against the noise', 
     expect(new Set(rows.map((c) => c[col('interval_start')])).size).toBe(rows.length);
   }, 400_000);
 });
-
-function safeRead(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}

@@ -44,14 +44,8 @@ describe('a household enrols, reads its own readings live and as history, and er
     expect(readFileSync(codesFile, 'utf8')).not.toContain(code.replace(/-/g, ''));
 
     const gateway = h.spawn();
-    const log = () => {
-      try {
-        return readFileSync(h.scenario.logFile, 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    await waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start');
+    const log = () => h.log();
+    await h.waitStarted();
 
     const key = path.join(dir, 'household.key.json');
     const made2 = await customer(['keygen', '--key', key]);

@@ -42,11 +42,7 @@ describe('remote configuration of a running gateway', () => {
 
   it('adds a neighbourhood live, rolls back a missing port, sets log levels per component, and goes offline by its last will', async () => {
     const gateway = h.spawn();
-    await waitFor(
-      () => safe(() => readFileSync(h.scenario.logFile, 'utf8')).includes('"msg":"started"'),
-      60_000,
-      'the gateway to start',
-    );
+    await h.waitStarted();
     // Readings flow: the first sums arrive.
     await waitFor(() => h.store.counts().aggregates >= 4, 60_000, 'the first sums');
 
@@ -105,7 +101,8 @@ describe('remote configuration of a running gateway', () => {
 
     // Log levels per component, changed remotely, take effect at once: warn by default, debug for the aggregator.
     const logLines = () =>
-      safe(() => readFileSync(h.scenario.logFile, 'utf8'))
+      h
+        .log()
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { time: number; level: number; component?: string });
@@ -161,11 +158,3 @@ describe('remote configuration of a running gateway', () => {
     await watcher.endAsync();
   }, 300_000);
 });
-
-function safe(read: () => string): string {
-  try {
-    return read();
-  } catch {
-    return '';
-  }
-}

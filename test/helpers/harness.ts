@@ -2,6 +2,7 @@
  * The end-to-end harness shared by the fault tests: a Mosquitto broker, keys, a scenario, the reference MDMS and
  * the gateway process (started by `spawn`, possibly several times), all torn down by `close`.
  */
+import { readFileSync } from 'node:fs';
 import type { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { makeKeySet, type KeySet } from './keys.ts';
@@ -13,6 +14,7 @@ import {
   type GatewayProcess,
   type Scenario,
   type ScenarioOptions,
+  waitFor,
 } from './scenario.ts';
 
 export interface Harness {
@@ -26,6 +28,10 @@ export interface Harness {
   groups: number;
   /** Starts a gateway process on the scenario (the previous one, if any, is left to the test). */
   spawn(): GatewayProcess;
+  /** The gateway's log file so far ('' before the gateway has made it). */
+  log(): string;
+  /** Waits until the gateway has logged "started" (after a spawn). */
+  waitStarted(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,13 @@ export async function startHarness(
   const scenario = makeScenario({ ...o, keys, brokerUrl: broker.url });
   const { store, receiver } = await startMdms(broker.url, keys, `${scenario.dir}/mdms.sqlite`);
   const started: GatewayProcess[] = [];
+  const log = () => {
+    try {
+      return readFileSync(scenario.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   return {
     broker,
     keys,
@@ -51,6 +64,8 @@ export async function startHarness(
       started.push(gateway);
       return gateway;
     },
+    log,
+    waitStarted: () => waitFor(() => log().includes('"msg":"started"'), 60_000, 'the gateway to start'),
     close: async () => {
       for (const g of started) g.child.kill('SIGKILL');
       await receiver.stop();
