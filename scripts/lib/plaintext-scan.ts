@@ -6,6 +6,8 @@ import { toBytes } from '../../gateway/encrypt/bigint.ts';
 import { pack, type PackingLayout } from '../../gateway/encrypt/packing.ts';
 import type { Row } from './reference-sums.ts';
 
+const KWH_TEXT = 'kWh text ';
+
 export function plaintextNeedles(
   rows: Row[],
   layout: PackingLayout,
@@ -17,7 +19,7 @@ export function plaintextNeedles(
     if (r.wh < 10) continue; // "0.00x" and one-byte values are too short to be told from noise
     // Both as written in the CSV and with three decimals; shorter forms ("0.1") are too common to search for.
     for (const text of [r.kwhText, (r.wh / 1000).toFixed(3)]) {
-      if (text.length >= 5) needles.set(`kWh text ${text}`, Buffer.from(text));
+      if (text.length >= 5) needles.set(`${KWH_TEXT}${text}`, Buffer.from(text));
     }
     const slots = [BigInt(r.wh), 0n, 0n];
     slots[isPeak(r.end - 30 * 60_000) ? 1 : 2] = BigInt(r.wh);
@@ -39,8 +41,27 @@ export function plaintextNeedles(
   return needles;
 }
 
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
+/**
+ * Whether `needle` occurs in `haystack` as a number of its own: no digit right before or after it. A kWh text
+ * such as "0.085" is otherwise found in any wall-clock timestamp whose seconds end in 0 and whose milliseconds are
+ * 085 ("…:50.085Z"), which consent-log lines and health reports hold; a leaked reading reads as a number.
+ */
+function includesNumber(haystack: Buffer, needle: Buffer): boolean {
+  for (let at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) {
+    if (!isDigit(haystack[at - 1]) && !isDigit(haystack[at + needle.length])) return true;
+  }
+  return false;
+}
+
 export function findNeedles(haystack: Buffer, needles: Map<string, Buffer>): string[] {
   const found: string[] = [];
-  for (const [name, needle] of needles) if (haystack.includes(needle)) found.push(name);
+  for (const [name, needle] of needles) {
+    const hit = name.startsWith(KWH_TEXT) ? includesNumber(haystack, needle) : haystack.includes(needle);
+    if (hit) found.push(name);
+  }
   return found;
 }
