@@ -78,6 +78,62 @@ export const RegisterSchema = z
   })
   .strict();
 
+/** How a serial number is stored: an unsigned integer (shown in decimal) or ASCII text, two characters a register. */
+export const IDENTITY_TYPES = ['uint16', 'uint32', 'uint64', 'ascii'] as const;
+export type IdentityType = (typeof IDENTITY_TYPES)[number];
+
+/**
+ * The register(s) a meter model keeps its serial number in: read at connect and after a reconnect, and reported as
+ * the meter's device identity (issue #14 A; docs/drivers/modbus.md "Device identity").
+ */
+export const IdentitySchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("The vendor's name of the register (e.g. SerialNumber), for people"),
+    vendor: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and "-"')
+      .describe(
+        'Who numbers the serials (eastron): one serial space per vendor, so equal numbers of two vendors are two ' +
+          'devices while two models of one vendor share it (the same meter read with either map is one device)',
+      ),
+    functionCode: z
+      .union([z.literal(3), z.literal(4)])
+      .describe('3: holding registers, 4: input registers (often not the function code of the values)'),
+    address: z.number().int().min(0).max(0xffff).describe('0-based protocol address of the first register'),
+    type: z
+      .enum(IDENTITY_TYPES)
+      .describe(
+        'uint16/uint32/uint64: a number, reported in decimal; ascii: text, two characters per register',
+      ),
+    words: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe('Registers of an ascii serial (required for ascii; the integer types imply theirs)'),
+    wordOrder: Order.optional().describe("Order of the registers of a 32/64-bit serial; default the map's"),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.type === 'ascii' && v.words === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['words'],
+        message: 'an ascii serial needs its number of registers',
+      });
+    if (v.type !== 'ascii' && v.words !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['words'],
+        message: `a ${v.type} spans a fixed number of registers`,
+      });
+  });
+
 export const MapSchema = z
   .object({
     model: z
@@ -107,5 +163,9 @@ export const MapSchema = z
       .describe('Unmapped registers a read may span to join two blocks; 0 unless the meter answers them'),
     ranges: z.record(z.string(), Range).default({}).describe('Plausible [min, max] per unit'),
     registers: z.array(RegisterSchema).min(1).describe('The mapped registers'),
+    identity: IdentitySchema.optional().describe(
+      "The serial-number register, where the model's manual names one; without it the meter is known only by its bus " +
+        'endpoint and unit, and a command cannot add it',
+    ),
   })
   .strict();

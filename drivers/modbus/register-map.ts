@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { GatewayError } from '../../gateway/errors.ts';
-import { MapSchema, TYPE_WORDS, type RegisterType } from './register-map-schema.ts';
+import { MapSchema, TYPE_WORDS, type IdentityType, type RegisterType } from './register-map-schema.ts';
 
 export { normaliseObis, REGISTER_TYPES, TYPE_WORDS, type RegisterType } from './register-map-schema.ts';
 
@@ -32,6 +32,18 @@ export interface MapRegister {
   range: readonly [number, number] | undefined;
 }
 
+/** The serial-number register(s) of a model, with the map's defaults applied (identity.ts reads them). */
+export interface MapIdentity {
+  name: string | undefined;
+  vendor: string;
+  functionCode: 3 | 4;
+  address: number;
+  type: IdentityType;
+  /** Registers read. */
+  words: number;
+  wordOrder: 'high-first' | 'low-first';
+}
+
 export interface RegisterMap {
   model: string;
   name: string;
@@ -41,6 +53,8 @@ export interface RegisterMap {
   maxGap: number;
   /** Sorted by address. */
   registers: readonly MapRegister[];
+  /** Where the meter keeps its serial number; undefined when the model's manual names none. */
+  identity: MapIdentity | undefined;
 }
 
 export interface MapIssue {
@@ -83,7 +97,22 @@ export function validateRegisterMap(raw: unknown, source = 'register map'): Regi
     unit: r.unit,
     range: r.range ?? (r.unit === undefined ? undefined : m.ranges[r.unit]),
   }));
+  const identity: MapIdentity | undefined = m.identity && {
+    name: m.identity.name,
+    vendor: m.identity.vendor,
+    functionCode: m.identity.functionCode,
+    address: m.identity.address,
+    type: m.identity.type,
+    words: m.identity.type === 'ascii' ? m.identity.words! : TYPE_WORDS[m.identity.type],
+    wordOrder: m.identity.wordOrder ?? m.wordOrder,
+  };
   const issues = crossIssues(registers);
+  if (identity && identity.address + identity.words > 0x10000) {
+    issues.push({ path: 'identity.address', message: `a ${identity.type} here runs past register 0xFFFF` });
+  }
+  if (identity && identity.words > m.maxReadWords) {
+    issues.push({ path: 'identity.words', message: `more than maxReadWords ${m.maxReadWords}` });
+  }
   if (issues.length > 0) throw new RegisterMapError(source, issues);
   const map: RegisterMap = {
     model: m.model,
@@ -93,6 +122,7 @@ export function validateRegisterMap(raw: unknown, source = 'register map'): Regi
     maxReadWords: m.maxReadWords,
     maxGap: m.maxGap,
     registers: [...registers].sort((a, b) => a.address - b.address),
+    identity,
   };
   return deepFreeze(map);
 }
