@@ -61,6 +61,8 @@ export type ErrorCode =
   | 'PAYLOAD_MALFORMED'
   | 'REGISTER_MAP_INVALID'
   | 'MODBUS_EXCEPTION'
+  // A Modbus meter's serial-number register could not be read or names no device: it is read unidentified.
+  | 'MODBUS_IDENTITY_UNREADABLE'
   | 'DEVICE_TIMEOUT'
   | 'SERIAL_PORT_FAILED'
   | 'SERIAL_PERMISSION'

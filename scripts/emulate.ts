@@ -58,7 +58,8 @@ Meter data:
   --initial-kwh N     register value before the first interval (default 12345.678)
   --timezone TZ       zone of the CSV and of the meter clock (default UTC)
   --serial S          the meter's serial number (default EMU + the household id: each emulated meter is its own
-                      device to the gateway, which binds a serial to one meter for life)
+                      device to the gateway, which binds a serial to one meter for life); a Modbus meter whose
+                      map keeps a numeric serial takes a number (default the household id, or one derived from it)
   --capture FILE      send a real capture verbatim instead (dsmr: a telegram per --step; sml, iec62056-21:
                       the bytes in order), looping
 
@@ -225,6 +226,8 @@ async function main(argv: string[]): Promise<void> {
       model: values.model,
       registerWh: () => household.register.valueAt(clock()),
       powerW: () => powerAt(household, clock(), stepS * 1000),
+      household: household.id,
+      serial: values.serial,
     });
     console.log(
       protocol === 'modbus-tcp'

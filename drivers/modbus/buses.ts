@@ -60,6 +60,8 @@ export interface Device {
   timeoutMs: number;
   retries: number;
   status: DeviceStatus;
+  /** Its serial-number register is to be read before its next values: at the start, after a reconnect, after down. */
+  identityDue: boolean;
 }
 
 export interface Bus {
@@ -97,6 +99,7 @@ export function buildBuses(
       intervalMs: cfg.intervalMs ?? defaults.intervalMs,
       timeoutMs: cfg.timeoutMs ?? defaults.timeoutMs,
       retries: cfg.retries ?? defaults.retries,
+      identityDue: cfg.map.identity !== undefined,
       status: {
         id: cfg.id,
         up: false,

@@ -2,7 +2,9 @@
  * Meters polled over Modbus (RTU buses and TCP hosts): the poller (`modbus-poller.ts`) reads each meter's
  * register map on schedule; each frame goes to the meter's series (register → interval readings, placed by the
  * gateway's clock: Modbus carries no time). A meter that does not answer is reported when it goes down and when it
- * comes back, and counted; the others keep being read.
+ * comes back, and counted; the others keep being read. A meter whose map names a serial-number register reports its
+ * serial (DriverContext.identify) before its first frame and again after a reconnect; one whose serial cannot be
+ * read is counted, logged and read as an unidentified device, known by its endpoint and unit only.
  */
 import type { GatewayError } from '../../gateway/errors.ts';
 import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
@@ -46,6 +48,7 @@ export class ModbusMeterDriver implements Driver {
           this.series.get(id)?.frame(frame, ctx.clock.now());
         },
         onError: (id, error) => this.onError(id, error),
+        onIdentity: (id, identity) => ctx.identify?.(id, identity),
       },
     );
   }
@@ -68,6 +71,11 @@ export class ModbusMeterDriver implements Driver {
   private onError(id: string, error: GatewayError): void {
     const { ctx } = this;
     ctx.metrics.inc(`driver.modbus.errors.${error.code}`);
+    if (error.code === 'MODBUS_IDENTITY_UNREADABLE') {
+      // Not a refused frame nor a link down: the values are read on; warned once per connection or return.
+      ctx.log.warn({ meter: id, code: error.code, reason: error.message }, 'Modbus meter serial not read');
+      return;
+    }
     const status = this.poller.status().find((s) => s.id === id);
     // Down means a poll got no answer (counted in consecutiveFailures before it is reported); `up` alone is also
     // false during a meter's first poll, when an exception or corrupt answer shows that the meter is alive.

@@ -8,8 +8,13 @@
  * timeouts per back-off instead of one per interval, and never stops the others. An exception response or a
  * corrupt answer means the device is alive: the read is reported and the rest of the frame still delivered.
  *
- * Results leave through callbacks: onFrame(deviceId, frame) and onError(deviceId, GatewayError). Nothing is thrown
- * out of a loop; counters per device are in status().
+ * A device whose map names a serial-number register (`identity`) has it read before its values at its first poll,
+ * after the connection was opened again and after it was down (a meter swapped on a bus is unplugged first): a
+ * serial is reported through onIdentity before the frame; a register that cannot be read or names no device is
+ * reported as MODBUS_IDENTITY_UNREADABLE, not retried until one of those events, and the values are still read.
+ *
+ * Results leave through callbacks: onIdentity(deviceId, identity), onFrame(deviceId, frame) and onError(deviceId,
+ * GatewayError). Nothing is thrown out of a loop; counters per device are in status().
  */
 import { GatewayError } from '../../gateway/errors.ts';
 import { systemClock, type Clock } from '../../gateway/time/clock.ts';
@@ -17,6 +22,7 @@ import type { MeterFrame } from '../common/meter-frame.ts';
 import { decodeRegisters, type BlockWords } from './decode.ts';
 import { buildBuses, type Bus, type Device, type DeviceStatus, type ModbusDevice } from './buses.ts';
 import type { ReadBlock } from './read-plan.ts';
+import { decodeIdentity, identityKey } from './identity.ts';
 import { hex } from './register-map.ts';
 import { abortableSleep, deadline, DeadlineError } from './timing.ts';
 import { ModbusExceptionError, toModbusError, type TransportFactory } from './transport.ts';
@@ -40,6 +46,8 @@ export interface ModbusPollerDeps {
   transport: TransportFactory;
   onFrame: (deviceId: string, frame: MeterFrame) => void;
   onError: (deviceId: string, error: GatewayError) => void;
+  /** The device's serial as its identity (identity.ts), before the frame of the same poll. */
+  onIdentity?: (deviceId: string, identity: string) => void;
   /** Real elapsed time (the gateway's wall clock, not the data clock); default the system clock. */
   clock?: Clock;
   /** Resolves after `ms`, or at once when `signal` aborts; default a timer. */
@@ -109,9 +117,10 @@ export class ModbusPoller {
   private async poll(bus: Bus, d: Device): Promise<void> {
     const s = d.status;
     s.polls++;
+    if (d.identityDue && !(await this.identify(bus, d))) return;
     const blocks: BlockWords[] = [];
     for (const block of d.plan.blocks) {
-      const result = await this.read(bus, d, block);
+      const result = await this.read(bus, d, { ...block, functionCode: d.plan.functionCode });
       if (this.abort.signal.aborted) return;
       if (Array.isArray(result)) {
         blocks.push({ address: block.address, words: result });
@@ -143,21 +152,63 @@ export class ModbusPoller {
     }
   }
 
-  /** The registers of one block, or the error of the last attempt. */
-  private async read(bus: Bus, d: Device, block: ReadBlock): Promise<number[] | GatewayError> {
+  /**
+   * Reads the device's serial-number register and reports it; false when the device does not answer (it is then
+   * down, and the poll ends).
+   */
+  private async identify(bus: Bus, d: Device): Promise<boolean> {
+    const id = d.cfg.map.identity!;
+    const where = `${this.where(bus, d)} serial number at ${hex(id.address)}`;
+    const result = await this.read(bus, d, {
+      address: id.address,
+      length: id.words,
+      functionCode: id.functionCode,
+    });
+    if (this.abort.signal.aborted) return false;
+    if (!Array.isArray(result) && unreachable(result)) {
+      await this.down(bus, d, result);
+      return false;
+    }
+    d.identityDue = false;
+    const decoded = Array.isArray(result) ? decodeIdentity(id, result) : undefined;
+    if (decoded?.ok) {
+      const identity = identityKey(id, decoded.serial);
+      this.emit(() => this.deps.onIdentity?.(d.cfg.id, identity));
+      return true;
+    }
+    const why = decoded ? `names no device (${decoded.reason})` : (result as GatewayError).message;
+    this.report(
+      d,
+      new GatewayError('MODBUS_IDENTITY_UNREADABLE', `${where}: ${why}; read as an unidentified device`, {
+        cause: Array.isArray(result) ? undefined : result,
+      }),
+    );
+    return true;
+  }
+
+  /** The registers of one read, or the error of the last attempt. */
+  private async read(
+    bus: Bus,
+    d: Device,
+    block: Pick<ReadBlock, 'address' | 'length'> & { functionCode: 3 | 4 },
+  ): Promise<number[] | GatewayError> {
     const t = bus.transport;
     const context = `${this.where(bus, d)} reading ${hex(block.address)}+${block.length}`;
     let last: GatewayError | undefined;
     for (let attempt = 0; attempt <= d.retries; attempt++) {
       if (attempt > 0 && this.abort.signal.aborted) break;
       try {
-        if (!t.isOpen) await deadline(t.connect(), d.timeoutMs);
+        if (!t.isOpen) {
+          await deadline(t.connect(), d.timeoutMs);
+          // A new connection may lead to other devices (a TCP gateway restarted with other meters behind it).
+          for (const x of bus.devices) x.identityDue = x.cfg.map.identity !== undefined;
+        }
         t.setID(d.cfg.unitId);
         t.setTimeout(d.timeoutMs);
         // After a request that got no answer, its late answer must not be read as this one's (rtu-port.ts).
         await t.settle?.();
         const request =
-          d.plan.functionCode === 4
+          block.functionCode === 4
             ? t.readInputRegisters(block.address, block.length)
             : t.readHoldingRegisters(block.address, block.length);
         const { data } = await deadline(request, d.timeoutMs);
@@ -179,6 +230,8 @@ export class ModbusPoller {
     const s = d.status;
     s.up = false;
     s.consecutiveFailures++;
+    // What answers when it comes back may be another meter (swapped while it was silent): read its serial again.
+    d.identityDue = d.cfg.map.identity !== undefined;
     const base = Math.min(
       this.opts.backoffMaxMs,
       this.opts.backoffInitialMs * 2 ** Math.min(s.consecutiveFailures - 1, 30),

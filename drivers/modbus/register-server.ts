@@ -4,16 +4,21 @@
  * like a meter: registers between the first and last mapped address are served (unmapped ones read 0), anything
  * else is exception 02; a read longer than the map's maxReadWords is exception 03 (as the SDM630 does past 80);
  * a provider that throws gives exception 04. A unit id nobody serves gets no answer, like an absent RTU device, or
- * exception 0B (what a TCP gateway sends) with unknownUnit 'exception'.
+ * exception 0B (what a TCP gateway sends) with unknownUnit 'exception'. A unit given a `serial` serves it in the
+ * map's serial-number registers (identity.ts); without one, those registers are exception 02, as on a meter whose
+ * firmware has none.
  */
 import { ServerSerial, ServerTCP, type FCallbackVal, type IServiceVector } from 'modbus-serial';
 import { encodeValue, type ValuesProvider } from './encode.ts';
+import { encodeIdentity } from './identity.ts';
 import type { RegisterMap } from './register-map.ts';
 
 export interface ServedUnit {
   unitId: number;
   map: RegisterMap;
   values: ValuesProvider;
+  /** The serial it reports in the map's identity registers, asked at each read (a test swaps the meter). */
+  serial?: () => string | undefined;
 }
 
 export type ServerEndpoint =
@@ -44,6 +49,23 @@ export function readUnitRegisters(
 ): number[] {
   const { map } = unit;
   if (length < 1 || length > map.maxReadWords) throw new ModbusServerException(3);
+  const id = map.identity;
+  if (
+    id &&
+    functionCode === id.functionCode &&
+    address >= id.address &&
+    address + length <= id.address + id.words
+  ) {
+    const serial = unit.serial?.();
+    if (serial === undefined) throw new ModbusServerException(2);
+    let words: number[];
+    try {
+      words = encodeIdentity(id, serial);
+    } catch {
+      throw new ModbusServerException(4);
+    }
+    return words.slice(address - id.address, address - id.address + length);
+  }
   const first = map.registers[0]!.address;
   const end = Math.max(...map.registers.map((r) => r.address + r.words));
   if (functionCode !== map.functionCode || address < first || address + length > end) {

@@ -30,6 +30,14 @@ export function inlineMap(fields: Record<string, unknown>): RegisterMap {
   );
 }
 
+/**
+ * A built-in map without its serial-number register: for the tests of how values are read, scheduled and backed off,
+ * which count requests; the serial's own read is tested in modbus-identity.test.ts.
+ */
+export function valuesOnly(map: RegisterMap): RegisterMap {
+  return { ...map, identity: undefined };
+}
+
 export function tempFile(name: string, text: string): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'modbus-')), name);
   writeFileSync(file, text);

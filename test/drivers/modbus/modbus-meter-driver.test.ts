@@ -26,6 +26,7 @@ import {
   type ServedUnit,
   type ServerEndpoint,
 } from '../../../drivers/modbus/register-server.ts';
+import { emulatedSerial } from '../../../drivers/modbus/identity.ts';
 import { modbusSerialTransport } from '../../../drivers/modbus/transport.ts';
 import type { Reading } from '../../../gateway/acquire/reading.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
@@ -58,6 +59,8 @@ class Registers {
     return {
       unitId,
       map,
+      // Each emulated meter its own serial, as scripts/emulate serves it.
+      serial: () => map.identity && emulatedSerial(map.identity, meterId),
       values: (obis) => {
         if (obis !== ENERGY) return obis === '1-0:32.7.0' ? 230 : undefined;
         if (this.failing.has(meterId)) throw new Error('energy register unreadable');

@@ -9,9 +9,9 @@ import { loadRegisterMap } from '../../../drivers/modbus/register-map.ts';
 import { serialOpenError } from '../../../drivers/serial/serial-errors.ts';
 import { expectCode } from '../../helpers/expect-code.ts';
 import { FakeTransport, type FakeRequest } from './fake-transport.ts';
-import { delay } from './helpers.ts';
+import { delay, valuesOnly } from './helpers.ts';
 
-const sdm120 = loadRegisterMap('eastron-sdm120');
+const sdm120 = valuesOnly(loadRegisterMap('eastron-sdm120'));
 const zeros = (req: FakeRequest) => Promise.resolve(new Array<number>(req.length).fill(0));
 const device = (id: string, unitId: number, path = '/dev/ttyFAKE0'): ModbusDevice => ({
   id,

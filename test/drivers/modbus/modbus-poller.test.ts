@@ -17,10 +17,10 @@ import { loadRegisterMap, validateRegisterMap } from '../../../drivers/modbus/re
 import { RegisterServer, type ServedUnit } from '../../../drivers/modbus/register-server.ts';
 import { ModbusExceptionError, modbusSerialTransport } from '../../../drivers/modbus/transport.ts';
 import { freePort } from '../../helpers/ports.ts';
-import { delay } from './helpers.ts';
+import { delay, valuesOnly } from './helpers.ts';
 
-const sdm630 = loadRegisterMap('eastron-sdm630');
-const em24 = loadRegisterMap('carlo-gavazzi-em24');
+const sdm630 = valuesOnly(loadRegisterMap('eastron-sdm630'));
+const em24 = valuesOnly(loadRegisterMap('carlo-gavazzi-em24'));
 const meterValues: Record<string, number> = { '1-0:1.8.0': 1234.5, '1-0:32.7.0': 230, '1-0:13.7.0': 0.5 };
 const served = (unitId: number, map = sdm630): ServedUnit => ({
   unitId,

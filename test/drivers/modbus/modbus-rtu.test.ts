@@ -13,9 +13,9 @@ import { loadRegisterMap } from '../../../drivers/modbus/register-map.ts';
 import { RegisterServer } from '../../../drivers/modbus/register-server.ts';
 import { modbusSerialTransport } from '../../../drivers/modbus/transport.ts';
 import { openPtyPair, type PtyPair } from '../../../scripts/lib/pty-pair.ts';
-import { delay } from './helpers.ts';
+import { delay, valuesOnly } from './helpers.ts';
 
-const em24 = loadRegisterMap('carlo-gavazzi-em24');
+const em24 = valuesOnly(loadRegisterMap('carlo-gavazzi-em24'));
 
 describe('Modbus RTU over a pty pair', () => {
   let pair: PtyPair;
