@@ -4,7 +4,8 @@
  * identity to another meter id, moves a bound meter to another neighbourhood, or reuses a retired id is refused;
  * locally the fix is an explicit re-home on site (`rehomeHint`).
  */
-import type { ConfigIssue } from '../config/rules.ts';
+import { loadRegisterMap } from '../../drivers/modbus/register-map.ts';
+import { isMapPath, type ConfigIssue } from '../config/rules.ts';
 import { GatewayError, type ErrorCode } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { KnownDevices } from '../buffer/device-store.ts';
@@ -69,7 +70,9 @@ export function bindingIssues(
 /**
  * What a remote command may not do to membership, on top of `bindingIssues`: remove a meter from a neighbourhood
  * that keeps other meters (that steers who a release is made of), or add a meter whose id, source or
- * neighbourhood id the gateway has seen before (a remotely added meter is a device never seen).
+ * neighbourhood id the gateway has seen before (a remotely added meter is a device never seen), or add a Modbus
+ * meter whose model reports no serial. A new meter's reported identity is checked again at its first
+ * identification (MeterGuard): a device already bound elsewhere is refused there.
  */
 export function remoteMembershipIssues(
   running: Readonly<Config>,
@@ -110,14 +113,15 @@ export function remoteMembershipIssues(
     if (known.meter(m.id) !== undefined) {
       add('METER_ID_RETIRED', `meters.${m.id}`, 'this meter id has carried data before: never reused');
     }
-    if (m.source.driver === 'modbus') {
-      // A Modbus meter reports no identity the gateway checks, and its endpoint has many spellings (host names,
-      // IPv4 forms with leading zeros or in one number, other unit ids of one device): a command could read one
-      // household's meter under many ids. Modbus meters are added on site, in the local file.
+    if (m.source.driver === 'modbus' && !reportsSerial(m.source.model)) {
+      // Without a serial the gateway checks, a Modbus meter is only its endpoint, which has many spellings (host
+      // names, IPv4 forms with leading zeros or in one number, other unit ids of one device): a command could read
+      // one household's meter under many ids. Such meters are added on site, in the local file.
       add(
         'DEVICE_UNVERIFIABLE',
         `meters.${m.id}.source`,
-        'a Modbus meter reports no identity the gateway can check: it is added on site, never remotely',
+        'this Modbus meter model reports no serial the gateway can check (or its map is a file a command could ' +
+          'choose): it is added on site, never remotely',
       );
     }
     for (const key of sourceKeys(next, m, realpath)) {
@@ -132,6 +136,20 @@ export function remoteMembershipIssues(
     }
   }
   return dedupe([...issues, ...bindingIssues(next, known, realpath)]);
+}
+
+/**
+ * A built-in model whose map names a serial-number register: its serial is read at connect and bound like a DSMR
+ * equipment id, so the same device under a second spelling is DEVICE_BOUND_ELSEWHERE at its first identification.
+ * A map file does not count: it could name any register as the serial.
+ */
+function reportsSerial(model: string): boolean {
+  if (isMapPath(model)) return false;
+  try {
+    return loadRegisterMap(model).identity !== undefined;
+  } catch {
+    return false; // an unknown model: the schema rules report it
+  }
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -4,10 +4,14 @@
  * source or identity is bound to another meter, or whose bound device changed, is refused with the store's code
  * until the configuration changes (or the meter is re-homed on site); each refusal is logged once per meter and
  * counted for every reading it stops.
+ *
+ * A Modbus meter added by a command (not in the start configuration, never seen by the store) is held until it
+ * has reported its serial (DEVICE_UNVERIFIABLE until then): a meter whose serial cannot be read is only an
+ * endpoint, and an endpoint has many spellings, so it could be a bound household's meter under a second id.
  */
 import type { Config, MeterConfig } from '../config/schema.ts';
 import type { DeviceStore } from '../buffer/device-store.ts';
-import { errorCode } from '../errors.ts';
+import { errorCode, GatewayError } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { isStorageFailure } from '../observe/storage-status.ts';
@@ -25,6 +29,10 @@ export class MeterGuard {
   private refused = new Map<string, Error>();
   /** The refusals already logged (the intake does not log them again). */
   private readonly logged = new WeakSet<Error>();
+  /** The meters of the configuration the gateway started with: the others were added by a command. */
+  private readonly started: ReadonlySet<string>;
+  /** Modbus meters added by a command, read once they have reported their serial; the refusal until then. */
+  private awaitingSerial = new Map<string, Error | undefined>();
 
   constructor(
     config: Readonly<Config>,
@@ -35,6 +43,7 @@ export class MeterGuard {
     private readonly log: Logger,
   ) {
     this.config = config;
+    this.started = new Set(config.meters.map((m) => m.id));
     this.reset(config);
   }
 
@@ -45,12 +54,18 @@ export class MeterGuard {
     this.admitted.clear();
     this.identities.clear();
     this.refused.clear();
+    this.awaitingSerial = new Map(
+      config.meters
+        .filter((m) => m.source.driver === 'modbus' && !this.started.has(m.id) && !this.store.meter(m.id))
+        .map((m) => [m.id, undefined]),
+    );
   }
 
   /** Throws the meter's refusal, if any; binds its sources at its first reading. Called by the intake. */
   admit(meter: MeterConfig): void {
     const refusal = this.refused.get(meter.id);
     if (refusal) throw refusal;
+    if (this.awaitingSerial.has(meter.id)) throw this.unverified(meter.id);
     if (this.admitted.has(meter.id)) return;
     try {
       this.store.bindSources(meter, sourceKeys(this.config, meter, this.realpath), this.wall.now());
@@ -70,6 +85,7 @@ export class MeterGuard {
     try {
       this.store.identify(meter, identity, this.wall.now());
       this.identities.set(meterId, identity);
+      this.awaitingSerial.delete(meterId);
       // A device that answers right again (a swapped-back meter) is read again.
       if (this.refused.get(meterId) && errorCode(this.refused.get(meterId)) === 'DEVICE_CHANGED') {
         this.refused.delete(meterId);
@@ -85,6 +101,21 @@ export class MeterGuard {
   /** True for a refusal this guard has logged already. */
   isLogged(error: unknown): boolean {
     return error instanceof Error && this.logged.has(error);
+  }
+
+  /** The refusal of a meter added by a command that has not reported its serial yet: counted and logged once. */
+  private unverified(meterId: string): Error {
+    const known = this.awaitingSerial.get(meterId);
+    if (known) return known;
+    const err = new GatewayError(
+      'DEVICE_UNVERIFIABLE',
+      `meter ${meterId} was added by a command: its readings are taken once it has reported its serial`,
+    );
+    this.awaitingSerial.set(meterId, err);
+    this.metrics.inc('devices.refused.DEVICE_UNVERIFIABLE');
+    this.log.warn({ meter: meterId, code: err.code, reason: err.message }, 'meter held: serial not read yet');
+    this.logged.add(err);
+    return err;
   }
 
   private refuse(meterId: string, error: unknown): Error {

@@ -3,7 +3,11 @@
  * under a new id (directly, through an alias path, through a second bus name), a bound meter moved, a retired id
  * reused, and, remotely, a meter taken out of a neighbourhood that stays or a "new" meter that is not new.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BUILT_IN_MAPS_DIR } from '../../../drivers/modbus/register-map.ts';
 import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import type { Config } from '../../../gateway/config/schema.ts';
@@ -169,25 +173,65 @@ describe('remote membership rules', () => {
     );
   });
 
-  it('refuse a Modbus meter added remotely, whatever spelling of an endpoint it is on (review of #14)', () => {
+  it('admit a Modbus meter added remotely whose model reports a serial, on any spelling of an endpoint; its serial is checked at its first identification', () => {
     const running = validateConfig(base());
     const known = boundTo(running);
+    // m02's meter (10.0.0.5, unit 1) has reported its serial.
+    const m02 = running.meters.find((m) => m.id === 'm02')!;
+    known.identify(m02, 'modbus-serial:eastron:20207224', 1000);
     const raw = base();
     raw.neighbourhoods.push({ id: 'spy' });
     // 10.0.0.5 spelt with leading zeros and as one number, and another unit id on the household's own bus.
     raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '010.0.0.5', port: 502 };
     raw.drivers.modbus.buses.a2 = { transport: 'tcp', host: '167772165', port: 502 };
     raw.meters.push(meter('x1', 'spy', { driver: 'modbus', bus: 'a1', unit: 1, model: 'eastron-sdm630' }));
-    raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a2', unit: 1, model: 'eastron-sdm630' }));
-    raw.meters.push(meter('x3', 'spy', { driver: 'modbus', bus: 'tcp1', unit: 7, model: 'eastron-sdm630' }));
-    for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));
-    expect(codes(floorViolations(running, validateConfig(raw), { known, realpath }))).toEqual(
-      expect.arrayContaining([
-        'DEVICE_UNVERIFIABLE meters.x1.source',
-        'DEVICE_UNVERIFIABLE meters.x2.source',
-        'DEVICE_UNVERIFIABLE meters.x3.source',
-      ]),
+    raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a2', unit: 1, model: 'eastron-sdm120' }));
+    raw.meters.push(
+      meter('x3', 'spy', { driver: 'modbus', bus: 'tcp1', unit: 7, model: 'carlo-gavazzi-em24' }),
     );
+    for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));
+    const next = validateConfig(raw);
+    expect(codes(floorViolations(running, next, { known, realpath }))).toEqual([]);
+    // Each spelling leads to m02's meter, which reports its serial there: refused at its first identification.
+    for (const id of ['x1', 'x2']) {
+      const x = next.meters.find((m) => m.id === id)!;
+      expect(() => known.identify(x, 'modbus-serial:eastron:20207224', 2000)).toThrow(
+        expect.objectContaining({ code: 'DEVICE_BOUND_ELSEWHERE' }),
+      );
+    }
+    expect(known.binding('modbus-serial:eastron:20207224')?.meterId).toBe('m02');
+  });
+
+  it('refuse a Modbus meter added remotely whose map is a file: it could name any register as the serial', () => {
+    const running = validateConfig(base());
+    const known = boundTo(running);
+    const dir = mkdtempSync(path.join(tmpdir(), 'binding-rules-'));
+    const builtIn = readFileSync(path.join(BUILT_IN_MAPS_DIR, 'eastron-sdm630.yaml'), 'utf8');
+    const withSerial = path.join(dir, 'with-serial.yaml');
+    const without = path.join(dir, 'without.yaml');
+    writeFileSync(withSerial, builtIn.replace('model: eastron-sdm630', 'model: my-sdm630'));
+    writeFileSync(
+      without,
+      builtIn.replace(/^identity:.*$/m, '').replace('model: eastron-sdm630', 'model: old'),
+    );
+    const raw = base();
+    raw.neighbourhoods.push({ id: 'spy' });
+    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '010.0.0.5', port: 502 };
+    raw.meters.push(meter('x1', 'spy', { driver: 'modbus', bus: 'a1', unit: 1, model: withSerial }));
+    raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a1', unit: 2, model: without }));
+    for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));
+    // The floor refuses the file itself too (a command names no file); the rule holds without that check.
+    expect(codes(floorViolations(running, validateConfig(raw), { known, realpath }))).toEqual([
+      'undefined meters.x1.source.model',
+      'undefined meters.x2.source.model',
+      'DEVICE_UNVERIFIABLE meters.x1.source',
+      'DEVICE_UNVERIFIABLE meters.x2.source',
+    ]);
+    expect(codes(remoteMembershipIssues(running, validateConfig(raw), known, realpath))).toEqual([
+      'DEVICE_UNVERIFIABLE meters.x1.source',
+      'DEVICE_UNVERIFIABLE meters.x2.source',
+    ]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('let through a whole neighbourhood removed, and a new one of devices never seen', () => {

@@ -1,15 +1,19 @@
 /**
  * The meter guard on a disk that is full or read-only: the binding checks run before the writes, so a meter whose
  * binding cannot be written is not refused (its readings are held like every other while the disk is full) and
- * its binding is written at a later reading; a real refusal is kept and thrown at every reading.
+ * its binding is written at a later reading; a real refusal is kept and thrown at every reading. A Modbus meter
+ * added by a command is held until it has reported its serial (issue #14 A), on a real device store.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
 import type { DeviceStore } from '../../../gateway/buffer/device-store.ts';
-import { GatewayError } from '../../../gateway/errors.ts';
+import { errorCode, GatewayError } from '../../../gateway/errors.ts';
 import { MeterGuard } from '../../../gateway/devices/meter-guard.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { createLogger } from '../../../gateway/observe/log.ts';
+import { captureLog } from '../../drivers/modbus/capture-log.ts';
+import { openTestBuffer } from '../../helpers/buffer.ts';
 
 const sqliteError = (code: string) => Object.assign(new Error('database or disk is full'), { code });
 
@@ -64,5 +68,67 @@ describe('MeterGuard', () => {
     expect(() => guard.admit(meter)).toThrow(/bound to m9/);
     expect(() => guard.admit(meter)).toThrow(/bound to m9/);
     expect(calls()).toBe(1);
+  });
+});
+
+describe('MeterGuard: a Modbus meter added by a command', () => {
+  const metrics = new Metrics();
+  let buffer: BufferStore | undefined;
+  afterEach(() => buffer?.close());
+
+  const modbus = (id: string, nb: string, unit: number) => ({
+    id,
+    neighbourhood: nb,
+    account: `A-${id}`,
+    source: { driver: 'modbus', bus: 'lan', unit, model: 'eastron-sdm630' },
+  });
+  const configWith = (meters: unknown[], neighbourhoods: string[]) =>
+    validateConfig({
+      gateway: { id: 'gw-1' },
+      keys: { supplierPublic: 's.json', gatewayPrivate: 'g.pem', mdmsPublic: 'm.pem' },
+      upstream: { url: 'mqtt://127.0.0.1:1883' },
+      drivers: { modbus: { buses: { lan: { transport: 'tcp', host: '10.0.0.5', port: 502 } } } },
+      neighbourhoods: neighbourhoods.map((id) => ({ id })),
+      meters,
+    });
+  const codeOf = (fn: () => void) => {
+    try {
+      fn();
+      return '';
+    } catch (error) {
+      return errorCode(error);
+    }
+  };
+
+  it('is held until it reports its serial, and refused if that serial is bound elsewhere', () => {
+    buffer = openTestBuffer(35n ** 2n, metrics);
+    const start = configWith([modbus('m01', 'north', 1)], ['north']);
+    const logs = captureLog();
+    const guard = new MeterGuard(start, buffer.devices, (p) => p, { now: () => 0 }, metrics, logs.log);
+    // A meter of the start configuration is read even before (or without) a serial, as before.
+    expect(codeOf(() => guard.admit(start.meters[0]!))).toBe('');
+    guard.identify('m01', 'modbus-serial:eastron:1001');
+
+    const next = configWith(
+      [modbus('m01', 'north', 1), modbus('x1', 'spy', 2), modbus('x2', 'spy', 3)],
+      ['north', 'spy'],
+    );
+    guard.reset(next);
+    const [, x1, x2] = next.meters;
+    expect(codeOf(() => guard.admit(x1!))).toBe('DEVICE_UNVERIFIABLE');
+    expect(codeOf(() => guard.admit(x1!))).toBe('DEVICE_UNVERIFIABLE');
+    expect(codeOf(() => guard.admit(x2!))).toBe('DEVICE_UNVERIFIABLE');
+    // Counted and logged once per meter, not per reading (the intake counts the readings).
+    expect(metrics.get('devices.refused.DEVICE_UNVERIFIABLE')).toBe(2);
+    expect(logs.find('meter held').map((e) => e.meter)).toEqual(['x1', 'x2']);
+
+    guard.identify('x1', 'modbus-serial:eastron:2002');
+    expect(codeOf(() => guard.admit(x1!))).toBe('');
+    // x2 is m01's meter under another unit id: its serial says so.
+    guard.identify('x2', 'modbus-serial:eastron:1001');
+    expect(codeOf(() => guard.admit(x2!))).toBe('DEVICE_BOUND_ELSEWHERE');
+    expect(codeOf(() => guard.admit(start.meters[0]!))).toBe('');
+    expect(buffer.devices.deviceOf('x1')).toBe('modbus-serial:eastron:2002');
+    expect(buffer.devices.deviceOf('x2')).toBeUndefined();
   });
 });
