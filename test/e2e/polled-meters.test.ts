@@ -11,11 +11,12 @@
  * minutes apart can miss at a boundary where the consumption rate changes.
  */
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import { startMetersHarness, type MetersHarness } from '../helpers/meters-harness.ts';
 import { freePort } from '../helpers/ports.ts';
-import type { Scenario } from '../helpers/scenario.ts';
+import { TEST_METERS, type Scenario } from '../helpers/scenario.ts';
 import { expectWithinNoise } from '../helpers/assert-mdms.ts';
 
 const FROM = '2012-10-10T18:00:00Z';
@@ -100,6 +101,24 @@ describe('Modbus TCP and RTU, IEC 62056-21 (modes C and D) meters through the ga
     // 12 intervals; a polled meter needs a valued boundary before its first reading.
     expect(full.length).toBeGreaterThanOrEqual(10);
     for (const a of north) expect(a.meters).toBeGreaterThanOrEqual(5);
+  });
+
+  it('binds each emulated Modbus meter to the serial it reports (its household: a number, or text on the EM24)', () => {
+    const db = new Database(scenario.dbFile, { readonly: true });
+    try {
+      const rows = db
+        .prepare(
+          "SELECT meter_id, identity FROM device_bindings WHERE kind = 'device' AND meter_id IN ('m01', 'm04')",
+        )
+        .all() as { meter_id: string; identity: string }[];
+      const household = (id: string) => TEST_METERS.find((m) => m.id === id)!.household;
+      expect(rows.sort((a, b) => a.meter_id.localeCompare(b.meter_id))).toEqual([
+        { meter_id: 'm01', identity: `modbus-serial:eastron:${household('m01')}` },
+        { meter_id: 'm04', identity: `modbus-serial:carlo-gavazzi:EMU${household('m04')}` },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 
   it('matches the CSV within the noise: north also within the interpolation bound', () => {
