@@ -9,6 +9,7 @@ import { ConfigError, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
 import { checkExponentBits } from './encrypt/randomizers.ts';
+import { assertKeyKinds } from './keys/config-keys.ts';
 import { loadPaillierPublic } from './keys/paillier-files.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './observe/log.ts';
@@ -20,8 +21,10 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
-                      keys, TLS files and the replay CSV are checked when the gateway starts (but
-                      encryption.exponentBits is checked against the supplier key when it is readable)
+                      each key file it names must hold the right kind of key (a private key where a
+                      public one belongs, or the other way round: KEY_KIND_WRONG), and
+                      encryption.exponentBits is checked against the supplier key when it is readable;
+                      missing keys, TLS files and the replay CSV are reported when the gateway starts
       --doctor        check the installation as the gateway would meet it: configuration, keys and their
                       modes, serial ports, brokers, clock, disk space and the buffer; one line per check
                       with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
@@ -78,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfigFile(values.config);
+  // Before anything else reads a key: a key of the wrong kind is the wrong file, not a start-up failure to retry.
+  assertKeyKinds(config, values.config);
   if (values.check) {
     checkBindings(config);
     checkExponentAgainstKey(config, values.config);
