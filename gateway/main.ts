@@ -1,6 +1,8 @@
 /**
  * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
  * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ * Signals (docs/deploy.md): SIGTERM and SIGINT stop it gracefully; SIGHUP reads the configuration file again
+ * (remote/local-reload.ts); a further SIGTERM or SIGINT during the stop is logged and the stop goes on.
  * `--doctor` checks the installation instead (scripts/lib/doctor/): 0 nothing failed, 1 something did.
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
@@ -97,9 +99,19 @@ async function main(argv: string[]): Promise<void> {
   });
   const gateway = new Gateway({ config, log, configFile: values.config });
   const notifier = SystemdNotifier.fromEnv(process.env, log.child({ component: 'systemd' }));
+  let started = false;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  let repeated = false;
+  let reloadWhenStarted = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // Decided (issue #20): a repeated signal does not cut the stop short, which commits what the drivers read,
+      // says offline and closes the buffer. SIGKILL (systemd's, after TimeoutStopSec) ends it at once: the
+      // buffer survives that, only readings not yet stored are lost.
+      if (!repeated) log.warn({ signal }, 'signal received while stopping: the stop goes on');
+      repeated = true;
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'signal received');
     Promise.all([gateway.stop(), notifier?.stopping()]).then(
@@ -110,15 +122,26 @@ async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  // Without a handler, SIGHUP would kill the process (exit 129) without a graceful stop (issue #20).
+  const reload = () => {
+    if (stopping) return void log.info({ signal: 'SIGHUP' }, 'signal ignored: the gateway is stopping');
+    log.info({ signal: 'SIGHUP' }, 'signal received: reading the configuration file again');
+    if (started) void gateway.reload();
+    else reloadWhenStarted = true;
+  };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', reload);
   try {
     await gateway.start();
   } catch (error) {
     await gateway.stop().catch(() => undefined);
     throw error;
   }
+  started = true;
   notifier?.ready();
+  // A SIGHUP during the start: the file may have changed after it was read.
+  if (reloadWhenStarted && !stopping) void gateway.reload();
 }
 
 /**
