@@ -37,7 +37,10 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
                       to another neighbourhood); --reason is required, and the step is logged, recorded in
                       the buffer and reported in the health message (docs/fleet.md)
       --reason TEXT   why the meter is re-homed (with rehome)
-  -h, --help          show this help`;
+  -h, --help          show this help
+
+Signals: SIGHUP (systemctl reload) reads the configuration file again and applies what can change while
+running, or logs why not; SIGTERM and SIGINT stop gracefully (docs/deploy.md §9).`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
