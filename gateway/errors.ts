@@ -74,7 +74,10 @@ export type ErrorCode =
   | 'METER_MOVED'
   | 'NEIGHBOURHOOD_ID_RETIRED'
   | 'MEMBERSHIP_STEERED'
-  | 'ENROLMENT_CODE_USED';
+  | 'ENROLMENT_CODE_USED'
+  // A key file of the wrong kind where the configuration or a tool names one (issue #20): a private key where a
+  // public one belongs, or the other way round.
+  | 'KEY_KIND_WRONG';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

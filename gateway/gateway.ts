@@ -56,6 +56,7 @@ import { MeterGuard } from './devices/meter-guard.ts';
 import { removeEnrolmentCodes } from './customer/enrolment-codes.ts';
 import { realpathOrSelf } from './devices/source-keys.ts';
 import { OperatorService } from './remote/operator-service.ts';
+import { LocalReload } from './remote/local-reload.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -177,6 +178,8 @@ export class Gateway {
   private customers: CustomerService | undefined;
   private live: LiveConfig | undefined;
   private operator: OperatorService | undefined;
+  private reloader: LocalReload | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
   private metricsServer: MetricsServer | undefined;
   private storage: StorageStatus | undefined;
   private drivers: Driver[] = [];
@@ -582,6 +585,9 @@ export class Gateway {
       },
       child('config'),
     );
+    if (this.deps.configFile) {
+      this.reloader = new LocalReload(this.deps.configFile, this.live, metrics, child('config'));
+    }
     if (config.keys.operatorPublic && this.deps.configFile) {
       const operator = new OperatorService(
         {
@@ -647,6 +653,7 @@ export class Gateway {
     this.timers = [];
     await this.metricsServer?.stop();
     await this.operator?.idle();
+    await this.reloading;
     await this.stopDrivers();
     const unstored = this.intake?.unstoredCount ?? 0;
     if (unstored > 0)
@@ -660,6 +667,21 @@ export class Gateway {
     await this.engine?.stop();
     this.buffer?.close();
     this.log.info('stopped');
+  }
+
+  /**
+   * SIGHUP: reads the configuration file again and applies what it changes (remote/local-reload.ts). Never rejects:
+   * a refusal is logged with its code and the running configuration stays.
+   */
+  reload(): Promise<void> {
+    const reloader = this.reloader;
+    if (!reloader) {
+      this.log.warn('configuration reload ignored: the gateway was started without a configuration file');
+      return Promise.resolve();
+    }
+    const run = reloader.reload().then(() => undefined);
+    this.reloading = run;
+    return run;
   }
 
   /** The configuration in effect (remote configuration may have changed it since the start). */

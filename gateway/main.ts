@@ -1,6 +1,8 @@
 /**
  * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
  * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ * Signals (docs/deploy.md): SIGTERM and SIGINT stop it gracefully; SIGHUP reads the configuration file again
+ * (remote/local-reload.ts); a further SIGTERM or SIGINT during the stop is logged and the stop goes on.
  * `--doctor` checks the installation instead (scripts/lib/doctor/): 0 nothing failed, 1 something did.
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
@@ -9,6 +11,7 @@ import { ConfigError, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
 import { checkExponentBits } from './encrypt/randomizers.ts';
+import { assertKeyKinds } from './keys/config-keys.ts';
 import { loadPaillierPublic } from './keys/paillier-files.ts';
 import { Gateway } from './gateway.ts';
 import { createLogger } from './observe/log.ts';
@@ -20,8 +23,10 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
-                      keys, TLS files and the replay CSV are checked when the gateway starts (but
-                      encryption.exponentBits is checked against the supplier key when it is readable)
+                      each key file it names must hold the right kind of key (a private key where a
+                      public one belongs, or the other way round: KEY_KIND_WRONG), and
+                      encryption.exponentBits is checked against the supplier key when it is readable;
+                      missing keys, TLS files and the replay CSV are reported when the gateway starts
       --doctor        check the installation as the gateway would meet it: configuration, keys and their
                       modes, serial ports, brokers, clock, disk space and the buffer; one line per check
                       with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
@@ -32,7 +37,10 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
                       to another neighbourhood); --reason is required, and the step is logged, recorded in
                       the buffer and reported in the health message (docs/fleet.md)
       --reason TEXT   why the meter is re-homed (with rehome)
-  -h, --help          show this help`;
+  -h, --help          show this help
+
+Signals: SIGHUP (systemctl reload) reads the configuration file again and applies what can change while
+running, or logs why not; SIGTERM and SIGINT stop gracefully (docs/deploy.md §9).`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -78,6 +86,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfigFile(values.config);
+  // Before anything else reads a key: a key of the wrong kind is the wrong file, not a start-up failure to retry.
+  assertKeyKinds(config, values.config);
   if (values.check) {
     checkBindings(config);
     checkExponentAgainstKey(config, values.config);
@@ -92,9 +102,19 @@ async function main(argv: string[]): Promise<void> {
   });
   const gateway = new Gateway({ config, log, configFile: values.config });
   const notifier = SystemdNotifier.fromEnv(process.env, log.child({ component: 'systemd' }));
+  let started = false;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  let repeated = false;
+  let reloadWhenStarted = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // Decided (issue #20): a repeated signal does not cut the stop short, which commits what the drivers read,
+      // says offline and closes the buffer. SIGKILL (systemd's, after TimeoutStopSec) ends it at once: the
+      // buffer survives that, only readings not yet stored are lost.
+      if (!repeated) log.warn({ signal }, 'signal received while stopping: the stop goes on');
+      repeated = true;
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'signal received');
     Promise.all([gateway.stop(), notifier?.stopping()]).then(
@@ -105,15 +125,26 @@ async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  // Without a handler, SIGHUP would kill the process (exit 129) without a graceful stop (issue #20).
+  const reload = () => {
+    if (stopping) return void log.info({ signal: 'SIGHUP' }, 'signal ignored: the gateway is stopping');
+    log.info({ signal: 'SIGHUP' }, 'signal received: reading the configuration file again');
+    if (started) void gateway.reload();
+    else reloadWhenStarted = true;
+  };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', reload);
   try {
     await gateway.start();
   } catch (error) {
     await gateway.stop().catch(() => undefined);
     throw error;
   }
+  started = true;
   notifier?.ready();
+  // A SIGHUP during the start: the file may have changed after it was read.
+  if (reloadWhenStarted && !stopping) void gateway.reload();
 }
 
 /**

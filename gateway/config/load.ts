@@ -15,9 +15,9 @@ export class ConfigError extends GatewayError {
     readonly issues: ConfigIssue[],
     /**
      * PRIVACY_FLOOR: valid, but remote configuration may not do it. EXPONENT_TOO_SHORT: valid, but weaker than the
-     * supplier key it is used with.
+     * supplier key it is used with. KEY_KIND_WRONG: valid, but a key file it names is of the wrong kind.
      */
-    code: 'CONFIG_INVALID' | 'PRIVACY_FLOOR' | 'EXPONENT_TOO_SHORT' = 'CONFIG_INVALID',
+    code: 'CONFIG_INVALID' | 'PRIVACY_FLOOR' | 'EXPONENT_TOO_SHORT' | 'KEY_KIND_WRONG' = 'CONFIG_INVALID',
   ) {
     super(
       code,

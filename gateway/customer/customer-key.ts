@@ -60,7 +60,7 @@ export function saveCustomerKeys(file: string, keys: CustomerKeys, force = false
 }
 
 export function loadCustomerKeys(file: string): CustomerKeys {
-  const text = readSecretFile(file, 'customer key');
+  const text = readSecretFile(file, 'customer key', 'customer-key');
   let parsed;
   try {
     parsed = KeyFile.parse(JSON.parse(text));

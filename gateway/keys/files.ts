@@ -6,6 +6,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatewayError } from '../errors.ts';
+import { assertKeyKind, keyKindProblem, type KeyKind } from './key-kind.ts';
 
 export function readKeyFile(file: string, what: string): string {
   try {
@@ -28,9 +29,13 @@ export function readKeyFile(file: string, what: string): string {
   }
 }
 
-/** Reads a private key file after checking that only its owner can read it. */
-export function readSecretFile(file: string, what: string): string {
+/**
+ * Reads a private key file after checking that only its owner can read it; given the kind of key it must hold, that
+ * first (a public key given as a private one is the wrong file, whatever its mode).
+ */
+export function readSecretFile(file: string, what: string, kind?: KeyKind): string {
   const text = readKeyFile(file, what);
+  if (kind) assertKeyKind(text, kind, file, what);
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new GatewayError(
@@ -57,7 +62,7 @@ export function writeKeyFile(file: string, text: string, opts: { secret: boolean
 }
 
 export function loadPrivateKey(file: string, type: 'ed25519' | 'x25519', what: string): KeyObject {
-  const pem = readSecretFile(file, what);
+  const pem = readSecretFile(file, what, 'private');
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);
@@ -78,6 +83,9 @@ export function loadPublicKey(file: string, type: 'ed25519' | 'x25519', what: st
 }
 
 export function parsePublicKey(pem: string, type: 'ed25519' | 'x25519', what: string): KeyObject {
+  // createPublicKey would take a private key and derive the public one from it.
+  const problem = keyKindProblem(pem, 'public');
+  if (problem) throw new GatewayError('KEY_KIND_WRONG', `${what} ${problem}`);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);

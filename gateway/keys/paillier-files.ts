@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.ts';
 import { bitLength, fromHex, toHex } from '../encrypt/bigint.ts';
 import { publicKeyFromN, type PaillierPublicKey } from '../encrypt/paillier.ts';
 import { readKeyFile, readSecretFile } from './files.ts';
+import { assertKeyKind } from './key-kind.ts';
 
 export interface PaillierPrivateKey {
   readonly publicKey: PaillierPublicKey;
@@ -87,9 +88,15 @@ export function parsePaillierPrivate(text: string, where: string): PaillierPriva
 }
 
 export function loadPaillierPublic(file: string): PaillierPublicKey {
-  return parsePaillierPublic(readKeyFile(file, 'supplier Paillier public key'), file);
+  const what = 'supplier Paillier public key';
+  const text = readKeyFile(file, what);
+  assertKeyKind(text, 'paillier-public', file, what);
+  return parsePaillierPublic(text, file);
 }
 
 export function loadPaillierPrivate(file: string): PaillierPrivateKey {
-  return parsePaillierPrivate(readSecretFile(file, 'supplier Paillier private key'), file);
+  return parsePaillierPrivate(
+    readSecretFile(file, 'supplier Paillier private key', 'paillier-private'),
+    file,
+  );
 }

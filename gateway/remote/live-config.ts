@@ -36,6 +36,8 @@ export interface LiveParts {
 }
 
 export class LiveConfig implements ConfigTarget {
+  private turn: Promise<unknown> = Promise.resolve();
+
   constructor(
     private current: Readonly<Config>,
     private readonly parts: LiveParts,
@@ -44,6 +46,13 @@ export class LiveConfig implements ConfigTarget {
 
   running(): Readonly<Config> {
     return this.current;
+  }
+
+  /** One change at a time: a remote command and a SIGHUP reload each start from what the other left. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(work);
+    this.turn = run.catch(() => undefined);
+    return run;
   }
 
   devices(): DeviceView | undefined {

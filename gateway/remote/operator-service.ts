@@ -43,6 +43,8 @@ export interface ConfigTarget {
   devices?(): DeviceView | undefined;
   /** Retires the meter and neighbourhood ids a command removed, once it is written: never reused. */
   retireRemoved?(running: Readonly<Config>, next: Readonly<Config>): void;
+  /** Runs one change at a time (a remote command and a SIGHUP reload, local-reload.ts); absent: as it comes. */
+  exclusive?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface OperatorServiceOptions {
@@ -78,8 +80,9 @@ export class OperatorService {
   start(): void {
     this.link.route(topics.configRequest(this.opts.prefix, this.opts.gatewayId), (payload) => {
       // A request that fails in an unforeseen way must not stop the ones after it.
+      const handle = () => this.onRequest(payload);
       this.queue = this.queue
-        .then(() => this.onRequest(payload))
+        .then(() => (this.target.exclusive ? this.target.exclusive(handle) : handle()))
         .catch((error: unknown) => {
           this.metrics.inc(`config.handler_failed.${errorCode(error)}`);
           this.log.error({ code: errorCode(error) }, 'remote configuration request failed');

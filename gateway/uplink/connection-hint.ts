@@ -13,7 +13,15 @@ const UNTRUSTED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
 ]);
 
-export function connectionHint(error: { code?: unknown; message?: unknown }, url: string): string {
+/**
+ * `answeredBefore`: the broker at `url` has accepted a connection from this process before. It speaks what the URL
+ * says, so a connection it resets or closes now is a broker stopping or restarting, not a TLS mismatch.
+ */
+export function connectionHint(
+  error: { code?: unknown; message?: unknown },
+  url: string,
+  seen: { answeredBefore?: boolean } = {},
+): string {
   const code = typeof error.code === 'string' || typeof error.code === 'number' ? String(error.code) : '';
   const message = typeof error.message === 'string' ? error.message : '';
   const plain = /^(mqtt|ws):/.test(url);
@@ -35,7 +43,11 @@ export function connectionHint(error: { code?: unknown; message?: unknown }, url
   if (/not authori[sz]ed|bad user ?name or password/i.test(message) || code === '5' || code === '4') {
     return 'the broker refuses these credentials: check upstream.username and upstream.passwordFile';
   }
-  if (plain && (code === 'ECONNRESET' || code === 'EPIPE' || /closed|ECONNRESET/i.test(message))) {
+  const closed = code === 'ECONNRESET' || code === 'EPIPE' || /closed|ECONNRESET/i.test(message);
+  if (closed && seen.answeredBefore) {
+    return 'the broker closed the connection: it answered here before, so it is stopping or restarting; the gateway reconnects by itself';
+  }
+  if (plain && closed) {
     return `the broker closed the connection before answering: if it only speaks TLS, use mqtts:// (or wss://) instead of ${url.split(':')[0]}://`;
   }
   return 'see the error; gateway --doctor checks the broker connection step by step (docs/raspberry-pi.md §11)';

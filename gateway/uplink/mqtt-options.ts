@@ -36,7 +36,7 @@ export function mqttOptions(upstream: Config['upstream'], gatewayId: string): IC
     opts.rejectUnauthorized = tls.rejectUnauthorized;
     if (tls.ca) opts.ca = readKeyFile(tls.ca, 'CA certificate');
     if (tls.cert) opts.cert = readKeyFile(tls.cert, 'client certificate');
-    if (tls.key) opts.key = readSecretFile(tls.key, 'client private key');
+    if (tls.key) opts.key = readSecretFile(tls.key, 'client private key', 'private');
   }
   return opts;
 }

@@ -102,18 +102,25 @@ export class Uplink implements MessageLink {
       for (const listener of this.connectListeners) listener();
     });
     let answered = false;
-    client.on('connect', () => (answered = true));
+    // The broker has spoken MQTT on this URL: a later close is a broker stopping, not a TLS mismatch (issue #20).
+    let answeredBefore = false;
+    // This attempt's error (refused, unresolved, TLS) was logged with its own hint: its close adds nothing.
+    let erred = false;
+    client.on('connect', () => (answered = answeredBefore = true));
     client.on('close', () => {
       // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
       this.inFlight.clear();
+      const logged = erred;
+      erred = false;
       if (answered) return void (answered = false);
+      if (logged) return;
       unanswered++;
       if (unanswered === 1 || unanswered % 30 === 0) {
         this.log.warn(
           {
             url: this.opts.url,
             attempts: unanswered,
-            hint: connectionHint({ message: 'closed' }, this.opts.url),
+            hint: connectionHint({ message: 'closed' }, this.opts.url, { answeredBefore }),
           },
           'upstream broker closed the connection before answering',
         );
@@ -121,12 +128,13 @@ export class Uplink implements MessageLink {
     });
     client.on('offline', () => this.log.warn('upstream broker unreachable; batches stay buffered'));
     client.on('error', (err) => {
+      erred = true;
       this.metrics.inc('uplink.errors');
       this.log.warn(
         {
           err: err.message,
           code: (err as { code?: unknown }).code,
-          hint: connectionHint(err, this.opts.url),
+          hint: connectionHint(err, this.opts.url, { answeredBefore }),
         },
         'upstream connection error',
       );

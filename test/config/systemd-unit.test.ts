@@ -38,6 +38,9 @@ describe('the systemd unit', () => {
     // The units the gateway's unit refers to (multi-user.target, network-online.target, modprobe@.service ...).
     mkdirSync(path.join(root, 'usr/lib/systemd'), { recursive: true });
     cpSync(SYSTEM_UNITS, path.join(root, SYSTEM_UNITS), { recursive: true, verbatimSymlinks: true });
+    // And the program ExecReload runs, as the system has it (verify checks that it exists under the root).
+    mkdirSync(path.join(root, 'bin'), { recursive: true });
+    cpSync('/bin/kill', path.join(root, 'bin/kill'));
   }, 120_000);
 
   it('passes systemd-analyze verify without a warning', () => {
@@ -68,7 +71,7 @@ describe('the systemd unit', () => {
     expect(r.code).toBe(0);
   });
 
-  it('notifies, is watched, is hardened, reaches serial ports and does not restart on an invalid configuration', () => {
+  it('notifies, is watched, is hardened, reaches serial ports, reloads on SIGHUP and restarts on every exit but an invalid configuration', () => {
     const unit = assignments(readFileSync(path.join(root, 'etc/systemd/system', UNIT), 'utf8'));
     const one = (key: string) => unit.get(key)?.join(' ');
     expect(one('Type')).toBe('notify');
@@ -76,8 +79,12 @@ describe('the systemd unit', () => {
     expect(one('WatchdogSec')).toBe('60s');
     expect(one('User')).toBe('meterspace');
     expect(one('SupplementaryGroups')).toBe('dialout');
-    expect(one('Restart')).toBe('on-failure');
-    expect(one('RestartPreventExitStatus')).toBe('2');
+    // Every end not asked for by systemctl stop is restarted, never given up, except an invalid configuration.
+    expect(one('Restart')).toBe('always');
+    expect(one('StartLimitIntervalSec')).toBe('0');
+    expect(one('RestartPreventExitStatus')?.split(' ')).toContain('2');
+    // systemctl reload: SIGHUP, which reads the configuration file again (gateway/remote/local-reload.ts).
+    expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ReadWritePaths')?.split(' ')).toEqual(['/var/lib/meterspace', '/etc/meterspace']);
     expect(one('PrivateTmp')).toBe('yes');

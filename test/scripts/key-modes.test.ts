@@ -289,10 +289,21 @@ describe('private key files: 0600 whatever the umask, refused when others may re
       'mismatched.key.json',
       household.replace(householdKeys.signing!.d, householdKeys.sealing!.d),
     );
+    // A key of the wrong kind is refused as such before it is parsed (issue #20): the configuration names the
+    // wrong file (exit 2, as an invalid configuration), and nothing of the secret is shown either.
     for (const [what, run, file] of [
-      ['truncated PEM', () => gatewayWith({ gatewayPrivate: truncatedPem }), truncatedPem],
       ['JSON as PEM', () => gatewayWith({ gatewayPrivate: supplierAsGateway }), supplierAsGateway],
       ['private for public', () => gatewayWith({ supplierPublic: supplierCopy }), supplierCopy],
+    ] as const) {
+      const r = await run();
+      const output = `${r.stdout}${r.stderr}`;
+      expect(r.code, `${what}: ${output}`).toBe(2);
+      expect(r.stderr, what).toMatch(/^error \[KEY_KIND_WRONG\]: /);
+      expect(r.stderr, what).toContain(file);
+      expect(leaked(output), what).toEqual([]);
+    }
+    for (const [what, run, file] of [
+      ['truncated PEM', () => gatewayWith({ gatewayPrivate: truncatedPem }), truncatedPem],
       [
         'damaged JSON',
         () =>

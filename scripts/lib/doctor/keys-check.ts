@@ -139,6 +139,8 @@ function fixFor(code: string | undefined, k: KeyFile, user: string): string {
       return `sudo chmod 600 ${k.file}`;
     case 'EXPONENT_TOO_SHORT':
       return 'raise encryption.exponentBits to the figure above, or remove it for the default (2λ)';
+    case 'KEY_KIND_WRONG':
+      return `point ${k.field} at a file of the kind it names (docs/deploy.md, keys)`;
     case 'KEY_FILE_INVALID':
       return `point ${k.field} at the right file (docs/deploy.md, keys)`;
     default:

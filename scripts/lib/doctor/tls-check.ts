@@ -25,7 +25,7 @@ export function checkTls(config: Readonly<Config>, now: number, user: string): F
   if (tls.key) {
     let key: KeyObject | undefined;
     try {
-      key = createPrivateKey(readSecretFile(tls.key, 'client private key'));
+      key = createPrivateKey(readSecretFile(tls.key, 'client private key', 'private'));
     } catch (error) {
       findings.push(
         fail('tls', `upstream.tls.key: ${messageOf(error)}`, keyFix(codeOf(error), tls.key, user)),

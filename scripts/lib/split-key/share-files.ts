@@ -61,5 +61,5 @@ export function parseShare(text: string, role: ShareRole, where: string): KeySha
 }
 
 export function loadShare(file: string, role: ShareRole): KeyShare {
-  return parseShare(readSecretFile(file, `${role} key share`), role, file);
+  return parseShare(readSecretFile(file, `${role} key share`, 'paillier-share'), role, file);
 }

@@ -13,13 +13,12 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../gateway/config/load.ts';
-import type { Config } from '../../../gateway/config/schema.ts';
-import { GatewayError } from '../../../gateway/errors.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import { ConfigReply, type ConfigRequest } from '../../../gateway/protocol/operator-messages.ts';
-import { OperatorService, type ConfigTarget } from '../../../gateway/remote/operator-service.ts';
+import { OperatorService } from '../../../gateway/remote/operator-service.ts';
+import { recordingTarget } from '../../helpers/config-target.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
 import type { MessageLink } from '../../../gateway/uplink/uplink.ts';
 
@@ -64,18 +63,7 @@ function setup(opts: { failApply?: boolean } = {}) {
   writeFileSync(file, `# the technician's file\n${stringify(base)}`, { mode: 0o640 });
   const operator = generateKeyPairSync('ed25519');
   const gateway = generateKeyPairSync('ed25519');
-  const applied: Readonly<Config>[] = [];
-  let running = loadConfigFile(file);
-  const target: ConfigTarget = {
-    running: () => running,
-    preflight: () => Promise.resolve(),
-    apply: (next) => {
-      if (opts.failApply) return Promise.reject(new GatewayError('SERIAL_PORT_FAILED', 'no /dev/ttyUSB9'));
-      applied.push(next);
-      running = next;
-      return Promise.resolve();
-    },
-  };
+  const { target, applied, running } = recordingTarget(file, opts);
   const seq = new Map<string, string>();
   const broker = new Broker();
   const clock = new ManualClock(T);
@@ -114,7 +102,7 @@ function setup(opts: { failApply?: boolean } = {}) {
     return send({ type: 'config-set', yaml: stringify(c), ...extra });
   };
   const fileText = () => readFileSync(file, 'utf8');
-  return { dir, file, broker, send, set, applied, metrics, fileText, running: () => running, operator };
+  return { dir, file, broker, send, set, applied, metrics, fileText, running, operator };
 }
 
 describe('remote configuration', () => {

@@ -26,4 +26,13 @@ describe('connection hints', () => {
     expect(connectionHint({ message: 'closed' }, 'mqtt://127.0.0.1:8883')).toContain('use mqtts://');
     expect(connectionHint({ message: 'closed' }, TLS_URL)).not.toContain('use mqtts://');
   });
+
+  it('calls a close by a broker that answered before a stop or restart, not a TLS mismatch', () => {
+    const hint = connectionHint({ code: 'ECONNRESET' }, 'mqtt://127.0.0.1:1883', { answeredBefore: true });
+    expect(hint).not.toContain('mqtts://');
+    expect(hint).toContain('stopping or restarting');
+    expect(connectionHint({ message: 'closed' }, 'mqtt://127.0.0.1:1883', { answeredBefore: true })).toBe(
+      hint,
+    );
+  });
 });

@@ -1,0 +1,47 @@
+/**
+ * One configuration change at a time (issue #20): a SIGHUP reload and a remote command each run only once the other
+ * has finished, whether it succeeded or failed, so neither applies a configuration computed from one the other has
+ * since replaced.
+ */
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../gateway/observe/log.ts';
+import { LiveConfig, type LiveParts } from '../../../gateway/remote/live-config.ts';
+import { makeKeySet } from '../../helpers/keys.ts';
+import { makeScenario } from '../../helpers/scenario.ts';
+import { loadConfigFile } from '../../../gateway/config/load.ts';
+
+describe('LiveConfig.exclusive', () => {
+  it('runs changes one after the other, a failed one included', async () => {
+    const keys = await makeKeySet();
+    const config = loadConfigFile(
+      makeScenario({
+        keys,
+        brokerUrl: 'mqtt://127.0.0.1:9',
+        from: '2012-10-09T00:00:00Z',
+        to: '2012-10-09T01:00:00Z',
+        speed: 1,
+      }).configFile,
+    );
+    // exclusive() touches none of the parts.
+    const live = new LiveConfig(config, {} as LiveParts, silentLogger());
+    const events: string[] = [];
+    let finishFirst: () => void = () => undefined;
+    const first = live.exclusive(async () => {
+      events.push('first begins');
+      await new Promise<void>((resolve) => (finishFirst = resolve));
+      events.push('first fails');
+      throw new Error('drivers did not start');
+    });
+    const second = live.exclusive(() => {
+      events.push('second runs');
+      return Promise.resolve('second done');
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(events).toEqual(['first begins']);
+    finishFirst();
+    await expect(first).rejects.toThrow('drivers did not start');
+    await expect(second).resolves.toBe('second done');
+    expect(events).toEqual(['first begins', 'first fails', 'second runs']);
+  }, 120_000);
+});
