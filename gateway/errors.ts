@@ -72,7 +72,8 @@ export type ErrorCode =
   | 'METER_MOVED'
   | 'NEIGHBOURHOOD_ID_RETIRED'
   | 'MEMBERSHIP_STEERED'
-  | 'ENROLMENT_CODE_USED';
+  | 'ENROLMENT_CODE_USED'
+  | 'ENROLMENT_DEVICE_MISMATCH';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
