@@ -75,6 +75,7 @@ export type ErrorCode =
   | 'NEIGHBOURHOOD_ID_RETIRED'
   | 'MEMBERSHIP_STEERED'
   | 'ENROLMENT_CODE_USED'
+  | 'ENROLMENT_DEVICE_MISMATCH'
   // A key file of the wrong kind where the configuration or a tool names one (issue #20): a private key where a
   // public one belongs, or the other way round.
   | 'KEY_KIND_WRONG';

@@ -427,6 +427,8 @@ export class Gateway {
           codeUsed: (key) => buffer.devices.codeUsed(key),
           markCodeUsed: (key, meter, now) => buffer.devices.markCodeUsed(key, meter, now),
           retired: (meter) => buffer.devices.meter(meter)?.state === 'retired',
+          identityOf: (meter) => buffer.devices.identityOf(meter),
+          boundMeter: (identity) => buffer.devices.boundMeter(identity),
         },
       },
       buffer.customers,

@@ -3,16 +3,20 @@
  * gateway (docs/privacy.md "Membership is bound to devices") and prints, per attack, whether it was refused and
  * with which codes. Every attack is sent as a dry run, so a correct gateway changes nothing; if a gateway applies
  * one anyway, audit says FAIL loudly and sends the gateway's own file back to undo it. Exit 1 on any FAIL.
+ * `scripts/audit noise` checks the noise of its releases with the supplier's data (lib/audit/noise-command.ts).
  */
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { GatewayError } from '../gateway/errors.ts';
 import { ATTACKS, type RawConfig } from './lib/audit/attacks.ts';
+import { auditNoise } from './lib/audit/noise-command.ts';
 import { verdictLine, verdictOf, type Verdict } from './lib/audit/verdict.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { exchange, LINK_OPTIONS, linkFrom, type OperatorLink } from './lib/operator/exchange.ts';
 
 const HELP = `Usage: scripts/audit --gateway ID --key FILE --gateway-public FILE [options]
+       scripts/audit noise --mdms-db FILE --neighbourhood ID --known CSV --truth CSV [options]
+                         the padding attack against the noise of the releases (scripts/audit noise --help)
 
 Plays the membership attacks of issue #14 against a running gateway with the operator's key, each as a signed
 dry-run configuration built from the gateway's own file: padding a household with known meters under a new id
@@ -35,6 +39,7 @@ Options:
 Exit code: 0 every attack refused, 1 an attack not refused (or no reply), 2 usage.`;
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'noise') return auditNoise(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -27,6 +27,7 @@ import {
 import { publicKeyFromRaw } from '../gateway/customer/raw-keys.ts';
 import { errorCode, GatewayError } from '../gateway/errors.ts';
 import { fingerprint } from '../gateway/keys/files.ts';
+import { deviceLabel } from '../gateway/devices/device-label.ts';
 import { topics } from '../gateway/protocol/topics.ts';
 import {
   enrolRequest,
@@ -268,6 +269,11 @@ async function enrol(v: {
   console.log(`your key's fingerprint:    ${mine} (the gateway reports the same)`);
   console.log(`the gateway's fingerprint: ${signedBy}`);
   console.log(`your stream: ${topics.customerLive(v.prefix, enrolment.pseudonym)}`);
+  console.log(
+    answer.device === undefined
+      ? `your meter's device: not read yet (the code is pinned to the first device read as meter ${v.meter})`
+      : `your meter's device: ${deviceLabel(answer.device)} (compare it with the serial on your meter)`,
+  );
 }
 
 async function history(v: {

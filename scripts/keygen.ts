@@ -22,7 +22,8 @@ import { paillierPrivateJson, paillierPublicJson } from '../gateway/keys/paillie
 import { loadConfigFile } from '../gateway/config/load.ts';
 import { codeKeyPair, generateEnrolmentCode } from '../gateway/customer/enrolment-code.ts';
 import { storeEnrolmentCode } from '../gateway/customer/enrolment-codes.ts';
-import { meterIdState } from '../gateway/devices/on-site.ts';
+import { boundIdentityReadOnly, meterIdState } from '../gateway/devices/on-site.ts';
+import { deviceLabel } from '../gateway/devices/device-label.ts';
 import { runCli, UsageError } from './lib/cli.ts';
 import { splitCeremony, splitShareFiles } from './lib/split-key/ceremony.ts';
 
@@ -49,7 +50,10 @@ Kinds:
   enrolment-code
              a one-time enrolment code for each --meter of the gateway's --config: printed once, to hand to
              the household (on the meter or on paper); the gateway keeps only a salted hash of it, in the file
-             named by keys.enrolmentCodes. Running it again for a meter replaces its code.
+             named by keys.enrolmentCodes. Running it again for a meter replaces its code. The code is bound
+             to the device the gateway has bound to the meter (the sheet names it, e.g. "meter serial
+             E0044…", for the household to compare with its meter); a meter not read yet gets an unbound
+             code, pinned to the meter's device when it is used.
 
 Households make their own keys on their own device: scripts/customer keygen.
 
@@ -170,8 +174,13 @@ function enrolmentCodes(configFile: string | undefined, meters: string[]): Promi
   }
   for (const meter of meters) {
     const code = generateEnrolmentCode();
-    storeEnrolmentCode(file, meter, codeKeyPair(code, config.gateway.id, meter).publicKey);
+    // Bound to the device the gateway has bound to this meter, or unbound (pinned at its use) if not read yet.
+    const device = boundIdentityReadOnly(config, meter);
+    storeEnrolmentCode(file, meter, codeKeyPair(code, config.gateway.id, meter).publicKey, device);
     console.log(`${meter}\t${code}`);
+    console.log(
+      `\tmeter ${meter}, ${device === undefined ? 'device not read yet: the code is pinned to the first device read as this meter' : `device ${deviceLabel(device)}: compare it with the serial on the meter`}`,
+    );
   }
   console.error(
     `stored the hashes in ${file}; hand each code to its household (it is shown only now). ` +

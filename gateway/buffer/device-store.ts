@@ -57,6 +57,7 @@ export class DeviceStore implements KnownDevices {
   private readonly codeUsedStmt: Statement<[string], { meter_id: string }>;
   private readonly useCodeStmt: Statement<[string, string, string | null, number]>;
   private readonly sourceOfStmt: Statement<[string], { identity: string }>;
+  private readonly identitiesStmt: Statement<[string], { identity: string }>;
 
   constructor(private readonly db: Db) {
     this.bindingStmt = db.prepare(
@@ -92,6 +93,9 @@ export class DeviceStore implements KnownDevices {
     );
     this.sourceOfStmt = db.prepare(
       "SELECT identity FROM device_bindings WHERE meter_id = ? AND kind = 'source' ORDER BY identity LIMIT 1",
+    );
+    this.identitiesStmt = db.prepare(
+      'SELECT identity FROM device_bindings WHERE meter_id = ? ORDER BY identity',
     );
     this.rehomesStmt = db.prepare(
       'SELECT meter_id, at, reason FROM rehomes WHERE at >= ? ORDER BY at DESC, rowid DESC',
@@ -186,10 +190,35 @@ export class DeviceStore implements KnownDevices {
     return this.codeUsedStmt.get(codeKey) !== undefined;
   }
 
-  /** Records a code's use durably, with the meter and the device it was bound to then. */
+  /**
+   * Records a code's use durably, with the meter and the device it was bound to then: a code issued unbound is
+   * pinned there to the meter's device at its use.
+   */
   markCodeUsed(codeKey: string, meterId: string, now: number): void {
-    const identity = this.deviceOf(meterId) ?? this.sourceOfStmt.get(meterId)?.identity ?? null;
-    this.useCodeStmt.run(codeKey, meterId, identity, now);
+    this.useCodeStmt.run(codeKey, meterId, this.identityOf(meterId) ?? null, now);
+  }
+
+  /**
+   * The device a meter id is bound to, as one identity: the one the device reports itself, else where it is
+   * read (its first source key); undefined before its first reading.
+   */
+  identityOf(meterId: string): string | undefined {
+    return this.deviceOf(meterId) ?? this.sourceOfStmt.get(meterId)?.identity;
+  }
+
+  /** Every identity bound to a meter id (its device and its sources). */
+  identities(meterId: string): string[] {
+    return this.identitiesStmt.all(meterId).map((r) => r.identity);
+  }
+
+  /** The meter id an identity is bound to, if any. */
+  boundMeter(identity: string): string | undefined {
+    return this.binding(identity)?.meterId;
+  }
+
+  /** True for a meter id removed or re-homed. */
+  retired(meterId: string): boolean {
+    return this.meter(meterId)?.state === 'retired';
   }
 
   private checkMeter(meter: MeterRef): void {

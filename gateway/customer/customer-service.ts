@@ -294,7 +294,9 @@ export class CustomerService {
     const fingerprint = customerFingerprint(customer.keys);
     this.metrics.inc('customer.enrolled');
     this.log.info({ meter: customer.meterId, fingerprint, authority: r.authority }, 'household key enrolled');
-    this.reply(r.id, { ok: true, fingerprint, pseudonym: customer.pseudonym });
+    // The household compares the device with the serial on its meter (issue #14: a code is bound to the device).
+    const device = this.opts.ledger?.identityOf(customer.meterId);
+    this.reply(r.id, { ok: true, fingerprint, pseudonym: customer.pseudonym, ...(device ? { device } : {}) });
   }
 
   private serveHistory(signed: SignedRequest, r: HistoryRequest): void {

@@ -19,6 +19,7 @@ import { customerPseudonym, customerPublicKeyObjects } from './customer-key.ts';
 import type { CustomerStore, EnrolledCustomer } from './customer-store.ts';
 import type { EnrolmentCodes } from './enrolment-codes.ts';
 import { publicKeyFromRaw } from './raw-keys.ts';
+import { deviceLabel } from '../devices/device-label.ts';
 
 export interface SignedRequest {
   request: CustomerRequest;
@@ -78,6 +79,10 @@ export interface CodeLedger {
   markCodeUsed(codeKey: string, meterId: string, now: number): void;
   /** True for a meter id removed or re-homed: its code is refused (a new one is issued on site for a new id). */
   retired(meterId: string): boolean;
+  /** The device a meter id is bound to now (its reported identity, else its source); undefined before it is read. */
+  identityOf(meterId: string): string | undefined;
+  /** The meter id a device identity is bound to, if any. */
+  boundMeter(identity: string): string | undefined;
 }
 
 export interface EnrolmentContext {
@@ -161,6 +166,7 @@ export function applyEnrolment(
       'this enrolment code has been used (it enrols once, even after a revocation): ask the installer for a new code',
     );
   }
+  if (r.authority === 'code') checkCodeDevice(r.meterId, ctx.codes?.devices?.get(r.meterId), ctx.ledger);
   const customer: EnrolledCustomer = {
     meterId: r.meterId,
     keys: r.keys,
@@ -171,4 +177,20 @@ export function applyEnrolment(
   ctx.store.enrol(customer, r.seq);
   if (r.authority === 'code') ctx.ledger?.markCodeUsed(authority, r.meterId, ctx.now);
   return customer;
+}
+
+/**
+ * A code issued for a device (scripts/keygen read the meter's binding on site) enrols only while that device is
+ * bound to the meter id: otherwise the code would follow an id to another device, or a device to another id.
+ * A code issued unbound is pinned to the meter's device at its use (CodeLedger.markCodeUsed).
+ */
+function checkCodeDevice(meterId: string, device: string | undefined, ledger: CodeLedger | undefined): void {
+  if (device === undefined || ledger?.boundMeter(device) === meterId) return;
+  const now = ledger?.identityOf(meterId);
+  throw new GatewayError(
+    'ENROLMENT_DEVICE_MISMATCH',
+    `this code was issued for meter ${meterId} on ${deviceLabel(device)}, but the gateway has ` +
+      (now === undefined ? 'not read that device under this id' : `bound ${meterId} to ${deviceLabel(now)}`) +
+      ': ask the installer for a new code',
+  );
 }

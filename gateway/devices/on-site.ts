@@ -40,15 +40,28 @@ export function meterIdState(config: Readonly<Config>, meterId: string): 'bound'
  * beside a running gateway); nothing when there is no buffer, or one from before device binding.
  */
 export function bindingIssuesReadOnly(config: Readonly<Config>): ConfigIssue[] {
+  return withStoreReadOnly(config, [], (store) => bindingIssues(config, store, realpathOrSelf));
+}
+
+/**
+ * The device a meter id is bound to now (scripts/keygen enrolment-code, beside a running gateway), read on a
+ * read-only connection; undefined when the meter has not been read yet (or there is no buffer).
+ */
+export function boundIdentityReadOnly(config: Readonly<Config>, meterId: string): string | undefined {
+  return withStoreReadOnly(config, undefined, (store) => store.identityOf(meterId));
+}
+
+/** `fn` on a read-only view of the device store; `none` when there is no buffer, or one from before binding. */
+function withStoreReadOnly<T>(config: Readonly<Config>, none: T, fn: (store: DeviceStore) => T): T {
   const file = bufferFile(config);
-  if (!existsSync(file)) return [];
+  if (!existsSync(file)) return none;
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const tables = db
       .prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE name = 'device_bindings'")
       .get();
-    if (!tables?.n) return [];
-    return bindingIssues(config, new DeviceStore(db), realpathOrSelf);
+    if (!tables?.n) return none;
+    return fn(new DeviceStore(db));
   } finally {
     db.close();
   }
@@ -75,9 +88,11 @@ export function rehomeMeter(
     const state = store.meter(meterId);
     if (!state)
       throw new GatewayError('CONFIG_INVALID', `meter ${meterId} has never been bound on this gateway`);
+    const identities = store.identities(meterId);
     const released = store.rehome(meterId, reason, now);
-    // Its code is void with its id: a household of the re-homed device enrols with a new code for the new id.
-    if (config.keys.enrolmentCodes) removeEnrolmentCodes(config.keys.enrolmentCodes, [meterId]);
+    // Its unused codes are void with its id and its device: a code never follows the device to another id (nor
+    // another device to this one); the household of the re-homed device enrols with a new code for the new id.
+    if (config.keys.enrolmentCodes) removeEnrolmentCodes(config.keys.enrolmentCodes, [meterId], identities);
     log.warn(
       { meter: meterId, neighbourhood: state.neighbourhood, released, reason },
       'meter re-homed on site: its device and source bindings are released and its id is retired',

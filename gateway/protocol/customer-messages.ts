@@ -195,6 +195,8 @@ export const CustomerReply = z
     /** On a successful enrolment: what the household compares with its own. */
     fingerprint: z.string().optional(),
     pseudonym: z.string().optional(),
+    /** On a successful enrolment: the device the meter id is bound to (issue #14), if the meter has been read. */
+    device: z.string().max(1000).optional(),
     /** The gateway's Ed25519 public key (raw), which signs its replies and the live stream. */
     gatewayKey: RawKey,
     /** History: sealed readings, each opened like a live one. */

@@ -54,6 +54,10 @@ describe('a one-time enrolment code against the operator', () => {
     const household = await enrolAs('household');
     const enrolled = await household.enrol();
     expect(enrolled.code, enrolled.stderr).toBe(0);
+    // The reply names the device m12 is bound to (its replayed household), or that it has not been read yet.
+    expect(enrolled.stdout).toMatch(
+      /your meter's device: (replayed household \d+ \(compare it with the serial on your meter\)|not read yet)/,
+    );
     const attacker = await enrolAs('attacker');
     const again = await attacker.enrol();
     expect(again.code).toBe(1);

@@ -230,6 +230,8 @@ describe('used codes, kept in the buffer (issue #14 "Why" 2)', () => {
       codeUsed: (key) => devices.codeUsed(key),
       markCodeUsed: (key, meter, now) => devices.markCodeUsed(key, meter, now),
       retired: (meter) => devices.meter(meter)?.state === 'retired',
+      identityOf: (meter) => devices.identityOf(meter),
+      boundMeter: (identity) => devices.boundMeter(identity),
     };
     return s;
   }

@@ -12,6 +12,7 @@ import { validateConfig } from '../../../gateway/config/load.ts';
 import { loadEnrolmentCodes, storeEnrolmentCode } from '../../../gateway/customer/enrolment-codes.ts';
 import {
   bindingIssuesReadOnly,
+  boundIdentityReadOnly,
   checkBindings,
   meterIdState,
   rehomeMeter,
@@ -78,5 +79,19 @@ describe('on-site steps', () => {
     expect([...loadEnrolmentCodes(config.keys.enrolmentCodes!).keys()]).toEqual(['m2']);
     expect(() => checkBindings(validateConfig(raw(['m1b', 'm2'])))).not.toThrow();
     expectCode('METER_ID_RETIRED', () => checkBindings(config));
+  });
+
+  it('rehome deletes every unused code of its device: a code never follows the device to another id', () => {
+    const { config } = site();
+    const file = config.keys.enrolmentCodes!;
+    const device = 'replay:/d.csv#h0';
+    expect(boundIdentityReadOnly(config, 'm1')).toBe(device);
+    expect(boundIdentityReadOnly(config, 'm9')).toBeUndefined();
+    // m1's code issued on site for its device, and a stray code for another id naming the same device.
+    storeEnrolmentCode(file, 'm1', KEY, device);
+    storeEnrolmentCode(file, 'm1b', KEY, device);
+    rehomeMeter(config, 'm1', 'meter moved to another flat', 2000, silentLogger());
+    expect([...loadEnrolmentCodes(file).keys()]).toEqual(['m2']);
+    expect(boundIdentityReadOnly(config, 'm1')).toBeUndefined();
   });
 });
