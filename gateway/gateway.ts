@@ -584,6 +584,11 @@ export class Gateway {
           // The mode the closer opens periods in (billing changes need a restart).
           this.withholdBills(buffer, meters, config.billing.reveal, wall.now());
         },
+        commanded: (meters) =>
+          buffer.devices.recordCommanded(
+            meters.map((m) => m.id),
+            wall.now(),
+          ),
       },
       child('config'),
     );

@@ -58,6 +58,8 @@ export class DeviceStore implements KnownDevices {
   private readonly useCodeStmt: Statement<[string, string, string | null, number]>;
   private readonly sourceOfStmt: Statement<[string], { identity: string }>;
   private readonly identitiesStmt: Statement<[string], { identity: string }>;
+  private readonly commandedStmt: Statement<[string], { added_at: number }>;
+  private readonly addCommandedStmt: Statement<[string, number]>;
 
   constructor(private readonly db: Db) {
     this.bindingStmt = db.prepare(
@@ -96,6 +98,10 @@ export class DeviceStore implements KnownDevices {
     );
     this.identitiesStmt = db.prepare(
       'SELECT identity FROM device_bindings WHERE meter_id = ? ORDER BY identity',
+    );
+    this.commandedStmt = db.prepare('SELECT added_at FROM commanded_meters WHERE meter_id = ?');
+    this.addCommandedStmt = db.prepare(
+      'INSERT OR IGNORE INTO commanded_meters (meter_id, added_at) VALUES (?, ?)',
     );
     this.rehomesStmt = db.prepare(
       'SELECT meter_id, at, reason FROM rehomes WHERE at >= ? ORDER BY at DESC, rowid DESC',
@@ -157,6 +163,18 @@ export class DeviceStore implements KnownDevices {
       this.addNbStmt.run(meter.neighbourhood, now);
       this.bindStmt.run(identity, 'device', meter.id, meter.neighbourhood, now);
     })();
+  }
+
+  /** Records meter ids a remote command added (kept for life, like the ids themselves). */
+  recordCommanded(meterIds: readonly string[], now: number): void {
+    this.db.transaction(() => {
+      for (const id of meterIds) this.addCommandedStmt.run(id, now);
+    })();
+  }
+
+  /** True for a meter id a remote command added. */
+  commanded(meterId: string): boolean {
+    return this.commandedStmt.get(meterId) !== undefined;
   }
 
   /** Retires meter and neighbourhood ids (removed remotely): never used again. Ids never seen are recorded too. */

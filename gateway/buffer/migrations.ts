@@ -290,4 +290,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (account, period_start)
   ) WITHOUT ROWID;
   `,
+  // 11: meters added by a command, so the hold on a Modbus one until it reports its serial survives a restart.
+  `
+  -- Every meter id a remote command added (issue #14 A): a Modbus one is read only once it has reported the serial
+  -- its map names (an endpoint alone has many spellings), after a restart as before.
+  CREATE TABLE commanded_meters (
+    meter_id TEXT    PRIMARY KEY,
+    added_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -8,6 +8,7 @@
  * A Modbus meter added by a command (not in the start configuration, never seen by the store) is held until it
  * has reported its serial (DEVICE_UNVERIFIABLE until then): a meter whose serial cannot be read is only an
  * endpoint, and an endpoint has many spellings, so it could be a bound household's meter under a second id.
+ * The store records which meters a command added, so the hold outlasts a restart.
  */
 import type { Config, MeterConfig } from '../config/schema.ts';
 import type { DeviceStore } from '../buffer/device-store.ts';
@@ -56,9 +57,19 @@ export class MeterGuard {
     this.refused.clear();
     this.awaitingSerial = new Map(
       config.meters
-        .filter((m) => m.source.driver === 'modbus' && !this.started.has(m.id) && !this.store.meter(m.id))
+        .filter(
+          (m) => m.source.driver === 'modbus' && this.addedByCommand(m.id) && !this.store.deviceOf(m.id),
+        )
         .map((m) => [m.id, undefined]),
     );
+  }
+
+  /**
+   * Added by a command: recorded as such in the store (so a restart keeps the hold), or, before the command's
+   * record is written, not in the configuration the gateway started with and never seen.
+   */
+  private addedByCommand(meterId: string): boolean {
+    return this.store.commanded(meterId) || (!this.started.has(meterId) && !this.store.meter(meterId));
   }
 
   /** Throws the meter's refusal, if any; binds its sources at its first reading. Called by the intake. */

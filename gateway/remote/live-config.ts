@@ -33,6 +33,8 @@ export interface LiveParts {
   devices?: DeviceView;
   /** Retires meter and neighbourhood ids in the device store. */
   retire?(meters: readonly MeterConfig[], neighbourhoods: readonly string[]): void;
+  /** Records the meter ids a command added in the device store. */
+  commanded?(meters: readonly MeterConfig[]): void;
 }
 
 export class LiveConfig implements ConfigTarget {
@@ -59,8 +61,13 @@ export class LiveConfig implements ConfigTarget {
     return this.parts.devices;
   }
 
-  /** The meters and neighbourhoods `next` no longer has are retired (issue #14: ids are never reused). */
-  retireRemoved(running: Readonly<Config>, next: Readonly<Config>): void {
+  /**
+   * A command's membership change, recorded once it is written: the meters and neighbourhoods `next` no longer has
+   * are retired (issue #14: ids are never reused) and the meters it adds are recorded as added by a command.
+   */
+  recordMembership(running: Readonly<Config>, next: Readonly<Config>): void {
+    const before = new Set(running.meters.map((m) => m.id));
+    this.parts.commanded?.(next.meters.filter((m) => !before.has(m.id)));
     const meters = new Set(next.meters.map((m) => m.id));
     const nbs = new Set(next.neighbourhoods.map((n) => n.id));
     this.parts.retire?.(

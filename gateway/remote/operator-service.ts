@@ -42,7 +42,7 @@ export interface ConfigTarget {
   /** What the gateway has bound, for the membership rules (issue #14 A); absent: the file's rules alone. */
   devices?(): DeviceView | undefined;
   /** Retires the meter and neighbourhood ids a command removed, once it is written: never reused. */
-  retireRemoved?(running: Readonly<Config>, next: Readonly<Config>): void;
+  recordMembership?(running: Readonly<Config>, next: Readonly<Config>): void;
   /** Runs one change at a time (a remote command and a SIGHUP reload, local-reload.ts); absent: as it comes. */
   exclusive?<T>(work: () => Promise<T>): Promise<T>;
 }
@@ -173,7 +173,7 @@ export class OperatorService {
     const previous = readConfigFile(file);
     writeFileAtomic(file, r.yaml);
     if (restart.length > 0) {
-      this.target.retireRemoved?.(running, next);
+      this.target.recordMembership?.(running, next);
       this.metrics.inc('config.written_for_restart');
       this.log.warn(
         { changed, restartRequired: restart },
@@ -200,7 +200,7 @@ export class OperatorService {
       this.log.error({ changed, code: errorCode(error) }, 'new configuration could not start: rolled back');
       throw rolledBack(error);
     }
-    this.target.retireRemoved?.(running, next);
+    this.target.recordMembership?.(running, next);
     this.metrics.inc('config.applied');
     this.log.info({ changed: live }, 'remote configuration applied');
     return { ok: true, applied: 'live', changed, restartRequired: [] };

@@ -119,6 +119,7 @@ describe('BufferStore.open', () => {
         'batches',
         'billing_bands',
         'billing_periods',
+        'commanded_meters',
         'consent_log',
         'customer_history',
         'customer_seq',

@@ -131,4 +131,20 @@ describe('MeterGuard: a Modbus meter added by a command', () => {
     expect(buffer.devices.deviceOf('x1')).toBe('modbus-serial:eastron:2002');
     expect(buffer.devices.deviceOf('x2')).toBeUndefined();
   });
+
+  it('stays held after a restart while the store records it as added by a command', () => {
+    buffer = openTestBuffer(35n ** 2n, metrics);
+    const next = configWith([modbus('m01', 'north', 1), modbus('x1', 'spy', 2)], ['north', 'spy']);
+    // The command's record (LiveConfig.recordMembership), then a restart: x1 is in the start configuration now.
+    buffer.devices.recordCommanded(['x1'], 0);
+    const guard = new MeterGuard(next, buffer.devices, (p) => p, { now: () => 0 }, metrics, captureLog().log);
+    const [m01, x1] = next.meters;
+    expect(codeOf(() => guard.admit(m01!))).toBe('');
+    expect(codeOf(() => guard.admit(x1!))).toBe('DEVICE_UNVERIFIABLE');
+    guard.identify('x1', 'modbus-serial:eastron:2002');
+    expect(codeOf(() => guard.admit(x1!))).toBe('');
+    // Once its serial is bound, a later restart reads it at once.
+    const again = new MeterGuard(next, buffer.devices, (p) => p, { now: () => 0 }, metrics, captureLog().log);
+    expect(codeOf(() => again.admit(x1!))).toBe('');
+  });
 });
