@@ -12,18 +12,23 @@ import { makeKeySet } from '../../helpers/keys.ts';
 import { makeScenario } from '../../helpers/scenario.ts';
 import { loadConfigFile } from '../../../gateway/config/load.ts';
 
+/** A scenario's configuration, loaded as the gateway loads it. */
+async function scenarioConfig(): Promise<Config> {
+  const keys = await makeKeySet();
+  return loadConfigFile(
+    makeScenario({
+      keys,
+      brokerUrl: 'mqtt://127.0.0.1:9',
+      from: '2012-10-09T00:00:00Z',
+      to: '2012-10-09T01:00:00Z',
+      speed: 1,
+    }).configFile,
+  );
+}
+
 describe('LiveConfig.exclusive', () => {
   it('runs changes one after the other, a failed one included', async () => {
-    const keys = await makeKeySet();
-    const config = loadConfigFile(
-      makeScenario({
-        keys,
-        brokerUrl: 'mqtt://127.0.0.1:9',
-        from: '2012-10-09T00:00:00Z',
-        to: '2012-10-09T01:00:00Z',
-        speed: 1,
-      }).configFile,
-    );
+    const config = await scenarioConfig();
     // exclusive() touches none of the parts.
     const live = new LiveConfig(config, {} as LiveParts, silentLogger());
     const events: string[] = [];
@@ -50,16 +55,7 @@ describe('LiveConfig.exclusive', () => {
 
 describe('LiveConfig.recordMembership', () => {
   it('retires what the new configuration drops and records what it adds', async () => {
-    const keys = await makeKeySet();
-    const running = loadConfigFile(
-      makeScenario({
-        keys,
-        brokerUrl: 'mqtt://127.0.0.1:9',
-        from: '2012-10-09T00:00:00Z',
-        to: '2012-10-09T01:00:00Z',
-        speed: 1,
-      }).configFile,
-    );
+    const running = await scenarioConfig();
     const [dropped, ...kept] = running.meters;
     const added: MeterConfig = { ...kept[0]!, id: 'x1' };
     const next: Config = { ...running, meters: [...kept, added] };
