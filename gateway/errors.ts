@@ -72,7 +72,11 @@ export type ErrorCode =
   | 'METER_MOVED'
   | 'NEIGHBOURHOOD_ID_RETIRED'
   | 'MEMBERSHIP_STEERED'
-  | 'ENROLMENT_CODE_USED';
+  | 'ENROLMENT_CODE_USED'
+  // The buffer and its data directory (issue #20; docs/buffer.md, docs/reliability.md).
+  | 'BUFFER_CORRUPT'
+  | 'BUFFER_BEHIND_MARKER'
+  | 'DATA_DIR_LOCKED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
@@ -96,4 +100,16 @@ export function errorCode(error: unknown): string {
   if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string')
     return error.code;
   return 'UNEXPECTED';
+}
+
+/**
+ * Exit code of a start refused because the buffer needs an operator (corrupt, or behind its marker): restarting
+ * cannot help, so the systemd unit does not restart on it (RestartPreventExitStatus=, docs/deploy.md).
+ */
+export const EXIT_NEEDS_OPERATOR = 3;
+const NEEDS_OPERATOR: ReadonlySet<ErrorCode> = new Set(['BUFFER_CORRUPT', 'BUFFER_BEHIND_MARKER']);
+
+/** Whether `error` refuses the start until an operator acts (exit code EXIT_NEEDS_OPERATOR). */
+export function needsOperator(error: unknown): boolean {
+  return error instanceof GatewayError && NEEDS_OPERATOR.has(error.code);
 }
