@@ -547,7 +547,7 @@ export class Gateway {
       this.guard('flush', () => {
         batcher.flush(elapsed.now(), wall.now());
         // A new batch is in the marker before it is published: its number is never given out again.
-        this.guard('marker', () => marker.update());
+        marker.update();
         uplink.sendDue();
       });
     if (this.deps.manual) {

@@ -15,6 +15,7 @@
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { errorCode } from '../errors.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Clock } from '../time/clock.ts';
 import type { RevealMode } from './billing-store.ts';
@@ -46,6 +47,7 @@ export class MarkerKeeper {
   private written: (BufferMark & { bufferId: string }) | undefined;
   private writtenAt = Number.NEGATIVE_INFINITY;
   private readonly reader: MarkReader;
+  private writeFailing = false;
   /** The furthest decision and closed bill the marker of this buffer ever held (kept across restarts). */
   private furthest: Pick<BufferMark, 'decidedThrough' | 'closedThrough'> = {
     decidedThrough: null,
@@ -111,8 +113,8 @@ export class MarkerKeeper {
 
   /**
    * Writes the marker when a batch was created since the last write, or when anything advanced and
-   * MARKER_EVERY_MS have passed, or when `force`d (start, stop). Throws what the file system throws (the caller's
-   * guard counts it; the next call retries).
+   * MARKER_EVERY_MS have passed, or when `force`d (start, stop). A write the file system refuses is logged once
+   * and retried at the next call; a buffer that cannot be read throws (the caller's guard notes a corruption).
    */
   update(force = false): void {
     const now = this.reader.read();
@@ -128,8 +130,22 @@ export class MarkerKeeper {
       const advanced = JSON.stringify(mark) !== JSON.stringify(prev);
       if (!batchCreated && !(advanced && this.elapsed.now() - this.writtenAt >= MARKER_EVERY_MS)) return;
     }
-    this.syncBuffer();
-    writeMarker(this.opts.dataDir, mark, this.wall.now());
+    try {
+      this.syncBuffer();
+      writeMarker(this.opts.dataDir, mark, this.wall.now());
+    } catch (error) {
+      // A marker behind the buffer only detects less, never refuses a sound buffer: a disk full or read-only
+      // (reported by the storage status) must not stop the pipeline. Said once per episode; retried next time.
+      if (!this.writeFailing)
+        this.log.warn(
+          { code: errorCode(error), reason: (error as Error).message },
+          'the buffer marker cannot be written: a loss of the buffer meanwhile would go undetected; retrying',
+        );
+      this.writeFailing = true;
+      return;
+    }
+    if (this.writeFailing) this.log.info('the buffer marker is written again');
+    this.writeFailing = false;
     this.written = mark;
     this.writtenAt = this.elapsed.now();
   }

@@ -4,14 +4,14 @@
  * accepting the loss does (batch numbers, decided groups, closed bills not repeated). Ciphertexts are small
  * integers modulo a small "n²": no cryptography is under test.
  */
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferStore, type EncryptedReading } from '../../../gateway/buffer/buffer.ts';
 import { DATA_LOSS_KEY } from '../../../gateway/buffer/marker-check.ts';
 import { MARKER_EVERY_MS, MarkerKeeper } from '../../../gateway/buffer/marker-keeper.ts';
-import { markerPath, readMarker, type Marker } from '../../../gateway/buffer/marker.ts';
+import { MARKER_FILE, markerPath, readMarker, type Marker } from '../../../gateway/buffer/marker.ts';
 import { silentLogger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
 import { ManualClock } from '../../../gateway/time/clock.ts';
@@ -205,6 +205,20 @@ describe('the buffer marker', () => {
     const { buffer: again } = s.start(true);
     expect(again.billsDue(DAY.end)).toEqual([]);
     expect(again.withheld.has('ACC-m1', DAY.start)).toBe(true);
+  });
+
+  it('a marker the file system refuses does not stop the gateway; it is written once it can be', () => {
+    const s = setup();
+    const { buffer, keeper } = s.start();
+    buffer.storeReading(reading('m1', T0));
+    // The temporary file's name taken by a directory: the write fails (EISDIR) as on a full or read-only disk.
+    const blocker = path.join(s.dir, `.${MARKER_FILE}.${process.pid}.tmp`);
+    mkdirSync(blocker);
+    expect(() => keeper.update(true)).not.toThrow();
+    expect(s.marker().lastInterval).toBeNull();
+    rmdirSync(blocker);
+    keeper.update(true);
+    expect(s.marker().lastInterval).toBe(T0);
   });
 
   it('refuses a replaced or emptied buffer and an unreadable marker; data without a marker is taken', () => {
