@@ -167,6 +167,11 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
             '1 once a statement found the buffer corrupt (SQLITE_CORRUPT, SQLITE_NOTADB): nothing is deleted from it; recover it (docs/buffer.md)',
             h.storage.corrupt ? 1 : 0,
           ),
+          gauge(
+            'meterspace_buffer_data_loss_accepted_timestamp_seconds',
+            'When a start last accepted a buffer behind its marker (--accept-data-loss; Unix seconds); 0 if never',
+            h.storage.dataLossAccepted ? Date.parse(h.storage.dataLossAccepted.at) / 1000 : 0,
+          ),
         ]
       : []),
     gauge('meterspace_memory_rss_bytes', 'Resident set size of the process', h.memory.rssBytes),

@@ -52,6 +52,15 @@ const marker = (x: Harness) => JSON.parse(readFileSync(path.join(dataDir(x), MAR
 const starts = (x: Harness) => x.log().split('"msg":"started"').length - 1;
 const iso = (ms: number | null) => (ms === null ? 'never' : isoUtc(ms));
 
+/** Turns the Prometheus endpoint on in the scenario's configuration; returns a scrape of it. */
+async function withMetrics(x: Harness) {
+  const port = await freePort();
+  const config = parse(readFileSync(x.scenario.configFile, 'utf8')) as Record<string, unknown>;
+  config.observe = { healthSeconds: 0, metrics: { listen: String(port) } };
+  writeFileSync(x.scenario.configFile, stringify(config));
+  return async () => parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+}
+
 /** Starts the gateway and waits until it has created a batch (the marker counts it before it is published). */
 async function startUntilBatch(x: Harness): Promise<GatewayProcess> {
   const gateway = x.spawn();
@@ -83,6 +92,7 @@ async function refusal(g: GatewayProcess): Promise<{ code: number | null; line: 
 describe('the buffer: lost, corrupt, shared (issue #20)', () => {
   it('a lost WAL after SIGKILL is refused with what is missing; --accept-data-loss continues after it', async () => {
     h = await startHarness(WINDOW);
+    const scrape = await withMetrics(h);
     // A batch created since the start, in the WAL only (no checkpoint this early); killed while data still flows,
     // so that the gateway has records to batch after the acceptance.
     const first = await startUntilBatch(h);
@@ -110,6 +120,19 @@ describe('the buffer: lost, corrupt, shared (issue #20)', () => {
       () => h!.log(),
     );
     expect(h.log()).toContain('data loss accepted (--accept-data-loss)');
+    // Recorded for the operator: the health's storage.dataLossAccepted, shown on the Prometheus endpoint.
+    let acceptedAt = 0;
+    await waitFor(
+      () => {
+        void scrape().then(
+          (m) => (acceptedAt = sampleOf(m, 'meterspace_buffer_data_loss_accepted_timestamp_seconds', {})),
+          () => undefined,
+        );
+        return acceptedAt > 0;
+      },
+      60_000,
+      'the acceptance on the metrics endpoint',
+    );
     // Its new batches are numbered after the marker's: no batch id is given out twice.
     const createdAfter = () => {
       const created = [
@@ -171,12 +194,7 @@ describe('the buffer: lost, corrupt, shared (issue #20)', () => {
 
   it('a page corrupted under a running gateway: storage corrupt in Prometheus, logged once, the doctor fails it', async () => {
     h = await startHarness(WINDOW);
-    const port = await freePort();
-    const config = parse(readFileSync(h.scenario.configFile, 'utf8')) as Record<string, unknown>;
-    config.observe = { healthSeconds: 0, metrics: { listen: String(port) } };
-    writeFileSync(h.scenario.configFile, stringify(config));
-    const scrape = async () =>
-      parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const scrape = await withMetrics(h);
     h.spawn();
     await h.waitStarted();
     await waitFor(
