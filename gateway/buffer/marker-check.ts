@@ -53,11 +53,14 @@ export function missingFrom(mark: BufferMark, marker: Marker): string | undefine
     (mark.highWater ?? -Infinity) < (marker.highWater ?? -Infinity) ||
     (mark.lastInterval ?? -Infinity) < (marker.lastInterval ?? -Infinity);
   if (!behind) return undefined;
+  const parts = [`${batches(mark.batchSeq)} (the buffer has batches up to ${mark.batchSeq})`];
+  if ((mark.lastInterval ?? -Infinity) < (marker.lastInterval ?? -Infinity))
+    parts.push(`readings of intervals after ${at(mark.lastInterval)} up to ${at(marker.lastInterval)}`);
+  if ((mark.highWater ?? -Infinity) < (marker.highWater ?? -Infinity))
+    parts.push(`what was decided or billed from data time ${at(mark.highWater)} to ${at(marker.highWater)}`);
   return (
     `the buffer is behind its marker (written ${marker.writtenAt}; lost WAL or an old copy): missing are ` +
-    `${batches(mark.batchSeq)} (the buffer has batches up to ${mark.batchSeq}), readings of intervals after ` +
-    `${at(mark.lastInterval)} up to ${at(marker.lastInterval)}, and what was decided or billed from data time ` +
-    `${at(mark.highWater)} to ${at(marker.highWater)}`
+    `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' and ' : ''}${parts.at(-1)}`
   );
 }
 
