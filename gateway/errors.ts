@@ -78,7 +78,12 @@ export type ErrorCode =
   | 'ENROLMENT_DEVICE_MISMATCH'
   // A key file of the wrong kind where the configuration or a tool names one (issue #20): a private key where a
   // public one belongs, or the other way round.
-  | 'KEY_KIND_WRONG';
+  | 'KEY_KIND_WRONG'
+
+  // The buffer and its data directory (issue #20; docs/buffer.md, docs/reliability.md).
+  | 'BUFFER_CORRUPT'
+  | 'BUFFER_BEHIND_MARKER'
+  | 'DATA_DIR_LOCKED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
@@ -102,4 +107,16 @@ export function errorCode(error: unknown): string {
   if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string')
     return error.code;
   return 'UNEXPECTED';
+}
+
+/**
+ * Exit code of a start refused because the buffer needs an operator (corrupt, or behind its marker): restarting
+ * cannot help, so the systemd unit does not restart on it (RestartPreventExitStatus=, docs/deploy.md).
+ */
+export const EXIT_NEEDS_OPERATOR = 3;
+const NEEDS_OPERATOR: ReadonlySet<ErrorCode> = new Set(['BUFFER_CORRUPT', 'BUFFER_BEHIND_MARKER']);
+
+/** Whether `error` refuses the start until an operator acts (exit code EXIT_NEEDS_OPERATOR). */
+export function needsOperator(error: unknown): boolean {
+  return error instanceof GatewayError && NEEDS_OPERATOR.has(error.code);
 }

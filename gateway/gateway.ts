@@ -17,6 +17,8 @@ import { NeighbourhoodAggregator } from './aggregate/neighbourhood-aggregator.ts
 import { noisePlan, type NoisePlan } from './aggregate/noise-plan.ts';
 import { Batcher } from './batch/batcher.ts';
 import { BufferStore } from './buffer/buffer.ts';
+import { DataDirLock } from './buffer/data-dir-lock.ts';
+import { MarkerKeeper } from './buffer/marker-keeper.ts';
 import type { RevealMode } from './buffer/billing-store.ts';
 import { HIGH_WATER_KEY } from './buffer/state-store.ts';
 import { PRICE_DECIMALS, type Config, type MeterConfig } from './config/schema.ts';
@@ -106,6 +108,8 @@ export interface GatewayDeps {
    * `runOnce()` (the benchmark runs the real pipeline as fast as the CPU allows this way).
    */
   manual?: boolean;
+  /** `--accept-data-loss`: start on a buffer behind its marker, logging and recording the loss (issue #20). */
+  acceptDataLoss?: boolean;
 }
 
 /** The most readings one bill can hold: its period's intervals plus late ones, for every meter of the account. */
@@ -182,6 +186,8 @@ export class Gateway {
   private reloading: Promise<unknown> = Promise.resolve();
   private metricsServer: MetricsServer | undefined;
   private storage: StorageStatus | undefined;
+  private lock: DataDirLock | undefined;
+  private marker: MarkerKeeper | undefined;
   private drivers: Driver[] = [];
   private timers: NodeJS.Timeout[] = [];
   private task: ScheduledTask | undefined;
@@ -244,6 +250,23 @@ export class Gateway {
       metrics,
     );
     this.buffer = buffer;
+    // One gateway per data directory, before anything reads the buffer (issue #20; buffer/data-dir-lock.ts).
+    this.lock = DataDirLock.acquire(config.gateway.dataDir);
+    // A buffer behind its marker (lost WAL, emptied or replaced) is refused unless the loss is accepted.
+    const marker = new MarkerKeeper(
+      {
+        dataDir: config.gateway.dataDir,
+        file: buffer.db.name,
+        acceptDataLoss: this.deps.acceptDataLoss ?? false,
+        reveal: config.billing.reveal,
+      },
+      buffer,
+      elapsed,
+      wall,
+      child('gateway'),
+    );
+    marker.start();
+    this.marker = marker;
     this.log.info({ file: buffer.db.name, pending: buffer.readings.pendingCount() }, 'buffer open');
     // A configuration that re-points a meter bound on this gateway does not start (issue #14 A).
     assertBindings(config, buffer.devices, realpathOrSelf);
@@ -315,6 +338,8 @@ export class Gateway {
     );
     this.storage = storage;
     intake.storageTo(storage);
+    buffer.corruption.onCorruption((error) => storage.corrupted(error));
+    storage.setDataLossAccepted(marker.lastAcceptedLoss());
     this.log.info(engine.details, 'encryption ready');
 
     const aggregator = new NeighbourhoodAggregator(
@@ -515,15 +540,19 @@ export class Gateway {
         billedThrough = now;
         const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
-        buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
+        // Nothing is deleted from a corrupt buffer (a salvage may need what would go).
+        if (!buffer.corruption.corrupt) buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
         customers.tick(now);
         if (source instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
         this.persistMark?.(false);
+        marker.update();
         storage.succeeded();
       });
     this.flush = () =>
       this.guard('flush', () => {
         batcher.flush(elapsed.now(), wall.now());
+        // A new batch is in the marker before it is published: its number is never given out again.
+        marker.update();
         uplink.sendDue();
       });
     if (this.deps.manual) {
@@ -670,9 +699,11 @@ export class Gateway {
       );
     this.customers?.flush();
     this.guard('stop', () => this.persistMark?.(true));
+    this.guard('stop', () => this.marker?.update(true));
     await this.uplink?.stop();
     await this.engine?.stop();
     this.buffer?.close();
+    this.lock?.release();
     this.log.info('stopped');
   }
 
@@ -786,6 +817,11 @@ export class Gateway {
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`errors.${what}.${code}`);
+      // A corrupt page is logged once (with what to do) by the storage status.
+      if (this.buffer?.corruption.note(error)) {
+        this.log.debug({ code }, `${what} failed on the corrupt buffer`);
+        return;
+      }
       // A disk full or read-only is logged once per episode by the storage status, not once a second.
       const storage = isStorageFailure(error) ? this.storage : undefined;
       storage?.failed(error);

@@ -1,12 +1,15 @@
 /**
  * The gateway daemon: `npm start -- --config config/gateway.yaml` (or `node dist/gateway/main.js`).
- * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments.
+ * Exit codes: 0 stopped by a signal, 1 failed at start, 2 invalid configuration or arguments, 3 the buffer needs an
+ * operator (corrupt, or behind its marker: docs/reliability.md), so restarting cannot help.
  * Signals (docs/deploy.md): SIGTERM and SIGINT stop it gracefully; SIGHUP reads the configuration file again
  * (remote/local-reload.ts); a further SIGTERM or SIGINT during the stop is logged and the stop goes on.
  * `--doctor` checks the installation instead (scripts/lib/doctor/): 0 nothing failed, 1 something did.
  * Under systemd (Type=notify) it reports ready, watchdog pings and stopping (observe/systemd-notify.ts).
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { bufferCorrupt, isCorruption } from './buffer/corruption.ts';
 import { ConfigError, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
@@ -18,7 +21,7 @@ import { createLogger } from './observe/log.ts';
 import { SystemdNotifier } from './observe/systemd-notify.ts';
 import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
-const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
+const HELP = `Usage: gateway [--config FILE] [--check | --doctor | --accept-data-loss]
        gateway [--config FILE] rehome METER-ID --reason "…"
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
@@ -32,6 +35,11 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
                       with OK, WARN or FAIL and what to do (exit 0 without FAIL, else 1). Run it as the
                       service user: sudo -u meterspace scripts/gateway --config FILE --doctor
                       ("gateway doctor --config FILE" is the same)
+      --accept-data-loss
+                      start on a buffer that is behind its marker (its WAL lost, the file emptied, replaced
+                      or salvaged), which is otherwise refused (exit 3) with what is missing; the loss is
+                      logged, recorded in the buffer and shown in the health message, and the gateway
+                      continues after what was lost (docs/reliability.md)
       rehome METER    on site only: release the device and source bindings of METER and retire its id, so
                       that its device or source can be configured under a new id (a meter replaced or moved
                       to another neighbourhood); --reason is required, and the step is logged, recorded in
@@ -50,6 +58,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c', default: 'config/gateway.yaml' },
       check: { type: 'boolean', default: false },
       doctor: { type: 'boolean', default: false },
+      'accept-data-loss': { type: 'boolean', default: false },
       reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -100,7 +109,13 @@ async function main(argv: string[]): Promise<void> {
     level: config.gateway.logLevel,
     ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
   });
-  const gateway = new Gateway({ config, log, configFile: values.config });
+  const gateway = new Gateway({
+    config,
+    log,
+    configFile: values.config,
+    acceptDataLoss: values['accept-data-loss'],
+  });
+  if (values['accept-data-loss']) log.warn('started with --accept-data-loss');
   const notifier = SystemdNotifier.fromEnv(process.env, log.child({ component: 'systemd' }));
   let started = false;
   let stopping = false;
@@ -139,6 +154,10 @@ async function main(argv: string[]): Promise<void> {
     await gateway.start();
   } catch (error) {
     await gateway.stop().catch(() => undefined);
+    // A corrupt page met by any statement of the start: one line with what to do, not a stack trace.
+    if (isCorruption(error)) {
+      throw bufferCorrupt(path.join(config.gateway.dataDir, config.buffer.file), error);
+    }
     throw error;
   }
   started = true;

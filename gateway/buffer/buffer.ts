@@ -11,6 +11,7 @@ import { fromBytes, toBytes } from '../encrypt/bigint.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { isStorageFailure } from '../observe/storage-status.ts';
 import { BillingStore, type BillingPeriodRow, type RevealMode } from './billing-store.ts';
+import { CorruptionWatch } from './corruption.ts';
 import { openDatabase, type Db, type OpenOptions } from './database.ts';
 import { CustomerStore } from '../customer/customer-store.ts';
 import { HistoryStore } from '../customer/history-store.ts';
@@ -76,6 +77,8 @@ export class BufferStore {
   readonly state: StateStore;
   readonly devices: DeviceStore;
   readonly withheld: WithheldBillsStore;
+  /** Whether a statement found the file corrupt: then nothing more is deleted from it (issue #20). */
+  readonly corruption = new CorruptionWatch();
 
   constructor(
     readonly db: Db,
@@ -125,18 +128,22 @@ export class BufferStore {
    */
   storeReadings(list: readonly EncryptedReading[]): (StoreOutcome | Error)[] {
     let stored = 0;
-    const results = this.db.transaction(() =>
-      list.map((r) => {
-        try {
-          const outcome = this.storeOne(r, stored);
-          if (outcome.aggregation === 'stored') stored++;
-          return outcome;
-        } catch (error) {
-          if (isStorageFailure(error)) throw error;
-          return error instanceof Error ? error : new Error(String(error));
-        }
-      }),
-    )();
+    const results = this.corruption.guard(() =>
+      this.db.transaction(() =>
+        list.map((r) => {
+          try {
+            const outcome = this.storeOne(r, stored);
+            if (outcome.aggregation === 'stored') stored++;
+            return outcome;
+          } catch (error) {
+            // A corrupt page refuses this reading only; noted, so that the health says so.
+            this.corruption.note(error);
+            if (isStorageFailure(error)) throw error;
+            return error instanceof Error ? error : new Error(String(error));
+          }
+        }),
+      )(),
+    );
     this.readings.noteInserted(stored);
     return results;
   }
@@ -342,6 +349,11 @@ export class BufferStore {
    * periods (invariants 5 and 6). Returns what happened, for counting.
    */
   ackBatch(batchId: string, bodyDigest: string): 'acked' | 'unknown' | 'digest-mismatch' {
+    this.corruption.assertMayDelete('acknowledgement');
+    return this.corruption.guard(() => this.applyAck(batchId, bodyDigest));
+  }
+
+  private applyAck(batchId: string, bodyDigest: string): 'acked' | 'unknown' | 'digest-mismatch' {
     return this.db.transaction(() => {
       const batch = this.outbox.batch(batchId);
       if (!batch) return 'unknown';
@@ -352,8 +364,9 @@ export class BufferStore {
     })();
   }
 
-  /** Applies the outbox limits; returns how many records were dropped. */
+  /** Applies the outbox limits; returns how many records were dropped (none while the buffer is corrupt). */
   enforceLimits(now: number, maxAgeMs: number): number {
+    if (this.corruption.corrupt) return 0;
     return this.db.transaction(() => {
       const { records } = this.outbox.counts();
       const excess = Math.max(0, records - this.limits.maxOutboxRecords);

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { errorCode, GatewayError } from '../errors.ts';
 import { isStorageFailure, storageHint } from '../observe/storage-status.ts';
+import { bufferCorrupt, isCorruption } from './corruption.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { privateDatabase } from './private-files.ts';
 
@@ -35,6 +36,8 @@ export function openDatabase(file: string, opts: OpenOptions, migrations = MIGRA
     configure(db, opts, migrations, file);
   } catch (cause) {
     db.close();
+    // A file that is not a database, or a damaged one: one line and the recovery steps (issue #20).
+    if (isCorruption(cause)) throw bufferCorrupt(file, cause);
     // A full or read-only data directory at start: say which, and what to do (the service manager restarts).
     if (!isStorageFailure(cause)) throw cause;
     const code = errorCode(cause);

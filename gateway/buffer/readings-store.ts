@@ -7,6 +7,13 @@ export interface Group {
   intervalStart: number;
 }
 
+/**
+ * Every group whose interval started at or before this is decided, whether or not `decided_groups` still has its
+ * row: set when a loss is accepted (marker-check.ts), since the lost buffer had decided those groups and a
+ * second release would reveal what differs between the two (privacy invariant 2).
+ */
+export const DECIDED_FLOOR_KEY = 'readings.decided_floor';
+
 export class ReadingsStore {
   private readonly cursorGet: Statement<[string], { last: number }>;
   private readonly cursorSet: Statement<[string, number]>;
@@ -18,6 +25,7 @@ export class ReadingsStore {
   private readonly deleteGroupStmt: Statement<[string, number]>;
   private readonly pruneStmt: Statement<[number]>;
   private pending: number;
+  private decidedFloor: number;
 
   constructor(db: Db) {
     this.cursorGet = db.prepare('SELECT last_interval_start AS last FROM meter_cursors WHERE meter_id = ?');
@@ -46,6 +54,14 @@ export class ReadingsStore {
     this.deleteGroupStmt = db.prepare('DELETE FROM readings WHERE neighbourhood = ? AND interval_start = ?');
     this.pruneStmt = db.prepare('DELETE FROM decided_groups WHERE interval_start < ?');
     this.pending = (db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+    const floor = db.prepare('SELECT value FROM state WHERE key = ?').get(DECIDED_FLOOR_KEY) as
+      { value: string } | undefined;
+    this.decidedFloor = floor ? Number(floor.value) : Number.NEGATIVE_INFINITY;
+  }
+
+  /** Raises the decided floor (call inside the transaction that stores it under DECIDED_FLOOR_KEY). */
+  raiseDecidedFloor(intervalStart: number): void {
+    this.decidedFloor = Math.max(this.decidedFloor, intervalStart);
   }
 
   cursor(meterId: string): number | undefined {
@@ -71,7 +87,10 @@ export class ReadingsStore {
   }
 
   isDecided(group: Group): boolean {
-    return this.decidedGet.get(group.neighbourhood, group.intervalStart) !== undefined;
+    return (
+      group.intervalStart <= this.decidedFloor ||
+      this.decidedGet.get(group.neighbourhood, group.intervalStart) !== undefined
+    );
   }
 
   decide(group: Group, outcome: 'released' | 'suppressed', at: number): void {

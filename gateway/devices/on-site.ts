@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { DataDirLock } from '../buffer/data-dir-lock.ts';
 import { openDatabase } from '../buffer/database.ts';
 import { DeviceStore } from '../buffer/device-store.ts';
 import { removeEnrolmentCodes } from '../customer/enrolment-codes.ts';
@@ -84,7 +85,15 @@ export function rehomeMeter(
   if (reason.trim().length < 3) {
     throw new GatewayError('CONFIG_INVALID', 'a re-home needs --reason "…" saying why (it is recorded)');
   }
-  return withStore(config, (store) => {
+  // Not beside a running gateway, which would not see the change (issue #20: one gateway per data directory).
+  const lock = DataDirLock.acquire(config.gateway.dataDir);
+  try {
+    return withStore(config, (store) => rehome(store));
+  } finally {
+    lock.release();
+  }
+
+  function rehome(store: DeviceStore): number {
     const state = store.meter(meterId);
     if (!state)
       throw new GatewayError('CONFIG_INVALID', `meter ${meterId} has never been bound on this gateway`);
@@ -98,5 +107,5 @@ export function rehomeMeter(
       'meter re-homed on site: its device and source bindings are released and its id is retired',
     );
     return released;
-  });
+  }
 }

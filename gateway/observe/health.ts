@@ -45,8 +45,23 @@ const FRAME_REJECTED = /^driver\.(?:[a-z0-9-]+\.rejected|frames_rejected)\.([A-Z
 /** How far back the health message reports re-homes. */
 const REHOME_REPORT_MS = 30 * 24 * 3600_000;
 
+/** What the health reads from the buffer's tables. */
+interface BufferFigures {
+  outbox: { records: number; unbatched: number; batches: number };
+  oldest: number | undefined;
+  held: number;
+  rehomes: { meter: string; at: number; reason: string }[];
+}
+
 export class Health {
   private readonly startedAt: number;
+  /** The buffer's figures last read: shown while its tables cannot be read (a corrupt page, issue #20). */
+  private figures: BufferFigures = {
+    outbox: { records: 0, unbatched: 0, batches: 0 },
+    oldest: undefined,
+    held: 0,
+    rehomes: [],
+  };
 
   constructor(
     private readonly opts: HealthOptions,
@@ -60,8 +75,7 @@ export class Health {
     const now = (this.sources.elapsed ?? wall).now();
     const counters = metrics.snapshot();
     const status = meters.snapshot();
-    const outbox = buffer.outbox.counts();
-    const oldest = buffer.outbox.oldestBatchAt();
+    const { outbox, oldest, held, rehomes } = this.bufferFigures();
     const memory = process.memoryUsage();
     const pendingReadings = buffer.readings.pendingCount();
     const { limits } = this.opts;
@@ -91,7 +105,7 @@ export class Health {
       },
       buffer: {
         pendingReadings,
-        heldReadings: buffer.held.summary().count,
+        heldReadings: held,
         outboxRecords: outbox.records,
         unbatchedRecords: outbox.unbatched,
         batches: outbox.batches,
@@ -105,13 +119,31 @@ export class Health {
       },
       disk: diskOf(this.opts.dataDir),
       ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),
-      rehomes: buffer.devices
-        .rehomes(wall.now() - REHOME_REPORT_MS)
+      rehomes: rehomes
         .slice(0, 100)
         .map((r) => ({ meter: r.meter, at: new Date(r.at).toISOString(), reason: r.reason.slice(0, 500) })),
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal },
       meterStatus: status.meters,
     };
+  }
+
+  /**
+   * Reads the buffer's figures, or keeps the last ones when a table cannot be read: the health is what tells the
+   * operator that the buffer is corrupt, so it must still go out (the corruption is noted for `storage`).
+   */
+  private bufferFigures(): BufferFigures {
+    const { buffer, wall } = this.sources;
+    try {
+      this.figures = {
+        outbox: buffer.outbox.counts(),
+        oldest: buffer.outbox.oldestBatchAt(),
+        held: buffer.held.summary().count,
+        rehomes: buffer.devices.rehomes(wall.now() - REHOME_REPORT_MS),
+      };
+    } catch (error) {
+      if (!buffer.corruption.note(error)) throw error;
+    }
+    return this.figures;
   }
 }
 

@@ -149,7 +149,7 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
       ? [
           gauge(
             'meterspace_storage_writable',
-            '1 while the buffer takes writes; 0 from a write refused by the storage (disk full, read-only)',
+            '1 while the buffer takes writes; 0 from a write refused by the storage (disk full, read-only) or once the buffer is found corrupt',
             h.storage.writable ? 1 : 0,
           ),
           gauge(
@@ -161,6 +161,16 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
             'meterspace_storage_unstored_readings',
             'Ciphertexts waiting in memory for the buffer to take writes again',
             h.storage.unstoredReadings,
+          ),
+          gauge(
+            'meterspace_storage_corrupt',
+            '1 once a statement found the buffer corrupt (SQLITE_CORRUPT, SQLITE_NOTADB): nothing is deleted from it; recover it (docs/buffer.md)',
+            h.storage.corrupt ? 1 : 0,
+          ),
+          gauge(
+            'meterspace_buffer_data_loss_accepted_timestamp_seconds',
+            'When a start last accepted a buffer behind its marker (--accept-data-loss; Unix seconds); 0 if never',
+            h.storage.dataLossAccepted ? Date.parse(h.storage.dataLossAccepted.at) / 1000 : 0,
           ),
         ]
       : []),

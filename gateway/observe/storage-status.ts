@@ -28,6 +28,10 @@ export interface StorageHealth {
   failingSince: string | null;
   /** Ciphertexts of readings waiting in memory for the buffer to take writes again. */
   unstoredReadings: number;
+  /** True from the first statement that found the buffer corrupt until a restart on a recovered file. */
+  corrupt: boolean;
+  /** The last start that accepted a buffer behind its marker (--accept-data-loss), if any. */
+  dataLossAccepted?: { at: string; missing: string } | null;
 }
 
 /** What a failed write with SQLite's `code` means under `dataDir`, and what to do. */
@@ -43,6 +47,8 @@ export class StorageStatus {
   private failing: { code: string; since: number } | undefined;
   private lastCode: string | null = null;
   private failures = 0;
+  private corruptSince: number | undefined;
+  private dataLoss: { at: string; missing: string } | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -53,8 +59,31 @@ export class StorageStatus {
     private readonly unstored: () => number = () => 0,
   ) {}
 
+  /** False while writes fail, and for good once the buffer was found corrupt. */
   get writable(): boolean {
-    return this.failing === undefined;
+    return this.failing === undefined && this.corruptSince === undefined;
+  }
+
+  /**
+   * A statement found the buffer corrupt (buffer/corruption.ts, told once per run): logged once at error with what
+   * to do, counted, and shown for the rest of the run; acknowledgements and drops delete nothing meanwhile.
+   */
+  corrupted(error: unknown): void {
+    const code = errorCode(error);
+    this.metrics.inc(`storage.corrupt.${code}`);
+    this.lastCode = code;
+    this.corruptSince = this.wall.now();
+    this.log.error(
+      { code, dataDir: this.dataDir, reason: (error as Error).message },
+      'the buffer is corrupt: nothing more is deleted from it (acknowledged batches stay, limits drop nothing); ' +
+        'readings are still stored where SQLite can; stop the gateway and recover the buffer ' +
+        '(docs/buffer.md, "Recovering a corrupt buffer")',
+    );
+  }
+
+  /** The last accepted data loss (kept in the buffer), for the health message. */
+  setDataLossAccepted(record: { at: string; missing: string } | null): void {
+    this.dataLoss = record;
   }
 
   /** A write failed; the first failure of an episode is logged with its cause and what to do. */
@@ -72,7 +101,7 @@ export class StorageStatus {
     );
   }
 
-  /** A write succeeded: ends an episode, if one is on. */
+  /** A write succeeded: ends an episode of failed writes, if one is on (not a corruption). */
   succeeded(): void {
     if (!this.failing) return;
     const seconds = Math.round((this.wall.now() - this.failing.since) / 1000);
@@ -88,8 +117,14 @@ export class StorageStatus {
     return {
       writable: this.writable,
       lastErrorCode: this.lastCode,
-      failingSince: this.failing ? isoUtc(this.failing.since) : null,
+      failingSince: this.failing
+        ? isoUtc(this.failing.since)
+        : this.corruptSince !== undefined
+          ? isoUtc(this.corruptSince)
+          : null,
       unstoredReadings: this.unstored(),
+      corrupt: this.corruptSince !== undefined,
+      dataLossAccepted: this.dataLoss,
     };
   }
 }

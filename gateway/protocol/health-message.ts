@@ -105,6 +105,17 @@ export const HealthBody = z
         failingSince: Iso.nullable(),
         /** Ciphertexts waiting in memory to be written. */
         unstoredReadings: Count,
+        /** True once a statement found the buffer corrupt (issue #20): nothing is deleted from it meanwhile. */
+        corrupt: z.boolean().optional(),
+        /**
+         * The last start that accepted a buffer behind its marker (`--accept-data-loss`, docs/reliability.md):
+         * when, and what its marker said was missing; null if never.
+         */
+        dataLossAccepted: z
+          .object({ at: Iso, missing: z.string().max(2000) })
+          .strict()
+          .nullable()
+          .optional(),
       })
       .strict()
       .optional(),

@@ -1,5 +1,5 @@
 /** The shared shape of every CLI here: errors print one clear line, exit codes are stable. */
-import { GatewayError } from '../../gateway/errors.ts';
+import { EXIT_NEEDS_OPERATOR, GatewayError, needsOperator } from '../../gateway/errors.ts';
 import { ConfigError } from '../../gateway/config/load.ts';
 
 /** Wrong arguments: exit code 2 with the help text. */
@@ -27,6 +27,7 @@ function report(error: unknown): number {
   }
   if (error instanceof GatewayError) {
     console.error(`error [${error.code}]: ${error.message}`);
+    if (needsOperator(error)) return EXIT_NEEDS_OPERATOR;
     return error instanceof ConfigError ? 2 : 1;
   }
   if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {

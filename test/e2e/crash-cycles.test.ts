@@ -42,7 +42,15 @@ const PREFIX = 'meterspace/v1';
 const MOMENT_TIMEOUT_MS = 15_000;
 /** The whole run: about 7 s a cycle on a starved machine, with room to spare. */
 const TIMEOUT_MS = 300_000 + CYCLES * 15_000;
-const DATA_FILES = new Set(['buffer.sqlite', 'buffer.sqlite-wal', 'buffer.sqlite-shm']);
+// The buffer, its marker and the data directory's lock (issue #20; the PID file stays after a SIGKILL, harmless).
+const DATA_FILES = new Set([
+  'buffer.sqlite',
+  'buffer.sqlite-wal',
+  'buffer.sqlite-shm',
+  'buffer-marker.json',
+  'gateway.lock',
+  'gateway.pid',
+]);
 
 /** mulberry32: a small seeded generator, so that a failing run can be repeated with CRASH_SEED. */
 function seeded(seed: number): () => number {

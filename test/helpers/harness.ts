@@ -26,8 +26,8 @@ export interface Harness {
   mdms: MdmsReceiver;
   /** Groups (released or suppressed) the MDMS must end up with. */
   groups: number;
-  /** Starts a gateway process on the scenario (the previous one, if any, is left to the test). */
-  spawn(): GatewayProcess;
+  /** Starts a gateway process on the scenario, with `args` (the previous one, if any, is left to the test). */
+  spawn(args?: readonly string[]): GatewayProcess;
   /** The gateway's log file so far ('' before the gateway has made it). */
   log(): string;
   /** Waits until the gateway has logged "started" (after a spawn). */
@@ -59,8 +59,8 @@ export async function startHarness(
     store,
     mdms: receiver,
     groups: scenario.expected.aggregates.size + scenario.expected.suppressed.size,
-    spawn: () => {
-      const gateway = spawnGateway(scenario.configFile);
+    spawn: (args) => {
+      const gateway = spawnGateway(scenario.configFile, args);
       started.push(gateway);
       return gateway;
     },

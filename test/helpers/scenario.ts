@@ -148,8 +148,9 @@ export interface GatewayProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnGateway(configFile: string): GatewayProcess {
-  const child = spawn(GATEWAY_BIN, ['--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts scripts/gateway on `configFile`, with `args` after it (e.g. --accept-data-loss). */
+export function spawnGateway(configFile: string, args: readonly string[] = []): GatewayProcess {
+  const child = spawn(GATEWAY_BIN, ['--config', configFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   // Kept beside the configuration too, for a post-mortem of a failed run (a crash prints to stderr only).
   const keep = path.join(path.dirname(configFile), 'gateway.out');

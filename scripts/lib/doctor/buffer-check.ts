@@ -1,12 +1,17 @@
 /**
  * The SQLite buffer, if it exists: writable by this user (a trial run as root leaves it owned by root), of a
- * schema this gateway knows, and passing SQLite's quick_check, read on a read-only connection so that the
- * doctor can run beside a running gateway. Its directory and files group- or world-accessible are a WARN: the
+ * schema this gateway knows, passing SQLite's quick_check (else BUFFER_CORRUPT and the recovery steps) and not
+ * behind its marker (BUFFER_BEHIND_MARKER, issue #20), read on a read-only connection so that the doctor can run
+ * beside a running gateway (it names it: the data directory's lock, probed without being held). Its directory and files group- or world-accessible are a WARN: the
  * gateway tightens them itself at start (gateway/buffer/private-files.ts).
  */
 import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isCorruption } from '../../../gateway/buffer/corruption.ts';
+import { lockHolder } from '../../../gateway/buffer/data-dir-lock.ts';
+import { compareWithMarker } from '../../../gateway/buffer/marker-check.ts';
+import { EMPTY_MARK, markOf, readMarker } from '../../../gateway/buffer/marker.ts';
 import { MIGRATIONS } from '../../../gateway/buffer/migrations.ts';
 import type { Config } from '../../../gateway/config/schema.ts';
 import { bindingIssuesReadOnly } from '../../../gateway/devices/on-site.ts';
@@ -36,16 +41,22 @@ export function checkBuffer(file: string, user: string): Finding {
       );
     }
     const result = db.pragma('quick_check', { simple: true }) as string;
-    if (result !== 'ok') {
+    if (result !== 'ok') return corrupt(file, `fails SQLite's quick_check: ${result}`);
+    // Behind its marker (lost WAL, replaced file): the gateway refuses to start on it (exit 3).
+    const verdict = compareWithMarker(version === 0 ? EMPTY_MARK : markOf(db), readMarker(dir));
+    if (verdict.kind === 'behind') {
       return fail(
         'buffer',
-        `${file} fails SQLite's quick_check: ${result}`,
-        `stop the gateway, keep a copy of ${dir}, and ask for help (docs/buffer.md); moving the files away ` +
-          'starts an empty buffer, losing the batches not yet acknowledged',
+        `${file}: [BUFFER_BEHIND_MARKER] ${verdict.missing}`,
+        `keep a copy of ${dir}; bring the files back if you can, else start once with --accept-data-loss ` +
+          '(docs/reliability.md, "A buffer behind its marker")',
       );
     }
     const size = statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
-    const summary = `${file}: schema ${version}, quick_check ok, ${formatBytes(size)}`;
+    const holder = lockHolder(dir);
+    const running =
+      holder === undefined ? '' : `, in use by the running gateway${holder > 0 ? ` (PID ${holder})` : ''}`;
+    const summary = `${file}: schema ${version}, quick_check ok, ${formatBytes(size)}${running}`;
     // The buffer holds households' sealed readings and consent span seeds: private to the gateway's user.
     const loose = [dir, file, `${file}-wal`, `${file}-shm`].filter(
       (f) => existsSync(f) && (statSync(f).mode & 0o077) !== 0,
@@ -60,6 +71,7 @@ export function checkBuffer(file: string, user: string): Finding {
     }
     return ok('buffer', summary);
   } catch (error) {
+    if (isCorruption(error)) return corrupt(file, messageOf(error));
     return fail(
       'buffer',
       `${file}: ${messageOf(error)}`,
@@ -68,6 +80,16 @@ export function checkBuffer(file: string, user: string): Finding {
   } finally {
     db?.close();
   }
+}
+
+/** A corrupt buffer: what the gateway says too (BUFFER_CORRUPT) and the recovery steps. */
+function corrupt(file: string, what: string): Finding {
+  return fail(
+    'buffer',
+    `[BUFFER_CORRUPT] ${file}: ${what}`,
+    `stop the gateway, keep a copy of ${path.dirname(file)}, salvage with sqlite3 ".recover" and start with ` +
+      '--accept-data-loss (docs/buffer.md, "Recovering a corrupt buffer")',
+  );
 }
 
 /** The configuration against the meters this gateway has bound (issue #14; docs/fleet.md "Membership …"). */
