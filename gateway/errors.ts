@@ -72,7 +72,11 @@ export type ErrorCode =
   | 'METER_MOVED'
   | 'NEIGHBOURHOOD_ID_RETIRED'
   | 'MEMBERSHIP_STEERED'
-  | 'ENROLMENT_CODE_USED';
+  | 'ENROLMENT_CODE_USED'
+  // Delivery (issue #20): a stored batch that fails its own signature, one the MDMS or the broker refused.
+  | 'BATCH_CORRUPT'
+  | 'BATCH_REFUSED'
+  | 'PUBLISH_REFUSED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

@@ -13,6 +13,7 @@ import { isoUtc } from '../time/zoned.ts';
 import type { MeterStatus } from './meter-status.ts';
 import type { Metrics } from './metrics.ts';
 import type { StorageStatus } from './storage-status.ts';
+import type { DeliveryStatus } from './delivery-status.ts';
 
 export interface HealthOptions {
   gatewayId: string;
@@ -35,6 +36,8 @@ export interface HealthSources {
   clock?: () => ClockStatus;
   /** Whether the buffer takes writes (absent: not shown). */
   storage?: StorageStatus;
+  /** What stops batches from arriving although the link is up (absent: not shown). */
+  delivery?: DeliveryStatus;
 }
 
 /** Counters of refused readings (`readings.rejected.<CODE>`). */
@@ -105,6 +108,7 @@ export class Health {
       },
       disk: diskOf(this.opts.dataDir),
       ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),
+      ...(this.sources.delivery ? { delivery: this.sources.delivery.snapshot() } : {}),
       rehomes: buffer.devices
         .rehomes(wall.now() - REHOME_REPORT_MS)
         .slice(0, 100)

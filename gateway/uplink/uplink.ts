@@ -1,18 +1,24 @@
 /**
  * The upstream MQTT link: publishes stored batches with QoS 1, re-sends each until the MDMS's signed
- * acknowledgement names it (exponential back-off, everything due again after a reconnect), applies
- * acknowledgements to the buffer, and keeps a retained status message (with a last will) on the broker.
+ * acknowledgement names it (exponential back-off paced by the MDMS's ack latency, everything due again after a
+ * reconnect), verifies each stored batch before sending it (batch-repair.ts), hands the ack topic to the ack
+ * handler, reports publishes the broker refuses (MQTT 5 PUBACK reason codes), and keeps a retained status message
+ * (with a last will) on the broker.
  */
 import type { KeyObject } from 'node:crypto';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import type { BatchRepair } from '../batch/batch-repair.ts';
 import type { BufferStore } from '../buffer/buffer.ts';
 import type { StoredBatch } from '../buffer/outbox-store.ts';
-import { errorCode, GatewayError } from '../errors.ts';
+import { errorCode } from '../errors.ts';
+import { DeliveryStatus } from '../observe/delivery-status.ts';
 import type { Logger } from '../observe/log.ts';
+import { LogThrottle } from '../observe/log-throttle.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { openEnvelope } from '../protocol/envelope.ts';
-import { AckBody } from '../protocol/messages.ts';
 import { topics } from '../protocol/topics.ts';
+import { AckHandler } from './ack-handler.ts';
+import { AckPacer } from './ack-pacer.ts';
+import { publishRefusal } from './publish-refusal.ts';
 import { connectionHint } from './connection-hint.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
@@ -26,6 +32,16 @@ export interface UplinkOptions {
   gatewayId: string;
   retryInitialMs: number;
   retryMaxMs: number;
+}
+
+/** Optional collaborators (tests of other concerns leave them out). */
+export interface UplinkExtras {
+  /** Verifies each stored batch before a send and handles the MDMS's nacks; absent: sent as stored. */
+  repair?: BatchRepair;
+  /** Where refusals are reported for health; absent: one of its own. */
+  delivery?: DeliveryStatus;
+  /** Random numbers for the back-off's jitter (tests). */
+  random?: () => number;
 }
 
 /** What other components (households' requests and streams) need of the upstream connection. */
@@ -47,6 +63,10 @@ export class Uplink implements MessageLink {
   private readonly connectListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly clocks: { elapsed: Clock; calendar: Clock };
+  private readonly pacer: AckPacer;
+  private readonly throttle: LogThrottle;
+  private readonly acks: AckHandler;
+  readonly delivery: DeliveryStatus;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -60,8 +80,28 @@ export class Uplink implements MessageLink {
     clocks: Clock | { elapsed: Clock; calendar: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly extras: UplinkExtras = {},
   ) {
     this.clocks = 'now' in clocks ? { elapsed: clocks, calendar: clocks } : clocks;
+    this.pacer = new AckPacer(opts, this.clocks.elapsed, extras.random);
+    this.throttle = new LogThrottle(this.clocks.elapsed);
+    this.delivery =
+      extras.delivery ??
+      new DeliveryStatus(metrics, buffer, this.clocks.calendar, () => this.pacer.latencyMs());
+    this.acks = new AckHandler(opts.gatewayId, {
+      buffer,
+      mdmsKey,
+      pacer: this.pacer,
+      ...(extras.repair ? { repair: extras.repair } : {}),
+      throttle: this.throttle,
+      metrics,
+      log,
+    });
+  }
+
+  /** The median of the MDMS's recent acknowledgement latencies (ms), for health. */
+  ackLatencyMs(): number | undefined {
+    return this.pacer.latencyMs();
   }
 
   get connected(): boolean {
@@ -133,7 +173,7 @@ export class Uplink implements MessageLink {
     });
     const ackTopic = topics.ack(prefix, gatewayId);
     client.on('message', (topic, payload) => {
-      if (topic === ackTopic) return this.onAck(payload);
+      if (topic === ackTopic) return this.acks.handle(payload);
       const handler = this.routes.get(topic);
       if (!handler) return;
       try {
@@ -211,9 +251,11 @@ export class Uplink implements MessageLink {
   sendDue(): void {
     const client = this.client;
     if (!client?.connected) return;
-    for (const batch of this.buffer.outbox.dueBatches(this.clocks.elapsed.now())) {
-      if (this.inFlight.has(batch.batchId)) continue;
-      this.publishBatch(client, batch);
+    for (const due of this.buffer.outbox.dueBatches(this.clocks.elapsed.now())) {
+      if (this.inFlight.has(due.batchId)) continue;
+      const batch = this.extras.repair ? this.extras.repair.beforeSend(due) : due;
+      if (batch) this.publishBatch(client, batch);
+      else this.pacer.forget(due.batchId);
     }
   }
 
@@ -242,47 +284,52 @@ export class Uplink implements MessageLink {
   private publishBatch(client: MqttClient, batch: StoredBatch): void {
     const attempts = batch.attempts + 1;
     // Schedule the next try before sending, so a crash mid-publish cannot make it re-send in a tight loop.
-    const next = this.clocks.elapsed.now() + this.backoff(attempts);
+    const next = this.clocks.elapsed.now() + this.pacer.delayMs(attempts);
     // In flight only once recorded: an attempt the disk refused to record is tried again on the next run.
     this.buffer.outbox.recordAttempt(batch.batchId, attempts, next);
     this.inFlight.add(batch.batchId);
+    this.pacer.sent(batch.batchId);
     client.publish(topics.batch(this.opts.prefix, this.opts.gatewayId), batch.message, { qos: 1 }, (err) => {
       this.inFlight.delete(batch.batchId);
-      if (err) {
-        this.metrics.inc('batches.publish_failed');
-        this.log.warn({ batchId: batch.batchId, err: err.message }, 'batch publish failed; will retry');
-        return;
-      }
+      if (err) return this.publishFailed(batch, err);
       this.metrics.inc(attempts === 1 ? 'batches.sent' : 'batches.resent');
       this.log.info({ batchId: batch.batchId, attempt: attempts }, 'batch published');
     });
   }
 
-  private backoff(attempts: number): number {
-    const { retryInitialMs, retryMaxMs } = this.opts;
-    const base = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempts - 1, 30));
-    // ±20 % jitter so that a fleet does not re-send in lock-step after an outage.
-    return Math.round(base * (0.8 + 0.4 * Math.random()));
-  }
-
-  private onAck(payload: Buffer): void {
-    try {
-      const { body } = openEnvelope(payload, this.mdmsKey);
-      const parsed = AckBody.safeParse(body);
-      if (!parsed.success)
-        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement body is not a v1 ack');
-      const ack = parsed.data;
-      if (ack.gateway !== this.opts.gatewayId) {
-        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement names another gateway');
-      }
-      const result = this.buffer.ackBatch(ack.batchId, ack.bodyDigest);
-      this.metrics.inc(`acks.${result}`);
-      if (result === 'acked') this.log.info({ batchId: ack.batchId }, 'batch acknowledged');
-      else this.log.warn({ batchId: ack.batchId, result }, 'acknowledgement not applied');
-    } catch (error) {
-      const code = errorCode(error);
-      this.metrics.inc(`acks.rejected.${code}`);
-      this.log.warn({ code, reason: (error as Error).message }, 'acknowledgement rejected');
+  /**
+   * A publish the client or the broker did not complete. Under MQTT 5 a broker that refuses it (an ACL, a quota)
+   * says so in the PUBACK's reason code; the batch stays pending and is re-sent on its back-off, so the refusal
+   * is counted each time and logged once per reason (then every ten minutes with a count).
+   */
+  private publishFailed(batch: StoredBatch, err: Error): void {
+    const refusal = publishRefusal(err);
+    if (!refusal) {
+      this.metrics.inc('batches.publish_failed');
+      this.throttle.hit(`publish-failed:${err.message}`, (repeats) =>
+        this.log.warn(
+          { batchId: batch.batchId, err: err.message, repeats },
+          'batch publish failed; will retry',
+        ),
+      );
+      return;
     }
+    this.metrics.inc('batches.refused_by_broker');
+    this.metrics.inc(`batches.refused_by_broker.${refusal.name}`);
+    this.delivery.brokerRefused(refusal.reasonCode, refusal.reason);
+    this.throttle.hit(`publish-refused:${refusal.reasonCode}`, (repeats) =>
+      this.log.error(
+        {
+          code: 'PUBLISH_REFUSED',
+          batchId: batch.batchId,
+          reasonCode: refusal.hex,
+          reason: refusal.reason,
+          topic: topics.batch(this.opts.prefix, this.opts.gatewayId),
+          repeats,
+        },
+        `the broker refused the batch (${refusal.hex} ${refusal.reason}): check its ACL for the batch topic; ` +
+          'the batch stays buffered and is re-sent',
+      ),
+    );
   }
 }
