@@ -75,6 +75,7 @@ export function quarantineReport(db: Db): QuarantineEntry[] {
 /** One line naming exactly what the MDMS does not have. */
 export function describeLoss(e: QuarantineEntry): string {
   const kinds = Object.entries(e.kinds)
+    .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
   return (
