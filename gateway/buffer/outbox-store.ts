@@ -144,7 +144,10 @@ export class OutboxStore {
               (SELECT COUNT(*) FROM outbox WHERE batch_id IS NULL) AS unbatched,
               (SELECT COUNT(*) FROM batches) AS batches`,
     );
-    this.oldestBatchStmt = db.prepare('SELECT MIN(created_at) AS at FROM batches');
+    // Quarantined batches are reported apart (health `delivery`): this age says whether delivery works now.
+    this.oldestBatchStmt = db.prepare(
+      'SELECT MIN(created_at) AS at FROM batches WHERE quarantined_at IS NULL',
+    );
     // Oldest unbatched aggregates/suppressions first; bills are never dropped. Groups decided in one tick share
     // created_at (many of them after a restart or a stall): the older interval goes first, not the neighbourhood
     // whose name sorts first.
@@ -224,7 +227,9 @@ export class OutboxStore {
     return this.countStmt.get()!;
   }
 
-  /** When the oldest unacknowledged batch was made (wall clock), or undefined when every batch is acknowledged. */
+  /**
+   * When the oldest unacknowledged batch not quarantined was made (wall clock), or undefined when there is none.
+   */
   oldestBatchAt(): number | undefined {
     return this.oldestBatchStmt.get()!.at ?? undefined;
   }

@@ -2,8 +2,8 @@
  * Messages on the acknowledgement topic (docs/protocol.md §7, §7a): verified with the MDMS's public key, then an
  * ack deletes what it names (buffer.ackBatch) and tells the pacer the MDMS's latency, and a nack (contract 1.1)
  * marks its batch as poison: rebuilt once where the code suggests corruption, else quarantined (batch-repair.ts).
- * Each message is counted once (`acks.*`, or `nacks.<CODE>` and `nacks.<outcome>`); identical warnings are
- * rate-limited.
+ * Each message is counted once under `acks.*` (a nack as `acks.nack`, and by `nacks.<CODE>` and
+ * `nacks.outcome.<outcome>`); identical warnings are rate-limited.
  */
 import type { KeyObject } from 'node:crypto';
 import type { BatchRepair } from '../batch/batch-repair.ts';
@@ -73,6 +73,8 @@ export class AckHandler {
     const nack: NackBodyMsg = parsed.data;
     if (nack.gateway !== this.gatewayId)
       throw new GatewayError('MESSAGE_MALFORMED', 'refusal names another gateway');
+    // Every message on the ack topic is counted once under `acks.` (what tests and operators add up).
+    metrics.inc('acks.nack');
     metrics.inc(`nacks.${nack.code}`);
     const outcome = repair?.refused(nack.batchId, nack.code, nack.reason) ?? 'kept';
     metrics.inc(`nacks.outcome.${outcome}`);

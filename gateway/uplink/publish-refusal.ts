@@ -5,6 +5,10 @@
  * PUBACK has no reason code: a broker that drops a denied publish still acknowledges it, and nothing here can
  * tell (docs/reliability.md "The broker refuses the batches").
  */
+import type { DeliveryStatus } from '../observe/delivery-status.ts';
+import type { Logger } from '../observe/log.ts';
+import type { LogThrottle } from '../observe/log-throttle.ts';
+import type { Metrics } from '../observe/metrics.ts';
 
 export interface PublishRefusal {
   reasonCode: number;
@@ -38,4 +42,48 @@ export function publishRefusal(err: Error): PublishRefusal | undefined {
     reason,
     name: reason.toUpperCase().replace(/[^A-Z0-9]+/g, '_'),
   };
+}
+
+/**
+ * A batch publish the client or the broker did not complete. A refusal by the broker (an ACL, a quota) is an
+ * error with the broker's reason; anything else (the connection went) a warning. Either way the batch stays
+ * pending and is re-sent on its back-off, so each is counted every time and logged once per reason (then every
+ * ten minutes with a count).
+ */
+export class PublishFailures {
+  constructor(
+    private readonly topic: string,
+    private readonly delivery: DeliveryStatus,
+    private readonly throttle: LogThrottle,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  failed(batchId: string, err: Error): void {
+    const refusal = publishRefusal(err);
+    if (!refusal) {
+      this.metrics.inc('batches.publish_failed');
+      this.throttle.hit(`publish-failed:${err.message}`, (repeats) =>
+        this.log.warn({ batchId, err: err.message, repeats }, 'batch publish failed; will retry'),
+      );
+      return;
+    }
+    this.metrics.inc('batches.refused_by_broker');
+    this.metrics.inc(`batches.refused_by_broker.${refusal.name}`);
+    this.delivery.brokerRefused(refusal.reasonCode, refusal.reason);
+    this.throttle.hit(`publish-refused:${refusal.reasonCode}`, (repeats) =>
+      this.log.error(
+        {
+          code: 'PUBLISH_REFUSED',
+          batchId,
+          reasonCode: refusal.hex,
+          reason: refusal.reason,
+          topic: this.topic,
+          repeats,
+        },
+        `the broker refused the batch (${refusal.hex} ${refusal.reason}): check its ACL for the batch topic; ` +
+          'the batch stays buffered and is re-sent',
+      ),
+    );
+  }
 }

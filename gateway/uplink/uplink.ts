@@ -18,7 +18,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { topics } from '../protocol/topics.ts';
 import { AckHandler } from './ack-handler.ts';
 import { AckPacer } from './ack-pacer.ts';
-import { publishRefusal } from './publish-refusal.ts';
+import { PublishFailures } from './publish-refusal.ts';
 import { connectionHint } from './connection-hint.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
@@ -67,6 +67,7 @@ export class Uplink implements MessageLink {
   private readonly throttle: LogThrottle;
   private readonly acks: AckHandler;
   readonly delivery: DeliveryStatus;
+  private readonly failures: PublishFailures;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -88,6 +89,13 @@ export class Uplink implements MessageLink {
     this.delivery =
       extras.delivery ??
       new DeliveryStatus(metrics, buffer, this.clocks.calendar, () => this.pacer.latencyMs());
+    this.failures = new PublishFailures(
+      topics.batch(opts.prefix, opts.gatewayId),
+      this.delivery,
+      this.throttle,
+      metrics,
+      log,
+    );
     this.acks = new AckHandler(opts.gatewayId, {
       buffer,
       mdmsKey,
@@ -291,45 +299,9 @@ export class Uplink implements MessageLink {
     this.pacer.sent(batch.batchId);
     client.publish(topics.batch(this.opts.prefix, this.opts.gatewayId), batch.message, { qos: 1 }, (err) => {
       this.inFlight.delete(batch.batchId);
-      if (err) return this.publishFailed(batch, err);
+      if (err) return this.failures.failed(batch.batchId, err);
       this.metrics.inc(attempts === 1 ? 'batches.sent' : 'batches.resent');
       this.log.info({ batchId: batch.batchId, attempt: attempts }, 'batch published');
     });
-  }
-
-  /**
-   * A publish the client or the broker did not complete. Under MQTT 5 a broker that refuses it (an ACL, a quota)
-   * says so in the PUBACK's reason code; the batch stays pending and is re-sent on its back-off, so the refusal
-   * is counted each time and logged once per reason (then every ten minutes with a count).
-   */
-  private publishFailed(batch: StoredBatch, err: Error): void {
-    const refusal = publishRefusal(err);
-    if (!refusal) {
-      this.metrics.inc('batches.publish_failed');
-      this.throttle.hit(`publish-failed:${err.message}`, (repeats) =>
-        this.log.warn(
-          { batchId: batch.batchId, err: err.message, repeats },
-          'batch publish failed; will retry',
-        ),
-      );
-      return;
-    }
-    this.metrics.inc('batches.refused_by_broker');
-    this.metrics.inc(`batches.refused_by_broker.${refusal.name}`);
-    this.delivery.brokerRefused(refusal.reasonCode, refusal.reason);
-    this.throttle.hit(`publish-refused:${refusal.reasonCode}`, (repeats) =>
-      this.log.error(
-        {
-          code: 'PUBLISH_REFUSED',
-          batchId: batch.batchId,
-          reasonCode: refusal.hex,
-          reason: refusal.reason,
-          topic: topics.batch(this.opts.prefix, this.opts.gatewayId),
-          repeats,
-        },
-        `the broker refused the batch (${refusal.hex} ${refusal.reason}): check its ACL for the batch topic; ` +
-          'the batch stays buffered and is re-sent',
-      ),
-    );
   }
 }
