@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
+import { requeueQuarantined } from './batch/requeue.ts';
 import { checkExponentBits } from './encrypt/randomizers.ts';
 import { loadPaillierPublic } from './keys/paillier-files.ts';
 import { Gateway } from './gateway.ts';
@@ -17,6 +18,7 @@ import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
 const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
        gateway [--config FILE] rehome METER-ID --reason "…"
+       gateway [--config FILE] requeue BATCH-ID|all
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
@@ -32,6 +34,8 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor]
                       to another neighbourhood); --reason is required, and the step is logged, recorded in
                       the buffer and reported in the health message (docs/fleet.md)
       --reason TEXT   why the meter is re-homed (with rehome)
+      requeue BATCH   send a quarantined batch (or all of them) again once its cause is fixed; the doctor
+                      lists them (docs/reliability.md §11)
   -h, --help          show this help`;
 
 async function main(argv: string[]): Promise<void> {
@@ -63,6 +67,19 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(
       `meter ${positionals[1]} re-homed: ${released} binding(s) released, its id retired; configure its ` +
         'device under a new meter id\n',
+    );
+    return;
+  }
+  if (positionals[0] === 'requeue') {
+    if (positionals.length !== 2) throw new UsageError('requeue takes one batch id, or "all"', HELP);
+    const config = loadConfigFile(values.config);
+    const log = createLogger({
+      level: config.gateway.logLevel,
+      ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
+    });
+    const done = requeueQuarantined(config, positionals[1]!, log);
+    process.stdout.write(
+      `${done.length} quarantined batch(es) re-queued${done.length ? `: ${done.join(' ')}` : ''}\n`,
     );
     return;
   }

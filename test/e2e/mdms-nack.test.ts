@@ -3,7 +3,9 @@
  * reference MDMS trusts another key for this gateway, so it refuses every batch as SIGNATURE_INVALID and says so.
  * The gateway verifies each nack with the MDMS's key, rebuilds the batch once (the code suggests corruption), and
  * quarantines it at the second refusal instead of re-sending it forever; its health message (signed, every
- * second here) and the doctor report it.
+ * second here) and the doctor report it. Then the MDMS is put right and the operator re-queues the quarantined
+ * batches (`scripts/gateway requeue all`, beside the running gateway): the MDMS ends up with exactly what the
+ * data holds.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,11 +19,12 @@ import { topics } from '../../gateway/protocol/topics.ts';
 import { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { runCli } from '../helpers/run-cli.ts';
-import { GATEWAY_BIN, GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
+import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
+import { GATEWAY_BIN, GATEWAY_ID, mdmsComplete, waitFor } from '../helpers/scenario.ts';
 
 const PREFIX = 'meterspace/v1';
 
-describe('the MDMS refuses batches with a signed nack', { timeout: 180_000 }, () => {
+describe('the MDMS refuses batches with a signed nack', { timeout: 300_000 }, () => {
   let h: Harness | undefined;
   let wrong: MdmsReceiver | undefined;
   let watcher: mqtt.MqttClient | undefined;
@@ -95,5 +98,18 @@ describe('the MDMS refuses batches with a signed nack', { timeout: 180_000 }, ()
     expect(doctor.stdout).toMatch(/^WARN {2}batches +\d+ batch\(es\) quarantined/m);
     expect(doctor.stdout).toContain(`batch ${first.batchId} (seq `);
     expect(doctor.stdout).toContain('SIGNATURE_INVALID: the MDMS refused it');
+
+    // The MDMS put right, the quarantined batches re-queued: everything arrives, once.
+    await wrong.stop();
+    wrong = undefined;
+    await h.mdms.start();
+    const requeued = await runCli(GATEWAY_BIN, ['--config', scenario.configFile, 'requeue', 'all']);
+    expect(requeued.code, requeued.stderr).toBe(0);
+    expect(requeued.stdout).toMatch(/^\d+ quarantined batch\(es\) re-queued: .*gw-test-/);
+    expect(requeued.stdout).toContain(first.batchId);
+    await waitFor(() => mdmsComplete(h!.store, scenario.expected), 120_000, 'every record at the MDMS');
+    expectExactlyExpected(h.store, scenario.expected);
+    const after = await runCli(GATEWAY_BIN, ['--config', scenario.configFile, '--doctor']);
+    expect(after.stdout).toMatch(/^OK {4}batches +no batch quarantined$/m);
   });
 });

@@ -25,8 +25,8 @@ export function checkQuarantine(file: string): Finding {
       'batches',
       `${entries.length} batch(es) quarantined, not sent to the MDMS (their readings stay in the buffer):\n` +
         entries.map(describeLoss).join('\n'),
-      'see docs/reliability.md "A stored batch is damaged": find the cause (SD card, MDMS key), then re-queue ' +
-        'or hand the listed bills to billing by hand',
+      "see docs/reliability.md §11: find the cause (SD card, the MDMS's key), then `scripts/gateway requeue " +
+        'BATCH-ID|all`; a batch with a damaged record cannot be delivered: hand what it lists to billing',
     );
   } catch (error) {
     // An unreadable buffer is the buffer check's failure: one failure, not two.
