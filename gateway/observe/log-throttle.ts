@@ -36,4 +36,9 @@ export class LogThrottle {
     s.since = now;
     s.held = 0;
   }
+
+  /** Forgets the keys starting with `prefix`: the episode they belonged to is over, the next one is news. */
+  forget(prefix: string): void {
+    for (const key of [...this.seen.keys()]) if (key.startsWith(prefix)) this.seen.delete(key);
+  }
 }

@@ -19,7 +19,7 @@ import { topics } from '../protocol/topics.ts';
 import { AckHandler } from './ack-handler.ts';
 import { AckPacer } from './ack-pacer.ts';
 import { PublishFailures } from './publish-refusal.ts';
-import { connectionHint } from './connection-hint.ts';
+import { watchConnection } from './connection-events.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 
@@ -124,10 +124,11 @@ export class Uplink implements MessageLink {
       will: { topic: statusTopic, payload: Buffer.from(this.statusPayload(false)), qos: 1, retain: true },
     });
     this.client = client;
-    // Attempts closed before the broker answered (a plaintext client at a TLS-only port gets no error, only this).
-    let unanswered = 0;
+    // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
+    watchConnection(client, this.opts.url, this.throttle, this.metrics, this.log, () =>
+      this.inFlight.clear(),
+    );
     client.on('connect', () => {
-      unanswered = 0;
       this.metrics.inc('uplink.connects');
       this.log.info({ url: this.opts.url }, 'connected to upstream broker');
       client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err, granted) => {
@@ -148,36 +149,6 @@ export class Uplink implements MessageLink {
         this.sendDue();
       });
       for (const listener of this.connectListeners) listener();
-    });
-    let answered = false;
-    client.on('connect', () => (answered = true));
-    client.on('close', () => {
-      // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
-      this.inFlight.clear();
-      if (answered) return void (answered = false);
-      unanswered++;
-      if (unanswered === 1 || unanswered % 30 === 0) {
-        this.log.warn(
-          {
-            url: this.opts.url,
-            attempts: unanswered,
-            hint: connectionHint({ message: 'closed' }, this.opts.url),
-          },
-          'upstream broker closed the connection before answering',
-        );
-      }
-    });
-    client.on('offline', () => this.log.warn('upstream broker unreachable; batches stay buffered'));
-    client.on('error', (err) => {
-      this.metrics.inc('uplink.errors');
-      this.log.warn(
-        {
-          err: err.message,
-          code: (err as { code?: unknown }).code,
-          hint: connectionHint(err, this.opts.url),
-        },
-        'upstream connection error',
-      );
     });
     const ackTopic = topics.ack(prefix, gatewayId);
     client.on('message', (topic, payload) => {
