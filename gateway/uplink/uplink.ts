@@ -181,7 +181,10 @@ export class Uplink implements MessageLink {
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`uplink.${what}_failed.${code}`);
-      this.log.warn({ code, reason: (error as Error).message }, `${what} failed; will retry`);
+      // Retried every second through a disk-full episode: once, then a count every ten minutes.
+      this.throttle.hit(`${what}:${code}`, (repeats) =>
+        this.log.warn({ code, reason: (error as Error).message, repeats }, `${what} failed; will retry`),
+      );
     }
   }
 
