@@ -24,7 +24,7 @@ const CORRUPTION = new Set(['SIGNATURE_INVALID', 'DIGEST_MISMATCH', 'MALFORMED',
 /** Nack codes about the MDMS's own set-up, not the batch: the batch is kept and re-sent (slowly). */
 const NOT_POISON = new Set(['UNKNOWN_GATEWAY']);
 
-export type NackOutcome = 'rebuilt' | 'quarantined' | 'kept' | 'stale' | 'unknown';
+export type NackOutcome = 'rebuilt' | 'quarantined' | 'kept' | 'stale' | 'foreign' | 'unknown';
 
 export class BatchRepair {
   /** Batches rebuilt in this run whose new version has not been sent yet: a nack now is for the old one. */
@@ -55,10 +55,15 @@ export class BatchRepair {
     return rebuilt;
   }
 
-  /** The MDMS refused `batchId` with a verified nack. */
-  refused(batchId: string, code: string, reason: string): NackOutcome {
+  /**
+   * The MDMS refused `batchId` with a verified nack, for a body whose digest was `bodyDigest`. Acted on only when
+   * that is the body stored here: the MDMS signs a nack for whatever reached it on the batch topic, and a message
+   * someone else put there (a forgery naming this gateway's batch) must not quarantine the genuine batch.
+   */
+  refused(batchId: string, code: string, reason: string, bodyDigest: string | undefined): NackOutcome {
     const batch = this.buffer.outbox.batch(batchId);
     if (!batch || this.isQuarantined(batchId)) return 'unknown';
+    if (bodyDigest !== batch.bodyDigest) return 'foreign';
     if (this.unsent.has(batchId)) return 'stale';
     if (NOT_POISON.has(code)) return 'kept';
     const why = `the MDMS refused it: ${code} (${reason})`;

@@ -76,7 +76,7 @@ export class AckHandler {
     // Every message on the ack topic is counted once under `acks.` (what tests and operators add up).
     metrics.inc('acks.nack');
     metrics.inc(`nacks.${nack.code}`);
-    const outcome = repair?.refused(nack.batchId, nack.code, nack.reason) ?? 'kept';
+    const outcome = repair?.refused(nack.batchId, nack.code, nack.reason, nack.bodyDigest) ?? 'kept';
     metrics.inc(`nacks.outcome.${outcome}`);
     if (outcome === 'quarantined') this.parts.pacer.forget(nack.batchId);
     throttle.hit(`nack:${nack.code}:${outcome}`, (repeats) =>

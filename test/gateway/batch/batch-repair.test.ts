@@ -116,22 +116,33 @@ describe('BatchRepair', () => {
   });
 
   it('a corruption nack rebuilds once; a nack for the old version is stale; a second refusal quarantines', () => {
-    expect(repair.refused(batch.batchId, 'SIGNATURE_INVALID', 'signature does not verify')).toBe('rebuilt');
+    const refused = (
+      id: string,
+      code: string,
+      reason: string,
+      digest: string | undefined = batch.bodyDigest,
+    ) => repair.refused(id, code, reason, digest);
+    // A nack for a body other than the stored one (someone else's message naming this batch) changes nothing.
+    expect(refused(batch.batchId, 'SIGNATURE_INVALID', 'forged', 'f'.repeat(64))).toBe('foreign');
+    expect(repair.refused(batch.batchId, 'SIGNATURE_INVALID', 'no digest', undefined)).toBe('foreign');
+    expect(stored().rebuilds).toBe(0);
+    expect(refused(batch.batchId, 'SIGNATURE_INVALID', 'signature does not verify')).toBe('rebuilt');
     expect(stored().rebuilds).toBe(1);
     expect(buffer.outbox.dueBatches(clock.now()).map((b) => b.batchId)).toEqual([batch.batchId]);
     // Another send of the old version, refused before the rebuilt one went out.
-    expect(repair.refused(batch.batchId, 'SIGNATURE_INVALID', 'again')).toBe('stale');
+    expect(refused(batch.batchId, 'SIGNATURE_INVALID', 'again')).toBe('stale');
     expect(repair.beforeSend(stored())).toBeDefined();
-    expect(repair.refused(batch.batchId, 'SIGNATURE_INVALID', 'still')).toBe('quarantined');
+    expect(refused(batch.batchId, 'SIGNATURE_INVALID', 'still')).toBe('quarantined');
     expect(quarantineReport(buffer.db)[0]).toMatchObject({ code: 'SIGNATURE_INVALID' });
-    expect(repair.refused(batch.batchId, 'SIGNATURE_INVALID', 'late')).toBe('unknown');
+    expect(refused(batch.batchId, 'SIGNATURE_INVALID', 'late')).toBe('unknown');
   });
 
   it('an unknown gateway at the MDMS is not the batch’s fault; a layout refusal quarantines at once', () => {
-    expect(repair.refused(batch.batchId, 'UNKNOWN_GATEWAY', 'no trusted key')).toBe('kept');
+    const d = batch.bodyDigest;
+    expect(repair.refused(batch.batchId, 'UNKNOWN_GATEWAY', 'no trusted key', d)).toBe('kept');
     expect(stored().rebuilds).toBe(0);
-    expect(repair.refused(batch.batchId, 'LAYOUT', 'does not fit a 2048-bit key')).toBe('quarantined');
+    expect(repair.refused(batch.batchId, 'LAYOUT', 'does not fit a 2048-bit key', d)).toBe('quarantined');
     expect(metrics.get('batches.quarantined.LAYOUT')).toBe(1);
-    expect(repair.refused('gw-repair-00000099', 'LAYOUT', 'never sent')).toBe('unknown');
+    expect(repair.refused('gw-repair-00000099', 'LAYOUT', 'never sent', d)).toBe('unknown');
   });
 });
