@@ -83,7 +83,12 @@ export type ErrorCode =
   // The buffer and its data directory (issue #20; docs/buffer.md, docs/reliability.md).
   | 'BUFFER_CORRUPT'
   | 'BUFFER_BEHIND_MARKER'
-  | 'DATA_DIR_LOCKED';
+  | 'DATA_DIR_LOCKED'
+
+  // Delivery (issue #20): a stored batch that fails its own signature, one the MDMS or the broker refused.
+  | 'BATCH_CORRUPT'
+  | 'BATCH_REFUSED'
+  | 'PUBLISH_REFUSED';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';

@@ -51,6 +51,7 @@ import { billingPeriodOf, maxPeriodDays } from './time/periods.ts';
 import { mqttOptions } from './uplink/mqtt-options.ts';
 import { guardedConnect, inboundTooLarge } from './uplink/packet-size-guard.ts';
 import { Uplink, type MqttConnect } from './uplink/uplink.ts';
+import { BatchRepair } from './batch/batch-repair.ts';
 import { removeStaleTemps } from './remote/atomic-file.ts';
 import { LiveConfig } from './remote/live-config.ts';
 import { assertBindings } from './devices/binding-rules.ts';
@@ -403,6 +404,18 @@ export class Gateway {
       { elapsed, calendar: wall },
       metrics,
       child('uplink'),
+      {
+        // Each stored batch is verified before a send, rebuilt or quarantined (docs/buffer.md, issue #20).
+        repair: new BatchRepair(
+          { gatewayId: config.gateway.id },
+          identity,
+          buffer,
+          wall,
+          elapsed,
+          metrics,
+          child('batch'),
+        ),
+      },
     );
     this.uplink = uplink;
     const consents = new Consents(
@@ -498,6 +511,7 @@ export class Gateway {
         data: clock,
         clock: () => clock.status(),
         storage,
+        delivery: uplink.delivery,
       },
     );
     const listen = metricsAddress(config.observe.metrics);

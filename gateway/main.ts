@@ -13,6 +13,7 @@ import { bufferCorrupt, isCorruption } from './buffer/corruption.ts';
 import { ConfigError, loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { checkBindings, rehomeMeter } from './devices/on-site.ts';
+import { requeueQuarantined } from './batch/requeue.ts';
 import { checkExponentBits } from './encrypt/randomizers.ts';
 import { assertKeyKinds } from './keys/config-keys.ts';
 import { loadPaillierPublic } from './keys/paillier-files.ts';
@@ -23,6 +24,7 @@ import { runCli, UsageError } from '../scripts/lib/cli.ts';
 
 const HELP = `Usage: gateway [--config FILE] [--check | --doctor | --accept-data-loss]
        gateway [--config FILE] rehome METER-ID --reason "…"
+       gateway [--config FILE] requeue BATCH-ID|all
 
   -c, --config FILE   configuration file (default: config/gateway.yaml)
       --check         validate the configuration file and exit (0 valid, 1 unreadable, 2 invalid);
@@ -45,6 +47,8 @@ const HELP = `Usage: gateway [--config FILE] [--check | --doctor | --accept-data
                       to another neighbourhood); --reason is required, and the step is logged, recorded in
                       the buffer and reported in the health message (docs/fleet.md)
       --reason TEXT   why the meter is re-homed (with rehome)
+      requeue BATCH   send a quarantined batch (or all of them) again once its cause is fixed; the doctor
+                      lists them (docs/reliability.md §12)
   -h, --help          show this help
 
 Signals: SIGHUP (systemctl reload) reads the configuration file again and applies what can change while
@@ -80,6 +84,19 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(
       `meter ${positionals[1]} re-homed: ${released} binding(s) released, its id retired; configure its ` +
         'device under a new meter id\n',
+    );
+    return;
+  }
+  if (positionals[0] === 'requeue') {
+    if (positionals.length !== 2) throw new UsageError('requeue takes one batch id, or "all"', HELP);
+    const config = loadConfigFile(values.config);
+    const log = createLogger({
+      level: config.gateway.logLevel,
+      ...(config.gateway.logFile ? { file: config.gateway.logFile } : {}),
+    });
+    const done = requeueQuarantined(config, positionals[1]!, log);
+    process.stdout.write(
+      `${done.length} quarantined batch(es) re-queued${done.length ? `: ${done.join(' ')}` : ''}\n`,
     );
     return;
   }

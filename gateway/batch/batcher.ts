@@ -9,7 +9,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { BufferStore } from '../buffer/buffer.ts';
-import type { StoredBatch } from '../buffer/outbox-store.ts';
+import type { OutboxRecord, StoredBatch } from '../buffer/outbox-store.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { signEnvelope } from '../protocol/envelope.ts';
@@ -19,6 +19,31 @@ import { isoUtc } from '../time/zoned.ts';
 export interface SigningIdentity {
   privateKey: KeyObject;
   publicKey: KeyObject;
+}
+
+/**
+ * Signs the batch `seq` of `records` (in this order) made at `createdAt`: the same arguments give the same bytes
+ * (Ed25519 is deterministic), which is how a damaged batch is rebuilt byte for byte (batch-repair.ts).
+ */
+export function signBatch(
+  gatewayId: string,
+  seq: number,
+  createdAt: string,
+  records: readonly OutboxRecord[],
+  identity: SigningIdentity,
+): { batchId: string; message: string; bodyDigest: string } {
+  const batchId = `${gatewayId}-${String(seq).padStart(8, '0')}`;
+  const body: BatchBodyMsg = {
+    v: 1,
+    type: 'batch',
+    gateway: gatewayId,
+    batchId,
+    seq,
+    createdAt,
+    records: records.map((r) => JSON.parse(r.body) as UpRecordMsg),
+  };
+  const sealed = signEnvelope(body, identity.privateKey, identity.publicKey);
+  return { batchId, message: sealed.message, bodyDigest: sealed.bodyDigest };
 }
 
 export class Batcher {
@@ -46,20 +71,9 @@ export class Batcher {
       const maxBatched = this.opts.maxBatchedRecords ?? Infinity;
       const room = Math.min(this.opts.maxRecordsPerBatch, maxBatched - (total - unbatched));
       if (room <= 0) break;
-      const batch = this.buffer.createBatch(room, now, (seq, records) => {
-        const batchId = `${this.opts.gatewayId}-${String(seq).padStart(8, '0')}`;
-        const body: BatchBodyMsg = {
-          v: 1,
-          type: 'batch',
-          gateway: this.opts.gatewayId,
-          batchId,
-          seq,
-          createdAt: isoUtc(at),
-          records: records.map((r) => JSON.parse(r.body) as UpRecordMsg),
-        };
-        const sealed = signEnvelope(body, this.identity.privateKey, this.identity.publicKey);
-        return { batchId, message: sealed.message, bodyDigest: sealed.bodyDigest };
-      });
+      const batch = this.buffer.createBatch(room, now, (seq, records) =>
+        signBatch(this.opts.gatewayId, seq, isoUtc(at), records, this.identity),
+      );
       if (!batch) break;
       created.push(batch);
       this.metrics.inc('batches.created');

@@ -340,7 +340,7 @@ export class BufferStore {
       const batch = { ...built, seq, nextAttemptAt: now };
       this.outbox.insertBatch(batch, now);
       for (const r of records) this.outbox.assign(r.recordId, built.batchId);
-      return { ...batch, attempts: 0 };
+      return { ...batch, attempts: 0, rebuilds: 0 };
     })();
   }
 

@@ -299,4 +299,17 @@ export const MIGRATIONS: readonly string[] = [
     added_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 12: integrity of stored batches (issue #20, docs/buffer.md "Integrity of stored batches").
+  `
+  -- SHA-256 (hex) of each record's body as written, so a batch can be rebuilt from records known intact.
+  -- NULL for records written before this version: trusted as they are.
+  ALTER TABLE outbox ADD COLUMN checksum TEXT;
+  -- How often the batch was rebuilt from its records (once at most: then it is quarantined).
+  ALTER TABLE batches ADD COLUMN rebuilds INTEGER NOT NULL DEFAULT 0;
+  -- A quarantined batch is never sent again; it and its records stay until an operator decides (never deleted
+  -- silently): when, under which code and why.
+  ALTER TABLE batches ADD COLUMN quarantined_at INTEGER;
+  ALTER TABLE batches ADD COLUMN quarantine_code TEXT;
+  ALTER TABLE batches ADD COLUMN quarantine_reason TEXT;
+  `,
 ];

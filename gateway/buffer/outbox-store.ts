@@ -1,6 +1,11 @@
 /** Released records and the signed batches that carry them, kept until the MDMS acknowledges each batch. */
 import type { Statement } from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import type { Db } from './database.ts';
+
+/** SHA-256 (hex) of a record's body: what `outbox.checksum` holds. */
+export const recordChecksum = (body: string): string =>
+  createHash('sha256').update(body, 'utf8').digest('hex');
 
 export type RecordKind = 'aggregate' | 'suppressed' | 'bill';
 
@@ -14,6 +19,8 @@ export interface OutboxRecord {
   group?: { neighbourhood: string; intervalStart: number };
   /** For bills: the billing period deleted on acknowledgement. */
   period?: { account: string; periodStart: number };
+  /** SHA-256 of `body` as written; absent for records written before buffer schema 12 (trusted as they are). */
+  checksum?: string;
 }
 
 export interface StoredBatch {
@@ -23,6 +30,17 @@ export interface StoredBatch {
   bodyDigest: string;
   attempts: number;
   nextAttemptAt: number;
+  /** How often it was rebuilt from its records (docs/buffer.md "Integrity of stored batches"). */
+  rebuilds: number;
+}
+
+/** A batch set aside for good: never sent again, kept with its records until an operator decides. */
+export interface QuarantinedBatch {
+  batchId: string;
+  seq: number;
+  at: number;
+  code: string;
+  reason: string;
 }
 
 interface RecordRow {
@@ -34,6 +52,7 @@ interface RecordRow {
   group_start: number | null;
   account: string | null;
   period_start: number | null;
+  checksum: string | null;
 }
 
 interface BatchRow {
@@ -43,6 +62,7 @@ interface BatchRow {
   body_digest: string;
   attempts: number;
   next_attempt_at: number;
+  rebuilds: number;
 }
 
 const toBatch = (r: BatchRow): StoredBatch => ({
@@ -52,6 +72,7 @@ const toBatch = (r: BatchRow): StoredBatch => ({
   bodyDigest: r.body_digest,
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
+  rebuilds: r.rebuilds,
 });
 
 const toRecord = (r: RecordRow): OutboxRecord => ({
@@ -65,11 +86,12 @@ const toRecord = (r: RecordRow): OutboxRecord => ({
   ...(r.account !== null && r.period_start !== null
     ? { period: { account: r.account, periodStart: r.period_start } }
     : {}),
+  ...(r.checksum !== null ? { checksum: r.checksum } : {}),
 });
 
 export class OutboxStore {
   private readonly addStmt: Statement<
-    [string, string, string, number, string | null, number | null, string | null, number | null]
+    [string, string, string, number, string | null, number | null, string | null, number | null, string]
   >;
   private readonly unbatchedStmt: Statement<[number], RecordRow>;
   private readonly assignStmt: Statement<[string, string]>;
@@ -85,11 +107,15 @@ export class OutboxStore {
   private readonly oldestBatchStmt: Statement<[], { at: number | null }>;
   private readonly droppableStmt: Statement<[number, number], RecordRow>;
   private readonly deleteRecordStmt: Statement<[string]>;
+  private readonly replaceStmt: Statement<[string, string, string]>;
+  private readonly quarantineStmt: Statement<[number, string, string, string]>;
+  private readonly quarantinedStmt: Statement<[], QuarantinedBatch>;
 
   constructor(db: Db) {
     this.addStmt = db.prepare(
-      `INSERT INTO outbox (record_id, kind, body, created_at, group_nb, group_start, account, period_start)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO outbox (record_id, kind, body, created_at, group_nb, group_start, account, period_start,
+                           checksum)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // In the order of the drops below: among records of one moment the older interval is signed first, not the
     // neighbourhood whose name sorts first (which left older records unbatched, to be dropped, behind newer ones).
@@ -97,14 +123,19 @@ export class OutboxStore {
       'SELECT * FROM outbox WHERE batch_id IS NULL ORDER BY created_at, group_start, record_id LIMIT ?',
     );
     this.assignStmt = db.prepare('UPDATE outbox SET batch_id = ? WHERE record_id = ?');
-    this.batchRecordsStmt = db.prepare('SELECT * FROM outbox WHERE batch_id = ?');
+    // In the order they were signed in (the batcher's), so that a rebuilt batch is the same batch.
+    this.batchRecordsStmt = db.prepare(
+      'SELECT * FROM outbox WHERE batch_id = ? ORDER BY created_at, group_start, record_id',
+    );
     this.deleteRecordsStmt = db.prepare('DELETE FROM outbox WHERE batch_id = ?');
     this.insertBatchStmt = db.prepare(
       `INSERT INTO batches (batch_id, seq, message, body_digest, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.getBatchStmt = db.prepare('SELECT * FROM batches WHERE batch_id = ?');
-    this.dueBatchesStmt = db.prepare('SELECT * FROM batches WHERE next_attempt_at <= ? ORDER BY seq');
+    this.dueBatchesStmt = db.prepare(
+      'SELECT * FROM batches WHERE next_attempt_at <= ? AND quarantined_at IS NULL ORDER BY seq',
+    );
     this.attemptStmt = db.prepare('UPDATE batches SET attempts = ?, next_attempt_at = ? WHERE batch_id = ?');
     this.allDueStmt = db.prepare('UPDATE batches SET next_attempt_at = ?');
     this.deleteBatchStmt = db.prepare('DELETE FROM batches WHERE batch_id = ?');
@@ -113,7 +144,10 @@ export class OutboxStore {
               (SELECT COUNT(*) FROM outbox WHERE batch_id IS NULL) AS unbatched,
               (SELECT COUNT(*) FROM batches) AS batches`,
     );
-    this.oldestBatchStmt = db.prepare('SELECT MIN(created_at) AS at FROM batches');
+    // Quarantined batches are reported apart (health `delivery`): this age says whether delivery works now.
+    this.oldestBatchStmt = db.prepare(
+      'SELECT MIN(created_at) AS at FROM batches WHERE quarantined_at IS NULL',
+    );
     // Oldest unbatched aggregates/suppressions first; bills are never dropped. Groups decided in one tick share
     // created_at (many of them after a restart or a stall): the older interval goes first, not the neighbourhood
     // whose name sorts first.
@@ -122,6 +156,17 @@ export class OutboxStore {
        ORDER BY created_at, group_start, record_id LIMIT ?`,
     );
     this.deleteRecordStmt = db.prepare('DELETE FROM outbox WHERE record_id = ?');
+    this.replaceStmt = db.prepare(
+      'UPDATE batches SET message = ?, body_digest = ?, rebuilds = rebuilds + 1 WHERE batch_id = ?',
+    );
+    this.quarantineStmt = db.prepare(
+      `UPDATE batches SET quarantined_at = ?, quarantine_code = ?, quarantine_reason = ?
+       WHERE batch_id = ? AND quarantined_at IS NULL`,
+    );
+    this.quarantinedStmt = db.prepare(
+      `SELECT batch_id AS batchId, seq, quarantined_at AS at, quarantine_code AS code, quarantine_reason AS reason
+       FROM batches WHERE quarantined_at IS NOT NULL ORDER BY seq`,
+    );
   }
 
   add(r: OutboxRecord): void {
@@ -134,6 +179,7 @@ export class OutboxStore {
       r.group?.intervalStart ?? null,
       r.period?.account ?? null,
       r.period?.periodStart ?? null,
+      recordChecksum(r.body),
     );
   }
 
@@ -149,7 +195,7 @@ export class OutboxStore {
     return this.batchRecordsStmt.all(batchId).map(toRecord);
   }
 
-  insertBatch(b: Omit<StoredBatch, 'attempts'>, createdAt: number): void {
+  insertBatch(b: Omit<StoredBatch, 'attempts' | 'rebuilds'>, createdAt: number): void {
     this.insertBatchStmt.run(b.batchId, b.seq, b.message, b.bodyDigest, createdAt, b.nextAttemptAt);
   }
 
@@ -181,7 +227,9 @@ export class OutboxStore {
     return this.countStmt.get()!;
   }
 
-  /** When the oldest unacknowledged batch was made (wall clock), or undefined when every batch is acknowledged. */
+  /**
+   * When the oldest unacknowledged batch not quarantined was made (wall clock), or undefined when there is none.
+   */
   oldestBatchAt(): number | undefined {
     return this.oldestBatchStmt.get()!.at ?? undefined;
   }
@@ -193,5 +241,20 @@ export class OutboxStore {
 
   deleteRecord(recordId: string): void {
     this.deleteRecordStmt.run(recordId);
+  }
+
+  /** Stores a batch rebuilt from its records in place of the damaged one (same id and sequence number). */
+  replaceMessage(batchId: string, message: string, bodyDigest: string): void {
+    this.replaceStmt.run(message, bodyDigest, batchId);
+  }
+
+  /** Sets a batch aside for good; false if it is unknown or already quarantined. */
+  quarantine(batchId: string, at: number, code: string, reason: string): boolean {
+    return this.quarantineStmt.run(at, code, reason, batchId).changes === 1;
+  }
+
+  /** The quarantined batches, oldest first (docs/buffer.md "Integrity of stored batches"). */
+  quarantined(): QuarantinedBatch[] {
+    return this.quarantinedStmt.all();
   }
 }

@@ -13,6 +13,7 @@ import { isoUtc } from '../time/zoned.ts';
 import type { MeterStatus } from './meter-status.ts';
 import type { Metrics } from './metrics.ts';
 import type { StorageStatus } from './storage-status.ts';
+import type { DeliveryStatus } from './delivery-status.ts';
 
 export interface HealthOptions {
   gatewayId: string;
@@ -35,6 +36,8 @@ export interface HealthSources {
   clock?: () => ClockStatus;
   /** Whether the buffer takes writes (absent: not shown). */
   storage?: StorageStatus;
+  /** What stops batches from arriving although the link is up (absent: not shown). */
+  delivery?: DeliveryStatus;
 }
 
 /** Counters of refused readings (`readings.rejected.<CODE>`). */
@@ -119,6 +122,7 @@ export class Health {
       },
       disk: diskOf(this.opts.dataDir),
       ...(this.sources.storage ? { storage: this.sources.storage.snapshot() } : {}),
+      ...(this.sources.delivery ? { delivery: this.sources.delivery.snapshot() } : {}),
       rehomes: rehomes
         .slice(0, 100)
         .map((r) => ({ meter: r.meter, at: new Date(r.at).toISOString(), reason: r.reason.slice(0, 500) })),

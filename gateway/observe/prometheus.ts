@@ -26,6 +26,9 @@ const NAMED_COUNTERS = [
   /^aggregates\.(?:released|suppressed)$/,
   /^readings\.full$/,
   /^buffer\.outbox_dropped\./,
+  /^batches\.quarantined\./,
+  /^nacks\.[A-Z]/,
+  /^batches\.refused_by_broker\./,
 ];
 
 const STATES = ['up', 'stale', 'down'] as const;
@@ -171,6 +174,35 @@ export function renderPrometheus(h: HealthBody, counters: Record<string, number>
             'meterspace_buffer_data_loss_accepted_timestamp_seconds',
             'When a start last accepted a buffer behind its marker (--accept-data-loss; Unix seconds); 0 if never',
             h.storage.dataLossAccepted ? Date.parse(h.storage.dataLossAccepted.at) / 1000 : 0,
+          ),
+        ]
+      : []),
+    ...(h.delivery
+      ? [
+          gauge(
+            'meterspace_batches_quarantined',
+            'Batches set aside for good (damaged or refused by the MDMS), in the buffer now: data the MDMS lacks',
+            h.delivery.quarantinedBatches,
+          ),
+          byCode(
+            'meterspace_batches_quarantined_total',
+            'Batches quarantined, by code',
+            h.delivery.quarantined,
+          ),
+          byCode('meterspace_batches_nacked_total', "The MDMS's signed refusals, by code", h.delivery.nacked),
+          byLabel('reason')(
+            'meterspace_batches_refused_by_broker_total',
+            'Batch publishes the broker refused (MQTT 5 PUBACK reason code >= 0x80), by reason',
+            Object.fromEntries(
+              Object.entries(counters)
+                .filter(([n]) => n.startsWith('batches.refused_by_broker.'))
+                .map(([n, v]) => [n.slice('batches.refused_by_broker.'.length), v]),
+            ),
+          ),
+          gauge(
+            'meterspace_ack_latency_seconds',
+            "Median of the MDMS's recent acknowledgement latencies (paces re-sends); 0 before the first",
+            h.delivery.ackLatencySeconds ?? 0,
           ),
         ]
       : []),

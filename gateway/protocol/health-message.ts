@@ -119,6 +119,32 @@ export const HealthBody = z
       })
       .strict()
       .optional(),
+    /**
+     * What stops batches from arriving although the link is up (issue #20; docs/reliability.md): quarantined and
+     * rebuilt batches, the MDMS's signed refusals, publishes the broker refused (MQTT 5 reason codes), and the
+     * MDMS's recent ack latency. Optional: added within v1.
+     */
+    delivery: z
+      .object({
+        /** Batches set aside for good, in the buffer now: data the MDMS will not get until an operator acts. */
+        quarantinedBatches: Count,
+        /** Batches quarantined since the start, by code. */
+        quarantined: ByCode,
+        /** Batches rebuilt from their intact records since the start. */
+        rebuiltBatches: Count,
+        /** The MDMS's refusals (nacks) since the start, by code. */
+        nacked: ByCode,
+        /** Batch publishes the broker refused since the start (MQTT 5 PUBACK reason code ≥ 0x80). */
+        brokerRefused: Count,
+        lastBrokerRefusal: z
+          .object({ reasonCode: z.number().int().min(128).max(255), reason: z.string().max(100), at: Iso })
+          .strict()
+          .nullable(),
+        /** The median of the MDMS's recent acknowledgement latencies; null before the first ack. */
+        ackLatencySeconds: z.number().min(0).nullable(),
+      })
+      .strict()
+      .optional(),
     memory: z.object({ rssBytes: Count, heapUsedBytes: Count, heapTotalBytes: Count }).strict(),
     /**
      * The meters re-homed on site in the last 30 days, newest first (docs/fleet.md "Membership is bound to

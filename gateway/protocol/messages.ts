@@ -135,6 +135,39 @@ export const AckBody = z
   })
   .strict();
 
+/**
+ * Why an MDMS refused a batch for good (contract 1.1, docs/protocol.md §7a). Codes a gateway does not know are
+ * treated as poison without a rebuild.
+ */
+export const NACK_CODES = [
+  'SIGNATURE_INVALID',
+  'DIGEST_MISMATCH',
+  'UNKNOWN_GATEWAY',
+  'LAYOUT',
+  'MALFORMED',
+  'CIPHERTEXT_INVALID',
+] as const;
+export type NackCode = (typeof NACK_CODES)[number];
+
+/** The MDMS's signed refusal of a batch, on the ack topic (contract 1.1: older gateways ignore it). */
+export const NackBody = z
+  .object({
+    v: z.literal(1),
+    type: z.literal('nack'),
+    gateway: Id,
+    batchId: z.string().max(128),
+    /** SHA-256 (hex) of the body the MDMS received; absent when it could not read one. */
+    bodyDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/),
+    /** For the operator's log; never a reading. */
+    reason: z.string().max(500),
+    nackedAt: Iso,
+  })
+  .strict();
+
 export type LayoutMsg = z.infer<typeof Layout>;
 export type AggregateRecordMsg = z.infer<typeof AggregateRecord>;
 export type NoiseMsg = z.infer<typeof Noise>;
@@ -145,3 +178,4 @@ export type CostBillRecordMsg = z.infer<typeof CostBillRecord>;
 export type UpRecordMsg = z.infer<typeof UpRecord>;
 export type BatchBodyMsg = z.infer<typeof BatchBody>;
 export type AckBodyMsg = z.infer<typeof AckBody>;
+export type NackBodyMsg = z.infer<typeof NackBody>;

@@ -1,19 +1,25 @@
 /**
  * The upstream MQTT link: publishes stored batches with QoS 1, re-sends each until the MDMS's signed
- * acknowledgement names it (exponential back-off, everything due again after a reconnect), applies
- * acknowledgements to the buffer, and keeps a retained status message (with a last will) on the broker.
+ * acknowledgement names it (exponential back-off paced by the MDMS's ack latency, everything due again after a
+ * reconnect), verifies each stored batch before sending it (batch-repair.ts), hands the ack topic to the ack
+ * handler, reports publishes the broker refuses (MQTT 5 PUBACK reason codes), and keeps a retained status message
+ * (with a last will) on the broker.
  */
 import type { KeyObject } from 'node:crypto';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import type { BatchRepair } from '../batch/batch-repair.ts';
 import type { BufferStore } from '../buffer/buffer.ts';
 import type { StoredBatch } from '../buffer/outbox-store.ts';
-import { errorCode, GatewayError } from '../errors.ts';
+import { errorCode } from '../errors.ts';
+import { DeliveryStatus } from '../observe/delivery-status.ts';
 import type { Logger } from '../observe/log.ts';
+import { LogThrottle } from '../observe/log-throttle.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { openEnvelope } from '../protocol/envelope.ts';
-import { AckBody } from '../protocol/messages.ts';
 import { topics } from '../protocol/topics.ts';
-import { connectionHint } from './connection-hint.ts';
+import { AckHandler } from './ack-handler.ts';
+import { AckPacer } from './ack-pacer.ts';
+import { PublishFailures } from './publish-refusal.ts';
+import { watchConnection } from './connection-events.ts';
 import type { Clock } from '../time/clock.ts';
 import { isoUtc } from '../time/zoned.ts';
 
@@ -26,6 +32,16 @@ export interface UplinkOptions {
   gatewayId: string;
   retryInitialMs: number;
   retryMaxMs: number;
+}
+
+/** Optional collaborators (tests of other concerns leave them out). */
+export interface UplinkExtras {
+  /** Verifies each stored batch before a send and handles the MDMS's nacks; absent: sent as stored. */
+  repair?: BatchRepair;
+  /** Where refusals are reported for health; absent: one of its own. */
+  delivery?: DeliveryStatus;
+  /** Random numbers for the back-off's jitter (tests). */
+  random?: () => number;
 }
 
 /** What other components (households' requests and streams) need of the upstream connection. */
@@ -47,6 +63,11 @@ export class Uplink implements MessageLink {
   private readonly connectListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly clocks: { elapsed: Clock; calendar: Clock };
+  private readonly pacer: AckPacer;
+  private readonly throttle: LogThrottle;
+  private readonly acks: AckHandler;
+  readonly delivery: DeliveryStatus;
+  private readonly failures: PublishFailures;
 
   constructor(
     private readonly opts: UplinkOptions,
@@ -60,8 +81,35 @@ export class Uplink implements MessageLink {
     clocks: Clock | { elapsed: Clock; calendar: Clock },
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly extras: UplinkExtras = {},
   ) {
     this.clocks = 'now' in clocks ? { elapsed: clocks, calendar: clocks } : clocks;
+    this.pacer = new AckPacer(opts, this.clocks.elapsed, extras.random);
+    this.throttle = new LogThrottle(this.clocks.elapsed);
+    this.delivery =
+      extras.delivery ??
+      new DeliveryStatus(metrics, buffer, this.clocks.calendar, () => this.pacer.latencyMs());
+    this.failures = new PublishFailures(
+      topics.batch(opts.prefix, opts.gatewayId),
+      this.delivery,
+      this.throttle,
+      metrics,
+      log,
+    );
+    this.acks = new AckHandler(opts.gatewayId, {
+      buffer,
+      mdmsKey,
+      pacer: this.pacer,
+      ...(extras.repair ? { repair: extras.repair } : {}),
+      throttle: this.throttle,
+      metrics,
+      log,
+    });
+  }
+
+  /** The median of the MDMS's recent acknowledgement latencies (ms), for health. */
+  ackLatencyMs(): number | undefined {
+    return this.pacer.latencyMs();
   }
 
   get connected(): boolean {
@@ -76,10 +124,11 @@ export class Uplink implements MessageLink {
       will: { topic: statusTopic, payload: Buffer.from(this.statusPayload(false)), qos: 1, retain: true },
     });
     this.client = client;
-    // Attempts closed before the broker answered (a plaintext client at a TLS-only port gets no error, only this).
-    let unanswered = 0;
+    // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
+    watchConnection(client, this.opts.url, this.throttle, this.metrics, this.log, () =>
+      this.inFlight.clear(),
+    );
     client.on('connect', () => {
-      unanswered = 0;
       this.metrics.inc('uplink.connects');
       this.log.info({ url: this.opts.url }, 'connected to upstream broker');
       client.subscribe(topics.ack(prefix, gatewayId), { qos: 1 }, (err, granted) => {
@@ -101,47 +150,9 @@ export class Uplink implements MessageLink {
       });
       for (const listener of this.connectListeners) listener();
     });
-    let answered = false;
-    // The broker has spoken MQTT on this URL: a later close is a broker stopping, not a TLS mismatch (issue #20).
-    let answeredBefore = false;
-    // This attempt's error (refused, unresolved, TLS) was logged with its own hint: its close adds nothing.
-    let erred = false;
-    client.on('connect', () => (answered = answeredBefore = true));
-    client.on('close', () => {
-      // mqtt.js re-sends its own unacknowledged packets after a reconnect; our re-send logic covers the rest.
-      this.inFlight.clear();
-      const logged = erred;
-      erred = false;
-      if (answered) return void (answered = false);
-      if (logged) return;
-      unanswered++;
-      if (unanswered === 1 || unanswered % 30 === 0) {
-        this.log.warn(
-          {
-            url: this.opts.url,
-            attempts: unanswered,
-            hint: connectionHint({ message: 'closed' }, this.opts.url, { answeredBefore }),
-          },
-          'upstream broker closed the connection before answering',
-        );
-      }
-    });
-    client.on('offline', () => this.log.warn('upstream broker unreachable; batches stay buffered'));
-    client.on('error', (err) => {
-      erred = true;
-      this.metrics.inc('uplink.errors');
-      this.log.warn(
-        {
-          err: err.message,
-          code: (err as { code?: unknown }).code,
-          hint: connectionHint(err, this.opts.url, { answeredBefore }),
-        },
-        'upstream connection error',
-      );
-    });
     const ackTopic = topics.ack(prefix, gatewayId);
     client.on('message', (topic, payload) => {
-      if (topic === ackTopic) return this.onAck(payload);
+      if (topic === ackTopic) return this.acks.handle(payload);
       const handler = this.routes.get(topic);
       if (!handler) return;
       try {
@@ -170,7 +181,10 @@ export class Uplink implements MessageLink {
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`uplink.${what}_failed.${code}`);
-      this.log.warn({ code, reason: (error as Error).message }, `${what} failed; will retry`);
+      // Retried every second through a disk-full episode: once, then a count every ten minutes.
+      this.throttle.hit(`${what}:${code}`, (repeats) =>
+        this.log.warn({ code, reason: (error as Error).message, repeats }, `${what} failed; will retry`),
+      );
     }
   }
 
@@ -219,9 +233,11 @@ export class Uplink implements MessageLink {
   sendDue(): void {
     const client = this.client;
     if (!client?.connected) return;
-    for (const batch of this.buffer.outbox.dueBatches(this.clocks.elapsed.now())) {
-      if (this.inFlight.has(batch.batchId)) continue;
-      this.publishBatch(client, batch);
+    for (const due of this.buffer.outbox.dueBatches(this.clocks.elapsed.now())) {
+      if (this.inFlight.has(due.batchId)) continue;
+      const batch = this.extras.repair ? this.extras.repair.beforeSend(due) : due;
+      if (batch) this.publishBatch(client, batch);
+      else this.pacer.forget(due.batchId);
     }
   }
 
@@ -250,47 +266,16 @@ export class Uplink implements MessageLink {
   private publishBatch(client: MqttClient, batch: StoredBatch): void {
     const attempts = batch.attempts + 1;
     // Schedule the next try before sending, so a crash mid-publish cannot make it re-send in a tight loop.
-    const next = this.clocks.elapsed.now() + this.backoff(attempts);
+    const next = this.clocks.elapsed.now() + this.pacer.delayMs(attempts);
     // In flight only once recorded: an attempt the disk refused to record is tried again on the next run.
     this.buffer.outbox.recordAttempt(batch.batchId, attempts, next);
     this.inFlight.add(batch.batchId);
+    this.pacer.sent(batch.batchId);
     client.publish(topics.batch(this.opts.prefix, this.opts.gatewayId), batch.message, { qos: 1 }, (err) => {
       this.inFlight.delete(batch.batchId);
-      if (err) {
-        this.metrics.inc('batches.publish_failed');
-        this.log.warn({ batchId: batch.batchId, err: err.message }, 'batch publish failed; will retry');
-        return;
-      }
+      if (err) return this.failures.failed(batch.batchId, err);
       this.metrics.inc(attempts === 1 ? 'batches.sent' : 'batches.resent');
       this.log.info({ batchId: batch.batchId, attempt: attempts }, 'batch published');
     });
-  }
-
-  private backoff(attempts: number): number {
-    const { retryInitialMs, retryMaxMs } = this.opts;
-    const base = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempts - 1, 30));
-    // ±20 % jitter so that a fleet does not re-send in lock-step after an outage.
-    return Math.round(base * (0.8 + 0.4 * Math.random()));
-  }
-
-  private onAck(payload: Buffer): void {
-    try {
-      const { body } = openEnvelope(payload, this.mdmsKey);
-      const parsed = AckBody.safeParse(body);
-      if (!parsed.success)
-        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement body is not a v1 ack');
-      const ack = parsed.data;
-      if (ack.gateway !== this.opts.gatewayId) {
-        throw new GatewayError('MESSAGE_MALFORMED', 'acknowledgement names another gateway');
-      }
-      const result = this.buffer.ackBatch(ack.batchId, ack.bodyDigest);
-      this.metrics.inc(`acks.${result}`);
-      if (result === 'acked') this.log.info({ batchId: ack.batchId }, 'batch acknowledged');
-      else this.log.warn({ batchId: ack.batchId, result }, 'acknowledgement not applied');
-    } catch (error) {
-      const code = errorCode(error);
-      this.metrics.inc(`acks.rejected.${code}`);
-      this.log.warn({ code, reason: (error as Error).message }, 'acknowledgement rejected');
-    }
   }
 }

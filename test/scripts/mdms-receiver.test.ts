@@ -11,7 +11,7 @@ import { toHex } from '../../gateway/encrypt/bigint.ts';
 import { COST_GUARD_BITS, releaseShiftOf } from '../../gateway/encrypt/packing.ts';
 import { aggregatesCsv } from '../../scripts/lib/mdms/export.ts';
 import { openEnvelope, signEnvelope } from '../../gateway/protocol/envelope.ts';
-import { AckBody, type BatchBodyMsg } from '../../gateway/protocol/messages.ts';
+import { AckBody, NackBody, type BatchBodyMsg } from '../../gateway/protocol/messages.ts';
 import { topics } from '../../gateway/protocol/topics.ts';
 import type { MdmsStore } from '../../scripts/lib/mdms/store.ts';
 import type { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
@@ -43,6 +43,8 @@ describe('reference MDMS receiver', () => {
   let receiver: MdmsReceiver;
   let gateway: mqtt.MqttClient;
   const acks: Buffer[] = [];
+  /** The signed refusals (contract 1.1) on the same topic: their codes, in order. */
+  const nacks: string[] = [];
   const gatewayKey = () => ({ privateKey: keys.gatewayPrivateKey, publicKey: keys.gatewayPublicKey });
 
   beforeAll(async () => {
@@ -57,7 +59,11 @@ describe('reference MDMS receiver', () => {
     receiver = mdms.receiver;
     gateway = await mqtt.connectAsync(broker.url);
     await gateway.subscribeAsync(topics.ack(PREFIX, GATEWAY_ID), { qos: 1 });
-    gateway.on('message', (_t, p) => acks.push(Buffer.from(p)));
+    gateway.on('message', (_t, p) => {
+      const body = openEnvelope(p, keys.mdmsSigning.publicKey).body as { type: string };
+      if (body.type === 'nack') nacks.push(NackBody.parse(body).code);
+      else acks.push(Buffer.from(p));
+    });
   });
 
   afterAll(async () => {
@@ -145,7 +151,7 @@ describe('reference MDMS receiver', () => {
   });
 
   it('refuses forged, unknown, malformed and undecryptable batches without acknowledging them', async () => {
-    const before = { acks: acks.length, counts: store.counts() };
+    const before = { acks: acks.length, counts: store.counts(), nacks: nacks.length };
     const stranger = generateKeyPairSync('ed25519');
     await send(
       GATEWAY_ID,
@@ -185,6 +191,9 @@ describe('reference MDMS receiver', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(acks.length).toBe(before.acks);
     expect(store.counts()).toEqual(before.counts);
+    // Signed refusals for what can be named (the unknown gateway's goes to its own topic; an unreadable message
+    // names no batch): forged, fewer than k meters, undecryptable.
+    expect(nacks.slice(before.nacks)).toEqual(['SIGNATURE_INVALID', 'LAYOUT', 'CIPHERTEXT_INVALID']);
   });
   it('stores a release the noise made negative, and refuses one outside what clip and offset allow', async () => {
     const acksBefore = acks.length;
@@ -256,7 +265,7 @@ describe('reference MDMS receiver', () => {
     });
 
     it('refuses, without acknowledging, a cost too wide for the key and a plaintext whose guard bits are set', async () => {
-      const before = { acks: acks.length, counts: store.counts() };
+      const before = { acks: acks.length, counts: store.counts(), nacks: nacks.length };
       const rejected = (code: string) => receiver.metrics.get(`batches.rejected.${code}`);
       const [invalid, malformed] = [rejected('CIPHERTEXT_INVALID'), rejected('MESSAGE_MALFORMED')];
       const tooWide = { ...costBill('bill:ACC-9:b', 1, 1), costBits: 2048 - COST_GUARD_BITS - 128 };
@@ -275,6 +284,8 @@ describe('reference MDMS receiver', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(acks.length).toBe(before.acks);
       expect(store.counts()).toEqual(before.counts);
+      // costBits beyond what the contract allows at all (1024) is malformed, not merely too wide for this key.
+      expect(nacks.slice(before.nacks)).toEqual(['MALFORMED', 'CIPHERTEXT_INVALID']);
     });
   });
 });

@@ -12,6 +12,7 @@ import { checkConfig } from './config-check.ts';
 import { checkDisk } from './disk-check.ts';
 import { warn, type Finding } from './finding.ts';
 import { checkKeys } from './keys-check.ts';
+import { checkQuarantine } from './quarantine-check.ts';
 import { checkSerialPorts } from './serial-check.ts';
 import { checkTls } from './tls-check.ts';
 
@@ -59,6 +60,7 @@ export async function runDoctor(
     print([checkDisk(config.gateway.dataDir, user)]);
     print([checkBuffer(path.join(config.gateway.dataDir, config.buffer.file), user)]);
     print([checkDeviceBindings(config)]);
+    print([checkQuarantine(path.join(config.gateway.dataDir, config.buffer.file))]);
   }
   const skipped = config ? '' : ' (keys, ports, brokers, disk and buffer need a valid configuration)';
   out.write(`\n${counts.OK} OK, ${counts.WARN} WARN, ${counts.FAIL} FAIL${skipped}\n`);

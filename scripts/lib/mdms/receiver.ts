@@ -27,6 +27,7 @@ import {
 import { gatewayOfBatchTopic, topics } from '../../../gateway/protocol/topics.ts';
 import { isoUtc } from '../../../gateway/time/zoned.ts';
 import { CrtDecryptor } from './decrypt.ts';
+import { nackBody, nackCode, refusedBatch, type Stage } from './nack.ts';
 import { checkReleaseFits, openRelease } from './release.ts';
 import { startSplit, type SplitDecryptor, type SplitOptions } from './split-decryptor.ts';
 import type { AggregateRow, BillRow, MdmsStore, SuppressedRow } from './store.ts';
@@ -99,12 +100,14 @@ export class MdmsReceiver {
 
   private handle(client: MqttClient, topic: string, payload: Buffer): void {
     const { log, store, prefix } = this.opts;
+    const gateway = gatewayOfBatchTopic(prefix, topic);
+    let stage: Stage = 'verify';
     try {
-      const gateway = gatewayOfBatchTopic(prefix, topic);
       if (!gateway) throw new GatewayError('MESSAGE_MALFORMED', `not a batch topic: ${topic}`);
       const key = this.opts.trust.get(gateway);
       if (!key) throw new GatewayError('UNKNOWN_SENDER', `no trusted key for gateway "${gateway}"`);
       const { body, bodyDigest } = openEnvelope(payload, key);
+      stage = 'parse';
       const parsed = BatchBody.safeParse(body);
       if (!parsed.success) throw new GatewayError('MESSAGE_MALFORMED', 'body is not a v1 batch');
       const batch = parsed.data;
@@ -118,6 +121,7 @@ export class MdmsReceiver {
         this.split.hold(gateway, batch, bodyDigest, payload.toString());
         this.metrics.inc('batches.pending');
       } else {
+        stage = 'open';
         const rows = this.decryptRecords(gateway, batch.records);
         const result = store.saveBatch(
           { batchId: batch.batchId, gateway, seq: batch.seq, bodyDigest, receivedAt: Date.now() },
@@ -142,7 +146,19 @@ export class MdmsReceiver {
       const code = errorCode(error);
       this.metrics.inc(`batches.rejected.${code}`);
       log.warn({ topic, code, reason: (error as Error).message }, 'batch rejected');
+      if (gateway) this.nack(client, gateway, payload, error, stage);
     }
+  }
+
+  /** Tells the gateway, signed, that its batch is refused for good and why (docs/protocol.md §7a). */
+  private nack(client: MqttClient, gateway: string, payload: Buffer, error: unknown, stage: Stage): void {
+    const code = nackCode(error, stage);
+    const batch = refusedBatch(payload);
+    if (!code || !batch) return;
+    const body = nackBody(gateway, batch, code, (error as Error).message, Date.now());
+    const sealed = signEnvelope(body, this.opts.signing.privateKey, this.opts.signing.publicKey);
+    client.publish(topics.ack(this.opts.prefix, gateway), sealed.message, { qos: 1 }, () => {});
+    this.metrics.inc(`batches.nacked.${code}`);
   }
 
   /** `decrypt`: the whole key's CRT by default; the split key's combination (split-decryptor.ts) otherwise. */

@@ -528,6 +528,7 @@ describe('batches and acknowledgements', () => {
       seq: 1,
       nextAttemptAt: 1000,
       attempts: 0,
+      rebuilds: 0,
     });
     expect(
       b.outbox
