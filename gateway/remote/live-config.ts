@@ -62,12 +62,16 @@ export class LiveConfig implements ConfigTarget {
   }
 
   /**
-   * A command's membership change, recorded once it is written: the meters and neighbourhoods `next` no longer has
-   * are retired (issue #14: ids are never reused) and the meters it adds are recorded as added by a command.
+   * The meters a command adds, recorded as added by a command before its file is written (so a crash between the
+   * write and the apply cannot start them as local meters; recording more than is applied only adds a hold).
    */
-  recordMembership(running: Readonly<Config>, next: Readonly<Config>): void {
+  recordAdded(running: Readonly<Config>, next: Readonly<Config>): void {
     const before = new Set(running.meters.map((m) => m.id));
     this.parts.commanded?.(next.meters.filter((m) => !before.has(m.id)));
+  }
+
+  /** The meters and neighbourhoods `next` no longer has are retired (issue #14: ids are never reused). */
+  retireRemoved(running: Readonly<Config>, next: Readonly<Config>): void {
     const meters = new Set(next.meters.map((m) => m.id));
     const nbs = new Set(next.neighbourhoods.map((n) => n.id));
     this.parts.retire?.(

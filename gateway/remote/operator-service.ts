@@ -41,8 +41,10 @@ export interface ConfigTarget {
   apply(next: Readonly<Config>): Promise<void>;
   /** What the gateway has bound, for the membership rules (issue #14 A); absent: the file's rules alone. */
   devices?(): DeviceView | undefined;
+  /** Records the meters a command adds, before its file is written (a Modbus one is held for its serial). */
+  recordAdded?(running: Readonly<Config>, next: Readonly<Config>): void;
   /** Retires the meter and neighbourhood ids a command removed, once it is written: never reused. */
-  recordMembership?(running: Readonly<Config>, next: Readonly<Config>): void;
+  retireRemoved?(running: Readonly<Config>, next: Readonly<Config>): void;
   /** Runs one change at a time (a remote command and a SIGHUP reload, local-reload.ts); absent: as it comes. */
   exclusive?<T>(work: () => Promise<T>): Promise<T>;
 }
@@ -171,9 +173,10 @@ export class OperatorService {
     }
     if (r.dryRun) return { ok: true, applied: 'checked', changed, restartRequired: restart };
     const previous = readConfigFile(file);
+    this.target.recordAdded?.(running, next);
     writeFileAtomic(file, r.yaml);
     if (restart.length > 0) {
-      this.target.recordMembership?.(running, next);
+      this.target.retireRemoved?.(running, next);
       this.metrics.inc('config.written_for_restart');
       this.log.warn(
         { changed, restartRequired: restart },
@@ -200,7 +203,7 @@ export class OperatorService {
       this.log.error({ changed, code: errorCode(error) }, 'new configuration could not start: rolled back');
       throw rolledBack(error);
     }
-    this.target.recordMembership?.(running, next);
+    this.target.retireRemoved?.(running, next);
     this.metrics.inc('config.applied');
     this.log.info({ changed: live }, 'remote configuration applied');
     return { ok: true, applied: 'live', changed, restartRequired: [] };

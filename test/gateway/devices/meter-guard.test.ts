@@ -135,7 +135,7 @@ describe('MeterGuard: a Modbus meter added by a command', () => {
   it('stays held after a restart while the store records it as added by a command', () => {
     buffer = openTestBuffer(35n ** 2n, metrics);
     const next = configWith([modbus('m01', 'north', 1), modbus('x1', 'spy', 2)], ['north', 'spy']);
-    // The command's record (LiveConfig.recordMembership), then a restart: x1 is in the start configuration now.
+    // The command's record (LiveConfig.recordAdded, before the file is written), then a restart: x1 is in the start configuration now.
     buffer.devices.recordCommanded(['x1'], 0);
     const guard = new MeterGuard(next, buffer.devices, (p) => p, { now: () => 0 }, metrics, captureLog().log);
     const [m01, x1] = next.meters;

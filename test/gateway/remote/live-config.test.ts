@@ -53,7 +53,7 @@ describe('LiveConfig.exclusive', () => {
   }, 120_000);
 });
 
-describe('LiveConfig.recordMembership', () => {
+describe('LiveConfig.recordAdded and retireRemoved', () => {
   it('retires what the new configuration drops and records what it adds', async () => {
     const running = await scenarioConfig();
     const [dropped, ...kept] = running.meters;
@@ -65,7 +65,11 @@ describe('LiveConfig.recordMembership', () => {
       retire: (meters: readonly MeterConfig[]) => retired.push(meters.map((m) => m.id)),
       commanded: (meters: readonly MeterConfig[]) => commanded.push(meters.map((m) => m.id)),
     } as unknown as LiveParts;
-    new LiveConfig(running, parts, silentLogger()).recordMembership(running, next);
+    const live = new LiveConfig(running, parts, silentLogger());
+    live.recordAdded(running, next);
+    expect(commanded).toEqual([['x1']]);
+    expect(retired).toEqual([]);
+    live.retireRemoved(running, next);
     expect(retired).toEqual([[dropped!.id]]);
     expect(commanded).toEqual([['x1']]);
   }, 120_000);
