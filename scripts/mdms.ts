@@ -39,6 +39,7 @@ Options (run):
   --sign-key FILE       MDMS Ed25519 private key (signs acknowledgements)
   --trust ID=FILE       a gateway id and its Ed25519 public key; repeat for every gateway
   --db FILE             the MDMS database (default mdms.sqlite)
+  --mqtt-version V      4 (MQTT 3.1.1) or 5 (default): under 5 a broker's refusal of an ack is reported
   --username U, --password P   broker credentials
 Options (export):
   --what W              aggregates (default), bills or suppressed
@@ -56,6 +57,7 @@ const OPTIONS = {
   'sign-key': { type: 'string' },
   trust: { type: 'string', multiple: true, default: [] as string[] },
   db: { type: 'string', default: 'mdms.sqlite' },
+  'mqtt-version': { type: 'string', default: '5' },
   username: { type: 'string' },
   password: { type: 'string' },
   what: { type: 'string', default: 'aggregates' },
@@ -85,11 +87,14 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageError('run needs --key or --share, --sign-key and at least one --trust', HELP);
     }
     if (values.share && !values['authority-key']) throw new UsageError('--share needs --authority-key', HELP);
+    const version = values['mqtt-version'];
+    if (version !== '4' && version !== '5') throw new UsageError('--mqtt-version is 4 or 5', HELP);
     const log = createLogger({ level: 'info' });
     const signKey = loadPrivateKey(values['sign-key'], 'ed25519', 'MDMS private key');
     const receiver = new MdmsReceiver({
       url: values.broker,
       clientOptions: {
+        protocolVersion: version === '5' ? 5 : 4,
         ...(values.username ? { username: values.username } : {}),
         ...(values.password ? { password: values.password } : {}),
       },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { silentLogger } from '../../gateway/observe/log.ts';
-import { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
+import { MdmsReceiver, type MdmsOptions } from '../../scripts/lib/mdms/receiver.ts';
 import { MdmsStore, openMdmsDb } from '../../scripts/lib/mdms/store.ts';
 import {
   REFERENCE_BANDS,
@@ -164,7 +164,12 @@ export function spawnGateway(configFile: string, args: readonly string[] = []): 
   return { child, output: () => out, exited };
 }
 
-export async function startMdms(url: string, keys: KeySet, dbFile: string) {
+export async function startMdms(
+  url: string,
+  keys: KeySet,
+  dbFile: string,
+  extra: Partial<Pick<MdmsOptions, 'clientOptions' | 'log'>> = {},
+) {
   const store = new MdmsStore(openMdmsDb(dbFile));
   const receiver = new MdmsReceiver({
     url,
@@ -174,6 +179,7 @@ export async function startMdms(url: string, keys: KeySet, dbFile: string) {
     signing: keys.mdmsSigning,
     store,
     log: silentLogger(),
+    ...extra,
   });
   await receiver.start();
   return { store, receiver };

@@ -17,6 +17,7 @@ import {
 import type { PaillierPrivateKey } from '../../../gateway/keys/paillier-files.ts';
 import type { Logger } from '../../../gateway/observe/log.ts';
 import { Metrics } from '../../../gateway/observe/metrics.ts';
+import { publishRefusal } from '../../../gateway/uplink/publish-refusal.ts';
 import { openEnvelope, signEnvelope } from '../../../gateway/protocol/envelope.ts';
 import {
   BatchBody,
@@ -141,13 +142,35 @@ export class MdmsReceiver {
         ackedAt: isoUtc(Date.now()),
       };
       const sealed = signEnvelope(ack, this.opts.signing.privateKey, this.opts.signing.publicKey);
-      client.publish(topics.ack(prefix, gateway), sealed.message, { qos: 1 }, () => {});
+      this.publishAnswer(client, gateway, sealed.message, 'ack');
     } catch (error) {
       const code = errorCode(error);
       this.metrics.inc(`batches.rejected.${code}`);
       log.warn({ topic, code, reason: (error as Error).message }, 'batch rejected');
       if (gateway) this.nack(client, gateway, payload, error, stage);
     }
+  }
+
+  /**
+   * Publishes an ack or a nack. Under MQTT 5 a broker that refuses it (an ACL denying the ack topic: PUBACK 0x87)
+   * says so, and the MDMS logs and counts it (`answers.refused_by_broker.<NAME>`): the gateway will re-send the
+   * batch, and the MDMS store it again as a duplicate, until the broker's configuration is fixed.
+   */
+  private publishAnswer(
+    client: MqttClient,
+    gateway: string,
+    message: Buffer | string,
+    kind: 'ack' | 'nack',
+  ): void {
+    client.publish(topics.ack(this.opts.prefix, gateway), message, { qos: 1 }, (err) => {
+      const refusal = err && publishRefusal(err);
+      if (!refusal) return;
+      this.metrics.inc(`answers.refused_by_broker.${refusal.name}`);
+      this.opts.log.error(
+        { gateway, kind, reasonCode: refusal.hex, reason: refusal.reason },
+        'the broker refused the answer to a gateway: check its ACL for the ack topic',
+      );
+    });
   }
 
   /** Tells the gateway, signed, that its batch is refused for good and why (docs/protocol.md §7a). */
@@ -157,7 +180,7 @@ export class MdmsReceiver {
     if (!code || !batch) return;
     const body = nackBody(gateway, batch, code, (error as Error).message, Date.now());
     const sealed = signEnvelope(body, this.opts.signing.privateKey, this.opts.signing.publicKey);
-    client.publish(topics.ack(this.opts.prefix, gateway), sealed.message, { qos: 1 }, () => {});
+    this.publishAnswer(client, gateway, sealed.message, 'nack');
     this.metrics.inc(`batches.nacked.${code}`);
   }
 
