@@ -111,3 +111,39 @@ export function normalQuantile(p: number): number {
   }
   return (lo + hi) / 2;
 }
+
+/** P[F_(d1,d2) ≤ f]: the regularised incomplete beta I_x(d1/2, d2/2) at x = d1·f/(d1·f + d2). */
+export function fCdf(f: number, d1: number, d2: number): number {
+  if (f <= 0) return 0;
+  return incompleteBeta((d1 * f) / (d1 * f + d2), d1 / 2, d2 / 2);
+}
+
+/** I_x(a, b), by the continued fraction (Lentz) on whichever side converges, as in Numerical Recipes' betai. */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const lead = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x < (a + 1) / (a + b + 2)) return (lead * betaFraction(x, a, b)) / a;
+  return 1 - (lead * betaFraction(1 - x, b, a)) / b;
+}
+
+function betaFraction(x: number, a: number, b: number): number {
+  const tiny = 1e-300;
+  const clamp = (v: number) => (Math.abs(v) < tiny ? tiny : v);
+  let c = 1;
+  let d = 1 / clamp(1 - ((a + b) * x) / (a + 1));
+  let h = d;
+  for (let m = 1; m < 10_000; m++) {
+    const even = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+    d = 1 / clamp(1 + even * d);
+    c = clamp(1 + even / c);
+    h *= d * c;
+    const odd = (-(a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 / clamp(1 + odd * d);
+    c = clamp(1 + odd / c);
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return h;
+}

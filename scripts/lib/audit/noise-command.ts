@@ -32,8 +32,9 @@ release declares, z_i = e_i/σ_i, in interval order):
   shape       FAIL if the binned Pearson χ² of the errors against N_Z(0, σ_i²) (bins equiprobable under N(0, 1),
               each expecting ≥ 5; σ_i scaled up to the observed spread if that is larger) has P < α
   lag-1       FAIL if 2Φ(−|Σ z_i z_(i+1)| / √Σ (z_i z_(i+1))²) < α, consecutive intervals of a UTC day
-  pair sums   FAIL if 2·P[χ²_m ≤ Σ (e_a + e_b)²/(σ_a² + σ_b²)] < α over disjoint adjacent pairs of a day, for either
-              phase of pairing (noise that cancels between neighbours)
+  pair sums   F = Σ (z_a + z_b)²/Σ (z_a − z_b)² over the m disjoint adjacent pairs of a day is F(m, m): FAIL if
+              4·min(P[F(m, m) ≤ F], P[F(m, m) ≥ F]) < α for either phase of pairing (noise that cancels between
+              neighbours, or repeats)
   daily sums  FAIL if P[χ²_d ≤ Σ (Σ_day e)²/(Σ_day σ²)] < α over the d UTC days (noise that cancels over a day)
 PASS is necessary, not sufficient: noise drawn from a seed an attacker knows (public data, a fixed key) has the
 right shape and independence and cannot be told from the outputs; and the audit trusts the supplier's database it
@@ -172,7 +173,8 @@ function report(a: NoiseAudit, knownMeters: number): string {
     `  most frequent error              ${t.mode.value} Wh, ${t.mode.count} time(s) (P ≤ ${p(t.mode.p)})`,
     `  shape vs discrete Gaussian       binned χ² ${t.fit.chi2.toFixed(1)} on ${t.fit.df} df (P = ${p(t.fit.p)})`,
     `  lag-1 correlation                ${t.lag1.r.toFixed(2)} (P = ${p(t.lag1.p)})`,
-    `  sums of adjacent pairs           ${t.pairs.pairs} pairs (P[as exact] = ${p(t.pairs.p)})`,
+    `  sums of adjacent pairs           ${t.pairs.pairs} pairs, Σ sum²/Σ difference² ${t.pairs.ratio.toFixed(2)} ` +
+      `(P = ${p(t.pairs.p)})`,
     `  daily sums                       ${t.daily.days} day(s) (P[as exact] = ${p(t.daily.p)})`,
     ...[...a.failures, ...j.reasons].map((r) => `  FAIL: ${r}`),
     ...j.warnings.map((w) => `  warning: ${w}`),

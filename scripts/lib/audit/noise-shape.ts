@@ -5,7 +5,7 @@
  * gateway promises: the errors are independent discrete Gaussian draws N_Z(0, σ_i²), in interval order.
  * noise-stats.ts compares each with α.
  */
-import { chiSquareCdf, logGamma, normalCdf, normalQuantile, zeroProbability } from './distributions.ts';
+import { chiSquareCdf, fCdf, logGamma, normalCdf, normalQuantile, zeroProbability } from './distributions.ts';
 import type { NoiseSample } from './noise-stats.ts';
 
 const DAY_MS = 86_400_000;
@@ -17,8 +17,8 @@ export interface ShapeTests {
   fit: { chi2: number; df: number; p: number };
   /** Lag-1 correlation of consecutive errors within a day, self-normalised; two-sided p. */
   lag1: { r: number; p: number };
-  /** Σ (e_a + e_b)² / (σ_a² + σ_b²) over disjoint adjacent pairs within a day (both phases): P[χ² ≤ it]. */
-  pairs: { pairs: number; p: number };
+  /** Σ(z_a + z_b)² / Σ(z_a − z_b)² over disjoint adjacent pairs within a day (1 expected), the phase least likely. */
+  pairs: { pairs: number; ratio: number; p: number };
   /** Σ (daily error sum)² / (daily Σσ²), over whole UTC days: P[χ²_days ≤ it]. */
   daily: { days: number; p: number };
 }
@@ -109,25 +109,36 @@ export function lagCorrelation(days: readonly NoiseSample[][]): ShapeTests['lag1
   return { r, p: Math.min(1, 2 * normalCdf(-Math.abs(r))) };
 }
 
-/** Sums of disjoint adjacent pairs, pairing from the first and from the second interval of each day (×2). */
+/**
+ * Sums against differences of disjoint adjacent pairs within a day: under the hypothesis u = (z_a + z_b)/√2 and
+ * v = (z_a − z_b)/√2 are independent N(0, 1), so F = Σu²/Σv² is F(m, m) whatever the σ_i. Too small: the noise
+ * cancels between neighbours (antithetic); too large: it repeats (the difference of two readings exact). Both
+ * sides, both phases of pairing (from the first or the second interval of the day): p = 4·min tail.
+ */
 export function pairSums(days: readonly NoiseSample[][]): ShapeTests['pairs'] {
   let pairs = 0;
+  let ratio = 1;
   let p = 1;
   for (const phase of [0, 1]) {
-    let q = 0;
+    let sums = 0;
+    let differences = 0;
     let m = 0;
     for (const day of days) {
       for (let i = phase + 1; i < day.length; i += 2) {
-        const [a, b] = [day[i - 1]!, day[i]!];
-        q += (a.error + b.error) ** 2 / (a.sigma2 + b.sigma2);
+        const [a, b] = [standard(day[i - 1]!), standard(day[i]!)];
+        sums += (a + b) ** 2;
+        differences += (a - b) ** 2;
         m++;
       }
     }
-    if (m === 0) continue;
-    pairs = Math.max(pairs, m);
-    p = Math.min(p, 2 * chiSquareCdf(q, m));
+    // No pair, or no noise at all (the other tests judge that): nothing to compare.
+    if (m === 0 || sums + differences === 0) continue;
+    const f = differences === 0 ? Infinity : sums / differences;
+    const below = f === Infinity ? 1 : fCdf(f, m, m);
+    const tail = 4 * Math.min(below, 1 - below);
+    if (tail < p || pairs === 0) [pairs, ratio, p] = [m, f, tail];
   }
-  return { pairs, p: Math.min(1, p) };
+  return { pairs, ratio, p: Math.min(1, p) };
 }
 
 /** Whole-day sums of the errors: noise that cancels over a day leaves the daily total exact. */

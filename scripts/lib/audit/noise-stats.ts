@@ -135,8 +135,11 @@ function shapeReasons(t: ShapeTests, alpha: number): string[] {
   }
   if (t.pairs.p < alpha) {
     reasons.push(
-      `sums of adjacent intervals are more exact than independent noise at the declared σ allows (${t.pairs.pairs} pairs, ` +
-        `P = ${p(t.pairs.p)} < α): the noise cancels`,
+      t.pairs.ratio < 1
+        ? `sums of adjacent intervals are more exact than their differences (${t.pairs.pairs} pairs, ` +
+            `Σ sum²/Σ difference² = ${t.pairs.ratio.toFixed(2)}, P = ${p(t.pairs.p)} < α): the noise cancels`
+        : `differences of adjacent intervals are more exact than their sums (${t.pairs.pairs} pairs, ` +
+            `Σ sum²/Σ difference² = ${t.pairs.ratio.toFixed(2)}, P = ${p(t.pairs.p)} < α): the noise repeats`,
     );
   }
   if (t.daily.p < alpha) {

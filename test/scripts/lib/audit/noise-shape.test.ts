@@ -1,13 +1,18 @@
 /**
  * The shape and independence tests of `scripts/audit noise` (issue #14 F2): the reviewer's noise with the declared
  * variance but the wrong shape (two points ±σ) or dependence (antithetic pairs, in either phase; a day that sums to
- * zero) FAILS; the gateway's own sampler PASSES in 200 of 200 seeded runs of the e2e's size (two days) and of three
+ * zero; repeated pairs) FAILS; the gateway's own sampler PASSES in 200 of 200 seeded runs of the e2e's size (two days) and of three
  * days, so the false-FAIL rate at α = 10⁻⁶ per test (7 tests, ≤ 7·10⁻⁶ family-wise) is not visibly exceeded.
  */
 import { describe, expect, it } from 'vitest';
 import { noisePlan } from '../../../../gateway/aggregate/noise-plan.ts';
 import { IntegerSampler } from '../../../../gateway/encrypt/discrete-gaussian.ts';
-import { normalCdf, normalQuantile } from '../../../../scripts/lib/audit/distributions.ts';
+import {
+  fCdf,
+  incompleteBeta,
+  normalCdf,
+  normalQuantile,
+} from '../../../../scripts/lib/audit/distributions.ts';
 import { goodnessOfFit, pointMass } from '../../../../scripts/lib/audit/noise-shape.ts';
 import { judgeNoise, type NoiseSample } from '../../../../scripts/lib/audit/noise-stats.ts';
 import { seededRandom } from '../../../helpers/seeded-random.ts';
@@ -41,6 +46,16 @@ describe('distributions', () => {
     expect(normalCdf(-6) / 9.8658765e-10).toBeCloseTo(1, 5);
     expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
     expect(normalQuantile(0.1)).toBeCloseTo(-1.2815516, 5);
+  });
+
+  it('the incomplete beta against closed forms, and F against table quantiles', () => {
+    expect(incompleteBeta(0.3, 1, 1)).toBeCloseTo(0.3, 12);
+    // I_0.4(2, 3) = Σ_(j=2..4) C(4, j)·0.4^j·0.6^(4−j).
+    expect(incompleteBeta(0.4, 2, 3)).toBeCloseTo(0.5248, 12);
+    expect(fCdf(2.978237, 10, 10)).toBeCloseTo(0.95, 6);
+    expect(fCdf(1 / 2.978237, 10, 10)).toBeCloseTo(0.05, 6);
+    expect(fCdf(1, 48, 48)).toBeCloseTo(0.5, 10);
+    expect(fCdf(0, 5, 5)).toBe(0);
   });
 });
 
@@ -91,6 +106,16 @@ describe('shape and independence', () => {
         expect.stringContaining('sums of adjacent intervals are more exact'),
       );
     }
+  });
+
+  it('FAILS repeated noise e(2j+1) = e(2j): the difference of two readings exact', () => {
+    const errors = gateway(96, 'repeat');
+    for (let i = 1; i < errors.length; i += 2) errors[i] = errors[i - 1]!;
+    const j = judgeNoise(samples(errors), ALPHA, 30);
+    expect(j.shape.pairs.ratio).toBe(Infinity);
+    expect(j.reasons).toContainEqual(
+      expect.stringContaining('differences of adjacent intervals are more exact'),
+    );
   });
 
   it('FAILS noise whose daily sum is zero (the last interval of each day cancels the others)', () => {
