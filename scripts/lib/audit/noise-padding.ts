@@ -98,6 +98,7 @@ export function playPadding(
       error: estimate - clip(truthWh),
       sigma2: sigma2Of(noise),
       bound95: row.bound95_wh,
+      end,
     });
   }
   return result;

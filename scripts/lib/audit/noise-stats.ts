@@ -2,15 +2,21 @@
  * The statistics of `scripts/audit noise` (docs/privacy.md "Audit the noise"): given the attacker's error on each
  * interval and the noise σ² each release declares, is the error what the declared noise gives, or does the
  * attacker learn more? Under the hypothesis that the errors are independent discrete Gaussian draws N_Z(0, σ_i²)
- * (what the gateway promises), two one-sided tests at level α each:
+ * (what the gateway promises), seven tests at level α each, so a false FAIL has probability ≤ 7α (Bonferroni):
  *
  * - exact hits: H = #{e_i = 0} is Poisson-binomial with p_i = P[N_Z(0, σ_i²) = 0]; FAIL if P[H ≥ h] < α;
  * - spread: Q = Σ e_i² / σ_i² is (for σ ≳ 1) χ² with n degrees of freedom; FAIL if P[χ²_n ≤ Q] < α (the error
  *   spread far below the declared σ). A spread far ABOVE it is no leak: it is reported as a warning (the
- *   auditor's known readings or truth may not be the meters').
+ *   auditor's known readings or truth may not be the meters');
+ * - point mass, shape (binned χ²), lag-1 correlation, sums of adjacent pairs, daily sums: noise-shape.ts. Noise
+ *   with the declared variance but two values, or cancelling in pairs, passes the first two and fails these.
  *
  * Floating point is fine here: this judges a release, it draws nothing.
  */
+import { atLeast, chiSquareCdf, zeroProbability } from './distributions.ts';
+import { shapeTests, type ShapeTests } from './noise-shape.ts';
+
+export { atLeast, chiSquareCdf, logGamma, zeroProbability } from './distributions.ts';
 
 export interface NoiseSample {
   /** Attacker's estimate minus the household's (clipped) true reading, Wh. */
@@ -19,6 +25,8 @@ export interface NoiseSample {
   sigma2: number;
   /** Half-width of the 95 % interval the release declares, Wh. */
   bound95: number;
+  /** End of the interval (ms since the epoch): orders the errors and groups them by UTC day. */
+  end?: number;
 }
 
 export interface NoiseJudgement {
@@ -41,6 +49,8 @@ export interface NoiseJudgement {
   spreadHighP: number;
   /** Share of intervals whose error is within the declared 95 % interval. */
   coverage95: number;
+  /** The point-mass, shape and independence tests (noise-shape.ts). */
+  shape: ShapeTests;
   verdict: 'PASS' | 'FAIL' | 'INCONCLUSIVE';
   reasons: string[];
   warnings: string[];
@@ -72,6 +82,7 @@ export function judgeNoise(
     spreadLowP,
     spreadHighP: 1 - spreadLowP,
     coverage95: n === 0 ? 0 : samples.filter((s) => Math.abs(s.error) <= s.bound95).length / n,
+    shape: shapeTests(samples),
     verdict: 'PASS',
     reasons: [],
     warnings: [],
@@ -88,6 +99,7 @@ export function judgeNoise(
         `(Σe²/σ² = ${chi2.toFixed(1)} on ${n} intervals, P[χ²_${n} ≤ it] = ${spreadLowP.toExponential(1)} < α)`,
     );
   }
+  j.reasons.push(...shapeReasons(j.shape, alpha));
   if (n > 0 && j.spreadHighP < alpha) {
     j.warnings.push(
       'the error is far LARGER than the declared noise: no leak, but check that the known readings and the ' +
@@ -99,76 +111,42 @@ export function judgeNoise(
   return j;
 }
 
-/** P[N_Z(0, σ²) = 0] = 1 / Σ_k exp(−k²/2σ²); for σ ≥ 4 by Poisson summation, Σ = σ√(2π)·Σ_m exp(−2π²σ²m²). */
-export function zeroProbability(sigma2: number): number {
-  if (sigma2 <= 0) return 1;
-  if (sigma2 >= 16) {
-    const theta = 1 + 2 * Math.exp(-2 * Math.PI ** 2 * sigma2);
-    return 1 / (Math.sqrt(2 * Math.PI * sigma2) * theta);
+/** Why the noise's shape or independence is not the declared one, one line per failed test. */
+function shapeReasons(t: ShapeTests, alpha: number): string[] {
+  const reasons: string[] = [];
+  const p = (x: number) => x.toExponential(1);
+  if (t.mode.p < alpha) {
+    reasons.push(
+      `the error ${t.mode.value} Wh occurs ${t.mode.count} times: the declared noise puts no such mass on any ` +
+        `value (P ≤ ${p(t.mode.p)} < α)`,
+    );
   }
-  let sum = 1;
-  for (let k = 1; k <= 64; k++) sum += 2 * Math.exp(-(k * k) / (2 * sigma2));
-  return 1 / sum;
-}
-
-/** P[H ≥ h] for H the number of successes of independent Bernoulli(p_i) (exact, by the distribution of H < h). */
-export function atLeast(ps: readonly number[], h: number): number {
-  if (h <= 0) return 1;
-  if (h > ps.length) return 0;
-  let dist = [1, ...new Array<number>(h - 1).fill(0)];
-  for (const p of ps) {
-    const next = dist.map((d, k) => d * (1 - p) + (k > 0 ? dist[k - 1]! * p : 0));
-    dist = next;
+  if (t.fit.p < alpha) {
+    reasons.push(
+      `the errors are not shaped like the discrete Gaussian (binned χ² = ${t.fit.chi2.toFixed(1)} on ` +
+        `${t.fit.df} df, P = ${p(t.fit.p)} < α)`,
+    );
   }
-  return Math.max(0, 1 - dist.reduce((a, d) => a + d, 0));
-}
-
-/** P[χ²_df ≤ x]: the regularised lower incomplete gamma P(df/2, x/2) (series, or continued fraction above). */
-export function chiSquareCdf(x: number, df: number): number {
-  if (x <= 0) return 0;
-  const a = df / 2;
-  const z = x / 2;
-  const lead = Math.exp(-z + a * Math.log(z) - logGamma(a));
-  if (z < a + 1) {
-    let term = 1 / a;
-    let sum = term;
-    for (let k = 1; k < 10_000 && term > sum * 1e-16; k++) {
-      term *= z / (a + k);
-      sum += term;
-    }
-    return Math.min(1, sum * lead);
+  if (t.lag1.p < alpha) {
+    reasons.push(
+      `consecutive errors are correlated (lag-1 statistic ${t.lag1.r.toFixed(1)}, P = ${p(t.lag1.p)} < α): ` +
+        'the noise of one interval tells about the next',
+    );
   }
-  // Lentz's continued fraction for the upper tail Q(a, z).
-  const tiny = 1e-300;
-  let b = z + 1 - a;
-  let c = 1 / tiny;
-  let d = 1 / b;
-  let f = d;
-  for (let i = 1; i < 10_000; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    d = Math.abs(d) < tiny ? tiny : d;
-    c = b + an / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    d = 1 / d;
-    const delta = d * c;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
+  if (t.pairs.p < alpha) {
+    reasons.push(
+      t.pairs.ratio < 1
+        ? `sums of adjacent intervals are more exact than their differences (${t.pairs.pairs} pairs, ` +
+            `Σ sum²/Σ difference² = ${t.pairs.ratio.toFixed(2)}, P = ${p(t.pairs.p)} < α): the noise cancels`
+        : `differences of adjacent intervals are more exact than their sums (${t.pairs.pairs} pairs, ` +
+            `Σ sum²/Σ difference² = ${t.pairs.ratio.toFixed(2)}, P = ${p(t.pairs.p)} < α): the noise repeats`,
+    );
   }
-  return Math.max(0, 1 - lead * f);
-}
-
-/** ln Γ(a) for a > 0 (Lanczos, g = 7, 9 terms: about 15 significant digits). */
-export function logGamma(a: number): number {
-  const g = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  if (a < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * a)) - logGamma(1 - a);
-  const x = a - 1;
-  let sum = g[0]!;
-  for (let i = 1; i < 9; i++) sum += g[i]! / (x + i);
-  const t = x + 7.5;
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(sum);
+  if (t.daily.p < alpha) {
+    reasons.push(
+      `daily sums are more exact than independent noise at the declared σ allows (${t.daily.days} day(s), ` +
+        `P = ${p(t.daily.p)} < α): the noise cancels over the day`,
+    );
+  }
+  return reasons;
 }

@@ -82,9 +82,14 @@ describe('judgeNoise', () => {
     expect(j.verdict).toBe('FAIL');
     expect(j.exact).toBe(60);
     expect(j.coverage95).toBe(1);
+    // The first two tests, then the shape ones (noise-shape.test.ts): a point mass at 0, no Gaussian shape, the
+    // sums of the day exact (pair sums against differences: 0/0, no verdict).
     expect(j.reasons).toEqual([
       expect.stringContaining('60 exact estimate(s)'),
       expect.stringContaining('far below the declared σ'),
+      expect.stringContaining('the error 0 Wh occurs 60 times'),
+      expect.stringContaining('not shaped like the discrete Gaussian'),
+      expect.stringContaining('daily sums are more exact'),
     ]);
   });
 
@@ -105,7 +110,11 @@ describe('judgeNoise', () => {
     const quarter = { num: PLAN.sigma2.num / 16n, den: PLAN.sigma2.den };
     const j = judgeNoise(drawn(100, quarter), ALPHA, 30);
     expect(j.verdict).toBe('FAIL');
-    expect(j.reasons).toEqual([expect.stringContaining('far below the declared σ')]);
+    // The shape test (at the declared σ, the spread being below it) agrees; the pair test is scale-free.
+    expect(j.reasons).toEqual([
+      expect.stringContaining('far below the declared σ'),
+      expect.stringContaining('not shaped like the discrete Gaussian'),
+    ]);
   });
 
   it('is INCONCLUSIVE on too few intervals, and warns (no FAIL) on errors far above the declared noise', () => {
