@@ -24,6 +24,15 @@ export interface DriverContext {
    */
   identify?(meterId: string, identity: string): void;
 
+  /**
+   * Reports that a meter is read on a connection whose device did not give its identity (a serial register that
+   * could not be read or is blank), before the readings of that connection. True when the meter has a bound
+   * device: its readings are refused until `identify` reports that device again (so whatever answers on a
+   * re-pointed endpoint is not read as the meter), and the driver keeps that connection's values out of the
+   * meter's intervals (an interval spanning two devices would leak one of them). False: read as before. Never throws.
+   */
+  unidentified?(meterId: string): boolean;
+
   /** The data clock. */
   clock: Clock;
   /** Data-clock time at which this gateway run began (the virtual clock's start, or the boot time). */

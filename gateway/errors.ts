@@ -70,6 +70,10 @@ export type ErrorCode =
   | 'DEVICE_CHANGED'
   | 'DEVICE_NOT_NEW'
   | 'DEVICE_UNVERIFIABLE'
+  // A meter with a bound device read on a connection whose device did not report its serial (issue #14 A, F1).
+  | 'DEVICE_UNCONFIRMED'
+  // A command named a Modbus TCP host that is not an IP literal (a name may resolve elsewhere at each reconnect).
+  | 'MODBUS_HOST_NOT_LITERAL'
   | 'METER_ID_RETIRED'
   | 'METER_MOVED'
   | 'NEIGHBOURHOOD_ID_RETIRED'

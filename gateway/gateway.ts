@@ -526,6 +526,7 @@ export class Gateway {
       sink: intake.accept,
       sealedSink: intake.acceptSealed,
       identify: guard.identify,
+      unidentified: guard.unidentified,
       clock,
       startedAt,
       intervalMs,

@@ -60,7 +60,10 @@ export interface Device {
   timeoutMs: number;
   retries: number;
   status: DeviceStatus;
-  /** Its serial-number register is to be read before its next values: at the start, after a reconnect, after down. */
+  /**
+   * Its serial-number register is to be read before its next values: at the start, after a reconnect, after down,
+   * and at every poll while it could not be read on the current connection.
+   */
   identityDue: boolean;
 }
 
@@ -68,6 +71,8 @@ export interface Bus {
   key: string;
   transport: ModbusTransport;
   devices: Device[];
+  /** Connections opened so far: values read on a newer connection than the serial's are not that device's. */
+  connections: number;
 }
 
 export function buildBuses(
@@ -118,5 +123,6 @@ export function buildBuses(
     key,
     transport: factory(b.endpoint),
     devices: b.devices,
+    connections: 0,
   }));
 }

@@ -4,7 +4,9 @@
  * gateway's clock: Modbus carries no time). A meter that does not answer is reported when it goes down and when it
  * comes back, and counted; the others keep being read. A meter whose map names a serial-number register reports its
  * serial (DriverContext.identify) before its first frame and again after a reconnect; one whose serial cannot be
- * read is counted, logged and read as an unidentified device, known by its endpoint and unit only.
+ * read is counted, logged once until it is read again, reported (DriverContext.unidentified: the gateway refuses
+ * the readings of a meter whose device is bound until it confirms it) and otherwise read as an unidentified
+ * device, known by its endpoint and unit only.
  */
 import type { GatewayError } from '../../gateway/errors.ts';
 import { MeterSeries, seriesDepsOf, type MeterSeriesOptions } from '../common/meter-series.ts';
@@ -27,6 +29,10 @@ export class ModbusMeterDriver implements Driver {
   private readonly series = new Map<string, MeterSeries>();
   /** Meters currently reported as not answering. */
   private readonly down = new Set<string>();
+  /** Meters whose serial could not be read since it was last read (warned once per episode). */
+  private readonly unidentified = new Set<string>();
+  /** Of those, the meters with a bound device: their values stay out of their series until it is read. */
+  private readonly held = new Set<string>();
 
   constructor(
     opts: ModbusMeterOptions,
@@ -45,10 +51,20 @@ export class ModbusMeterDriver implements Driver {
           if (this.down.delete(id)) ctx.log.info({ meter: id }, 'Modbus meter answering again');
           ctx.metrics.inc('driver.modbus.frames');
           ctx.report.link(id, true);
+          if (this.held.has(id)) {
+            // Refused by the gateway (DEVICE_UNCONFIRMED, logged there); counted per frame here.
+            ctx.metrics.inc('driver.modbus.frames_unconfirmed');
+            ctx.report.rejected(id, 'DEVICE_UNCONFIRMED');
+            return;
+          }
           this.series.get(id)?.frame(frame, ctx.clock.now());
         },
         onError: (id, error) => this.onError(id, error),
-        onIdentity: (id, identity) => ctx.identify?.(id, identity),
+        onIdentity: (id, identity) => {
+          this.held.delete(id);
+          if (this.unidentified.delete(id)) ctx.log.info({ meter: id }, 'Modbus meter serial read again');
+          ctx.identify?.(id, identity);
+        },
       },
     );
   }
@@ -72,7 +88,11 @@ export class ModbusMeterDriver implements Driver {
     const { ctx } = this;
     ctx.metrics.inc(`driver.modbus.errors.${error.code}`);
     if (error.code === 'MODBUS_IDENTITY_UNREADABLE') {
-      // Not a refused frame nor a link down: the values are read on; warned once per connection or return.
+      // Not a refused frame nor a link down: the values are read on (refused by the gateway if the meter has a
+      // bound device); tried again every poll, warned once until the serial is read again.
+      if (ctx.unidentified?.(id)) this.held.add(id);
+      if (this.unidentified.has(id)) return;
+      this.unidentified.add(id);
       ctx.log.warn({ meter: id, code: error.code, reason: error.message }, 'Modbus meter serial not read');
       return;
     }

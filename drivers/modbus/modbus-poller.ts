@@ -11,7 +11,10 @@
  * A device whose map names a serial-number register (`identity`) has it read before its values at its first poll,
  * after the connection was opened again and after it was down (a meter swapped on a bus is unplugged first): a
  * serial is reported through onIdentity before the frame; a register that cannot be read or names no device is
- * reported as MODBUS_IDENTITY_UNREADABLE, not retried until one of those events, and the values are still read.
+ * reported as MODBUS_IDENTITY_UNREADABLE before the frame (the values are still read: the gateway refuses them if
+ * the meter has a bound device) and read again at every poll until it answers. Values read after the connection
+ * was opened again behind the serial's back (mid-poll) are dropped: no frame leaves without its connection's
+ * serial having been asked for.
  *
  * Results leave through callbacks: onIdentity(deviceId, identity), onFrame(deviceId, frame) and onError(deviceId,
  * GatewayError). Nothing is thrown out of a loop; counters per device are in status().
@@ -117,7 +120,10 @@ export class ModbusPoller {
   private async poll(bus: Bus, d: Device): Promise<void> {
     const s = d.status;
     s.polls++;
-    if (d.identityDue && !(await this.identify(bus, d))) return;
+    // A closed connection is a new one at the next read: its device is asked its serial before its values.
+    const due = d.identityDue || (d.cfg.map.identity !== undefined && !bus.transport.isOpen);
+    if (due && !(await this.identify(bus, d))) return;
+    const connection = bus.connections;
     const blocks: BlockWords[] = [];
     for (const block of d.plan.blocks) {
       const result = await this.read(bus, d, { ...block, functionCode: d.plan.functionCode });
@@ -138,6 +144,17 @@ export class ModbusPoller {
     s.consecutiveFailures = 0;
     s.nextPollAt = Math.max(s.nextPollAt + d.intervalMs, this.clock.now());
     if (blocks.length === 0) return;
+    // Reconnected during the values (identityDue is set again): whoever answered has not been asked its serial.
+    if (d.cfg.map.identity !== undefined && bus.connections !== connection) {
+      this.report(
+        d,
+        new GatewayError(
+          'DEVICE_UNCONFIRMED',
+          `${this.where(bus, d)}: reconnected while reading, values dropped until its serial is read`,
+        ),
+      );
+      return;
+    }
     const { frame, rejected } = decodeRegisters(d.cfg.map, blocks);
     // Registers of a failed read are 'missing'; that read was reported already.
     const bad = rejected.filter((r) => r.reason !== 'missing');
@@ -169,8 +186,9 @@ export class ModbusPoller {
       await this.down(bus, d, result);
       return false;
     }
-    d.identityDue = false;
     const decoded = Array.isArray(result) ? decodeIdentity(id, result) : undefined;
+    // Asked again at every poll until it answers: a flaky read costs a bound meter one poll's readings.
+    d.identityDue = !decoded?.ok;
     if (decoded?.ok) {
       const identity = identityKey(id, decoded.serial);
       this.emit(() => this.deps.onIdentity?.(d.cfg.id, identity));
@@ -200,6 +218,7 @@ export class ModbusPoller {
       try {
         if (!t.isOpen) {
           await deadline(t.connect(), d.timeoutMs);
+          bus.connections++;
           // A new connection may lead to other devices (a TCP gateway restarted with other meters behind it).
           for (const x of bus.devices) x.identityDue = x.cfg.map.identity !== undefined;
         }

@@ -9,6 +9,12 @@
  * has reported its serial (DEVICE_UNVERIFIABLE until then): a meter whose serial cannot be read is only an
  * endpoint, and an endpoint has many spellings, so it could be a bound household's meter under a second id.
  * The store records which meters a command added, so the hold outlasts a restart.
+ *
+ * A meter with a bound device must present it on every connection (DriverContext.unidentified): when a driver
+ * reports that a connection's device did not say who it is (a Modbus serial register that answers an exception or
+ * zeros), the meter's readings are refused (DEVICE_UNCONFIRMED) until the device reports its bound identity again.
+ * Otherwise one faked serial would be enough for an endpoint to be trusted for life: whatever answers later on that
+ * endpoint (a household's old-firmware meter behind a re-pointed host) would be read as the meter.
  */
 import type { Config, MeterConfig } from '../config/schema.ts';
 import type { DeviceStore } from '../buffer/device-store.ts';
@@ -34,6 +40,8 @@ export class MeterGuard {
   private readonly started: ReadonlySet<string>;
   /** Modbus meters added by a command, read once they have reported their serial; the refusal until then. */
   private awaitingSerial = new Map<string, Error | undefined>();
+  /** Meters with a bound device whose connection did not confirm it; the refusal until it does. */
+  private unconfirmed = new Map<string, Error | undefined>();
 
   constructor(
     config: Readonly<Config>,
@@ -55,6 +63,8 @@ export class MeterGuard {
     this.admitted.clear();
     this.identities.clear();
     this.refused.clear();
+    // Kept across a new configuration: a device that has not confirmed itself is not trusted by a command's edit.
+    for (const id of this.unconfirmed.keys()) if (!this.meters.has(id)) this.unconfirmed.delete(id);
     this.awaitingSerial = new Map(
       config.meters
         .filter(
@@ -77,6 +87,7 @@ export class MeterGuard {
     const refusal = this.refused.get(meter.id);
     if (refusal) throw refusal;
     if (this.awaitingSerial.has(meter.id)) throw this.unverified(meter.id);
+    if (this.unconfirmed.has(meter.id)) throw this.unconfirmedError(meter.id);
     if (this.admitted.has(meter.id)) return;
     try {
       this.store.bindSources(meter, sourceKeys(this.config, meter, this.realpath), this.wall.now());
@@ -97,16 +108,44 @@ export class MeterGuard {
       this.store.identify(meter, identity, this.wall.now());
       this.identities.set(meterId, identity);
       this.awaitingSerial.delete(meterId);
+      this.unconfirmed.delete(meterId);
       // A device that answers right again (a swapped-back meter) is read again.
       if (this.refused.get(meterId) && errorCode(this.refused.get(meterId)) === 'DEVICE_CHANGED') {
         this.refused.delete(meterId);
       }
     } catch (error) {
       this.identities.delete(meterId);
-      // Checked, not written (disk full or read-only): written when the device next reports it.
-      if (isStorageFailure(error)) return;
+      // Checked, not written (disk full or read-only): written when the device next reports it. The checks
+      // passed, so a bound device has confirmed itself.
+      if (isStorageFailure(error)) {
+        this.unconfirmed.delete(meterId);
+        return;
+      }
       this.refuse(meterId, error);
     }
+  };
+
+  /**
+   * A driver reads the meter on a connection whose device did not report its identity (unreadable or blank). A
+   * meter with a bound device is refused from now until that device reports it again (counted and logged once per
+   * episode): true, and the driver keeps its frames out of its series. One without a bound device (never had a
+   * serial, old firmware) is read as before: false. Never throws.
+   */
+  readonly unidentified = (meterId: string): boolean => {
+    if (!this.meters.has(meterId)) return false;
+    if (this.unconfirmed.has(meterId)) return true;
+    let bound = true; // a store that cannot be asked: refuse rather than read an unknown device
+    try {
+      bound = this.store.deviceOf(meterId) !== undefined;
+    } catch {
+      // counted as bound
+    }
+    if (!bound) return false;
+    // The same identity reported later must reach the store again (the early return in identify).
+    this.identities.delete(meterId);
+    this.unconfirmed.set(meterId, undefined);
+    this.unconfirmedError(meterId);
+    return true;
   };
 
   /** True for a refusal this guard has logged already. */
@@ -116,15 +155,41 @@ export class MeterGuard {
 
   /** The refusal of a meter added by a command that has not reported its serial yet: counted and logged once. */
   private unverified(meterId: string): Error {
-    const known = this.awaitingSerial.get(meterId);
-    if (known) return known;
-    const err = new GatewayError(
+    return this.hold(
+      this.awaitingSerial,
+      meterId,
       'DEVICE_UNVERIFIABLE',
       `meter ${meterId} was added by a command: its readings are taken once it has reported its serial`,
+      'meter held: serial not read yet',
     );
-    this.awaitingSerial.set(meterId, err);
-    this.metrics.inc('devices.refused.DEVICE_UNVERIFIABLE');
-    this.log.warn({ meter: meterId, code: err.code, reason: err.message }, 'meter held: serial not read yet');
+  }
+
+  /** The refusal of a bound meter whose connection did not confirm its device: counted and logged once. */
+  private unconfirmedError(meterId: string): Error {
+    return this.hold(
+      this.unconfirmed,
+      meterId,
+      'DEVICE_UNCONFIRMED',
+      `meter ${meterId} has a bound device, but the device on its connection did not report its serial: ` +
+        'its readings are taken again once it reports the bound one',
+      'meter held: its device did not confirm its serial',
+    );
+  }
+
+  /** One refusal per hold episode: created, counted and logged once. */
+  private hold(
+    holds: Map<string, Error | undefined>,
+    meterId: string,
+    code: 'DEVICE_UNVERIFIABLE' | 'DEVICE_UNCONFIRMED',
+    message: string,
+    what: string,
+  ): Error {
+    const known = holds.get(meterId);
+    if (known) return known;
+    const err = new GatewayError(code, message);
+    holds.set(meterId, err);
+    this.metrics.inc(`devices.refused.${code}`);
+    this.log.warn({ meter: meterId, code, reason: err.message }, what);
     this.logged.add(err);
     return err;
   }

@@ -9,7 +9,8 @@
  *   per reading), no meter joins an existing neighbourhood remotely and none leaves one that stays (that would
  *   leave a household among meters the operator knows); removed ids are retired, never reused;
  * - add (or remove) a serial port, a Modbus bus or the meter broker, without naming any file (a key, a password
- *   file, a map, a CSV): a remote command never makes the gateway read a file of its choosing;
+ *   file, a map, a CSV): a remote command never makes the gateway read a file of its choosing; a Modbus TCP
+ *   host it adds, or the host of a bus it adds a meter to, is an IP literal (./modbus-hosts.ts);
  * - change k (never below the local kFloor: the schema's rule), the privacy budget ε and δ per day (never above
  *   the local ceilings), the log levels, the upload schedule, batch size
  *   and retry timing, and how often health is sent. The metrics endpoint's address is local only (a command
@@ -27,6 +28,7 @@ import type { KnownDevices } from '../buffer/device-store.ts';
 import { remoteMembershipIssues } from '../devices/binding-rules.ts';
 import type { RealPath } from '../devices/source-keys.ts';
 import { changedPaths } from './config-diff.ts';
+import { modbusHostIssues } from './modbus-hosts.ts';
 
 /** What the gateway has bound (its buffer), for the membership rules (issue #14 A). */
 export interface DeviceView {
@@ -82,6 +84,7 @@ export function floorViolations(
     }
   }
   issues.push(...newMeterIssues(running, next), ...fileIssues(running, next));
+  issues.push(...modbusHostIssues(running, next));
   if (devices) issues.push(...remoteMembershipIssues(running, next, devices.known, devices.realpath));
   return issues;
 }

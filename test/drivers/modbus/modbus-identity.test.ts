@@ -49,8 +49,11 @@ async function meterAt(port: number, serial: () => string | undefined, map: Regi
   return server;
 }
 
-/** The driver for meters m1 and m2 (unit 1 at one port each), reporting to a MeterGuard over a real store. */
-function gatewayFor(ports: Record<'m1' | 'm2', number>) {
+/**
+ * The driver for meters m1 and m2 (unit 1 at one port each), reporting to a MeterGuard over a real store. With
+ * `m2ByCommand`, m2 is not in the configuration the gateway started with: a command added it (issue #14 F1).
+ */
+function gatewayFor(ports: Record<'m1' | 'm2', number>, opts: { m2ByCommand?: boolean } = {}) {
   const config = validateConfig({
     gateway: { id: 'gw' },
     keys: { supplierPublic: 'x', gatewayPrivate: 'x', mdmsPublic: 'x' },
@@ -78,13 +81,16 @@ function gatewayFor(ports: Record<'m1' | 'm2', number>) {
   const metrics = new Metrics();
   buffer = openTestBuffer(35n ** 2n, metrics);
   const logs = captureLog();
-  const guard = new MeterGuard(config, buffer.devices, (p) => p, { now: () => 1000 }, metrics, logs.log);
+  const start = opts.m2ByCommand ? { ...config, meters: config.meters.filter((m) => m.id !== 'm2') } : config;
+  const guard = new MeterGuard(start, buffer.devices, (p) => p, { now: () => 1000 }, metrics, logs.log);
+  guard.reset(config);
   const readings: Reading[] = [];
   const driver = buildModbusDriver(
     config,
     (ms) => ({
       ...driverContext({ meters: ms, readings, clock: new ManualClock(0), intervalMs: 900_000, metrics }),
       identify: guard.identify,
+      unidentified: guard.unidentified,
       log: logs.log,
     }),
     modbusSerialTransport,
@@ -178,7 +184,7 @@ describe('Modbus serial number as the device identity', () => {
     expect(gw.store.binding('modbus-serial:eastron:3003')).toBeUndefined();
   });
 
-  it('a serial register that cannot be read is counted once per connection; the meter is read on, unidentified', async () => {
+  it('a serial register that cannot be read is tried at every poll, logged once; a meter never bound is read on, unidentified', async () => {
     const ports = { m1: await freePort(), m2: await freePort() };
     // m1: firmware without the register (exception 02); m2: a serial of zeros, which names no device.
     await meterAt(ports.m1, () => undefined);
@@ -187,13 +193,15 @@ describe('Modbus serial number as the device identity', () => {
     await gw.driver.start();
     await gw.framesMore('m1', 3);
     await gw.framesMore('m2', 3);
-    expect(gw.metrics.get('driver.modbus.errors.MODBUS_IDENTITY_UNREADABLE')).toBe(2);
+    // Asked before every poll's values (6 polls at least), warned once per meter.
+    expect(gw.metrics.get('driver.modbus.errors.MODBUS_IDENTITY_UNREADABLE')).toBeGreaterThanOrEqual(6);
     expect(gw.logs.find('Modbus meter serial not read').map((e) => [e.meter, e.code])).toEqual(
       expect.arrayContaining([
         ['m1', 'MODBUS_IDENTITY_UNREADABLE'],
         ['m2', 'MODBUS_IDENTITY_UNREADABLE'],
       ]),
     );
+    expect(gw.logs.find('Modbus meter serial not read')).toHaveLength(2);
     expect(gw.logs.find('Modbus meter serial not read', 'm2')[0]?.reason).toMatch(
       /names no device \(blank\)/,
     );
@@ -202,5 +210,62 @@ describe('Modbus serial number as the device identity', () => {
     expect([gw.admit('m1'), gw.admit('m2')]).toEqual(['', '']);
     // Not a refused frame, not a link down.
     expect(gw.metrics.get('driver.modbus.frames')).toBeGreaterThanOrEqual(6);
+    expect(gw.metrics.get('driver.modbus.frames_unconfirmed')).toBe(0);
+  });
+
+  it("the reviewer's swap: a meter added by a command, bound by one faked serial, is refused once its endpoint leads to a meter without a serial", async () => {
+    const ports = { m1: await freePort(), m2: await freePort() };
+    // m1: the household's meter, old firmware (serial register answers exception 02), in the start configuration.
+    await meterAt(ports.m1, () => undefined);
+    // m2 ("twin"), added by a command: first its endpoint leads to the attacker's server with a fresh serial.
+    const fake = await meterAt(ports.m2, () => '77777777');
+    const gw = gatewayFor(ports, { m2ByCommand: true });
+    expect(gw.admit('m2')).toBe('DEVICE_UNVERIFIABLE');
+    await gw.driver.start();
+    await gw.waitFor('twin bound', () => gw.store.deviceOf('m2') !== undefined);
+    await gw.framesMore('m2', 1);
+    expect([gw.admit('m1'), gw.admit('m2')]).toEqual(['', '']);
+    expect(gw.metrics.get('driver.modbus.frames_unconfirmed')).toBe(0);
+
+    // The endpoint now leads to a meter whose serial cannot be read (the household's, behind a re-pointed name).
+    await fake.stop();
+    await meterAt(ports.m2, () => undefined);
+    await gw.waitFor('twin held', () => gw.metrics.get('devices.refused.DEVICE_UNCONFIRMED') > 0);
+    await gw.framesMore('m2', 3);
+    expect(gw.admit('m2')).toBe('DEVICE_UNCONFIRMED');
+    // Its values never reach its intervals: every frame of the connection is refused, counted.
+    const polled = gw.metrics.get('driver.modbus.frames_unconfirmed');
+    expect(polled).toBeGreaterThanOrEqual(3);
+    // Logged and counted once for the episode; the household's own meter (no bound device) is read as before.
+    expect(gw.metrics.get('devices.refused.DEVICE_UNCONFIRMED')).toBe(1);
+    expect(gw.logs.find('meter held: its device did not confirm its serial').map((e) => e.meter)).toEqual([
+      'm2',
+    ]);
+    expect(gw.admit('m1')).toBe('');
+    expect(gw.store.deviceOf('m1')).toBeUndefined();
+    expect(gw.store.deviceOf('m2')).toBe('modbus-serial:eastron:77777777');
+  });
+
+  it('a bound meter whose serial read fails once on a new connection loses that poll only', async () => {
+    const ports = { m1: await freePort(), m2: await freePort() };
+    const first = await meterAt(ports.m1, () => '1001');
+    await meterAt(ports.m2, () => '2002');
+    const gw = gatewayFor(ports);
+    await gw.driver.start();
+    await gw.waitFor('m1 bound', () => gw.store.deviceOf('m1') !== undefined);
+    await gw.framesMore('m1', 1);
+    // Reconnected to the same meter, whose first serial read answers exception 02.
+    await first.stop();
+    let reads = 0;
+    await meterAt(ports.m1, () => (reads++ === 0 ? undefined : '1001'));
+    await gw.waitFor('m1 held', () => gw.metrics.get('devices.refused.DEVICE_UNCONFIRMED') > 0);
+    expect(gw.admit('m1')).toBe('DEVICE_UNCONFIRMED');
+    // The next poll reads the serial again before its values: taken again.
+    await gw.framesMore('m1', 2);
+    expect(gw.admit('m1')).toBe('');
+    expect(gw.metrics.get('driver.modbus.errors.MODBUS_IDENTITY_UNREADABLE')).toBe(1);
+    expect(gw.metrics.get('driver.modbus.frames_unconfirmed')).toBe(1);
+    expect(gw.logs.find('Modbus meter serial read again', 'm1')).toHaveLength(1);
+    expect(gw.admit('m2')).toBe('');
   });
 });

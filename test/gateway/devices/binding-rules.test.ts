@@ -181,8 +181,10 @@ describe('remote membership rules', () => {
     known.identify(m02, 'modbus-serial:eastron:20207224', 1000);
     const raw = base();
     raw.neighbourhoods.push({ id: 'spy' });
-    // 10.0.0.5 spelt with leading zeros and as one number, and another unit id on the household's own bus.
-    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '010.0.0.5', port: 502 };
+    // 10.0.0.5 spelt as an IPv4-mapped IPv6 address and as one number, and another unit id on the household's own
+    // bus. The one number is not an IP literal: the floor refuses it (remote/modbus-hosts.ts); the membership
+    // rules alone admit it, and the serial check stands behind both.
+    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '::ffff:10.0.0.5', port: 502 };
     raw.drivers.modbus.buses.a2 = { transport: 'tcp', host: '167772165', port: 502 };
     raw.meters.push(meter('x1', 'spy', { driver: 'modbus', bus: 'a1', unit: 1, model: 'eastron-sdm630' }));
     raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a2', unit: 1, model: 'eastron-sdm120' }));
@@ -191,7 +193,11 @@ describe('remote membership rules', () => {
     );
     for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));
     const next = validateConfig(raw);
-    expect(codes(floorViolations(running, next, { known, realpath }))).toEqual([]);
+    expect(codes(floorViolations(running, next, { known, realpath }))).toEqual([
+      'MODBUS_HOST_NOT_LITERAL drivers.modbus.buses.a2.host',
+      'MODBUS_HOST_NOT_LITERAL meters.x2.source',
+    ]);
+    expect(codes(remoteMembershipIssues(running, next, known, realpath))).toEqual([]);
     // Each spelling leads to m02's meter, which reports its serial there: refused at its first identification.
     for (const id of ['x1', 'x2']) {
       const x = next.meters.find((m) => m.id === id)!;
@@ -216,7 +222,7 @@ describe('remote membership rules', () => {
     );
     const raw = base();
     raw.neighbourhoods.push({ id: 'spy' });
-    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '010.0.0.5', port: 502 };
+    raw.drivers.modbus.buses.a1 = { transport: 'tcp', host: '::ffff:10.0.0.5', port: 502 };
     raw.meters.push(meter('x1', 'spy', { driver: 'modbus', bus: 'a1', unit: 1, model: withSerial }));
     raw.meters.push(meter('x2', 'spy', { driver: 'modbus', bus: 'a1', unit: 2, model: without }));
     for (const id of ['k1', 'k2']) raw.meters.push(meter(id, 'spy'));

@@ -2,7 +2,8 @@
  * The meter guard on a disk that is full or read-only: the binding checks run before the writes, so a meter whose
  * binding cannot be written is not refused (its readings are held like every other while the disk is full) and
  * its binding is written at a later reading; a real refusal is kept and thrown at every reading. A Modbus meter
- * added by a command is held until it has reported its serial (issue #14 A), on a real device store.
+ * added by a command is held until it has reported its serial (issue #14 A), and a meter with a bound device is
+ * refused while its connection has not confirmed it (DEVICE_UNCONFIRMED), on a real device store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BufferStore } from '../../../gateway/buffer/buffer.ts';
@@ -146,5 +147,41 @@ describe('MeterGuard: a Modbus meter added by a command', () => {
     // Once its serial is bound, a later restart reads it at once.
     const again = new MeterGuard(next, buffer.devices, (p) => p, { now: () => 0 }, metrics, captureLog().log);
     expect(codeOf(() => again.admit(x1!))).toBe('');
+  });
+
+  it('refuses a bound meter whose connection did not report its serial until it reports the bound one', () => {
+    buffer = openTestBuffer(35n ** 2n, metrics);
+    const config = configWith([modbus('m01', 'north', 1), modbus('m02', 'north', 2)], ['north']);
+    const logs = captureLog();
+    const guard = new MeterGuard(config, buffer.devices, (p) => p, { now: () => 0 }, metrics, logs.log);
+    const [m01, m02] = config.meters;
+    const before = metrics.get('devices.refused.DEVICE_UNCONFIRMED');
+    guard.identify('m01', 'modbus-serial:eastron:1001');
+    expect(codeOf(() => guard.admit(m01!))).toBe('');
+
+    // A new connection whose serial read failed: refused, counted and logged once for the episode.
+    expect(guard.unidentified('m01')).toBe(true);
+    expect(guard.unidentified('m01')).toBe(true);
+    expect(codeOf(() => guard.admit(m01!))).toBe('DEVICE_UNCONFIRMED');
+    expect(codeOf(() => guard.admit(m01!))).toBe('DEVICE_UNCONFIRMED');
+    expect(metrics.get('devices.refused.DEVICE_UNCONFIRMED') - before).toBe(1);
+    expect(logs.find('meter held: its device did not confirm its serial')).toHaveLength(1);
+    // Kept across a new configuration (a command cannot lift it).
+    guard.reset(config);
+    expect(codeOf(() => guard.admit(m01!))).toBe('DEVICE_UNCONFIRMED');
+    // The serial it reported before (the guard's cache of it must not skip the check): taken again.
+    guard.identify('m01', 'modbus-serial:eastron:1001');
+    expect(codeOf(() => guard.admit(m01!))).toBe('');
+
+    // Another episode, ended by another serial: the device changed.
+    expect(guard.unidentified('m01')).toBe(true);
+    guard.identify('m01', 'modbus-serial:eastron:3003');
+    expect(codeOf(() => guard.admit(m01!))).toBe('DEVICE_CHANGED');
+    expect(metrics.get('devices.refused.DEVICE_UNCONFIRMED') - before).toBe(2);
+
+    // A meter that never had a serial bound (old firmware) is read as before; an unknown meter is ignored.
+    expect(guard.unidentified('m02')).toBe(false);
+    expect(codeOf(() => guard.admit(m02!))).toBe('');
+    expect(guard.unidentified('nobody')).toBe(false);
   });
 });

@@ -2,7 +2,8 @@
  * What a remote command may and may not change, against the attacks a security review found: sending a key file
  * as a broker password, moving a household into a neighbourhood of meters the operator controls, re-routing or
  * re-billing an enrolled meter, joining sybil meters to an existing neighbourhood, naming files, and every
- * setting that only someone on site may change. Each refusal names its path; the everyday changes pass.
+ * setting that only someone on site may change, a Modbus TCP host given by name. Each refusal names its path;
+ * the everyday changes pass.
  */
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../gateway/config/load.ts';
@@ -105,6 +106,52 @@ describe('remote configuration scope', () => {
       meter('copy', 'north', { driver: 'modbus', bus: 'tcp2', unit: 1, model: 'eastron-sdm630' }),
     );
     expect(() => validateConfig(c)).toThrow(/unit 1 at 10\.0\.0\.5:502 is already meter "victim"/);
+  });
+
+  it('names Modbus TCP hosts by IP literal only: a name may resolve to a household meter at a reconnect', () => {
+    const refused = (edit: (c: Raw) => void) => {
+      const next = structuredClone(base());
+      edit(next);
+      return floorViolations(validateConfig(base()), validateConfig(next)).map((i) => [i.path, i.code]);
+    };
+    const twinOn = (c: Raw, bus: string) => {
+      c.neighbourhoods.push({ id: 'trap' });
+      c.meters.push(meter('twin', 'trap', { driver: 'modbus', bus, unit: 1, model: 'eastron-sdm630' }));
+    };
+    // The reviewer's step: a new bus naming a host, and a meter on it.
+    expect(
+      refused((c) => {
+        c.drivers.modbus.buses.tcp2 = { transport: 'tcp', host: 't1.attacker.example', port: 502 };
+        twinOn(c, 'tcp2');
+      }),
+    ).toEqual([
+      ['drivers.modbus.buses.tcp2.host', 'MODBUS_HOST_NOT_LITERAL'],
+      ['meters.twin.source', 'MODBUS_HOST_NOT_LITERAL'],
+    ]);
+    // Spellings of an address that are not literals the way Node reads them (leading zeros, one number).
+    for (const host of ['0177.0.0.1', '2130706433', 'localhost']) {
+      expect(refused((c) => (c.drivers.modbus.buses.tcp2 = { transport: 'tcp', host, port: 502 }))).toEqual([
+        ['drivers.modbus.buses.tcp2.host', 'MODBUS_HOST_NOT_LITERAL'],
+      ]);
+    }
+    // A meter added on a bus the local file names by host name.
+    const local = base();
+    local.drivers.modbus.buses.site = { transport: 'tcp', host: 'meters.site.lan', port: 502 };
+    const next = structuredClone(local);
+    twinOn(next, 'site');
+    expect(floorViolations(validateConfig(local), validateConfig(next)).map((i) => [i.path, i.code])).toEqual(
+      [['meters.twin.source', 'MODBUS_HOST_NOT_LITERAL']],
+    );
+    // The local bus itself stays (names are for the local file); IPv4 and IPv6 literals pass.
+    expect(refused((c) => (c.drivers.modbus.buses.tcp2 = { transport: 'tcp', host: '10.0.0.9' }))).toEqual(
+      [],
+    );
+    expect(
+      refused((c) => {
+        c.drivers.modbus.buses.tcp3 = { transport: 'tcp', host: 'fd00::17', port: 502 };
+        twinOn(c, 'tcp3');
+      }),
+    ).toEqual([]);
   });
 
   it('never lets a command name a file', () => {
