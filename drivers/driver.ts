@@ -20,9 +20,11 @@ export interface DriverContext {
    * Reports the identity a meter gives of itself, as soon as the driver reads it (DSMR equipment id 0-0:96.1.1,
    * SML server id, IEC 62056-21 serial, a Modbus serial-number register): the gateway binds it to the meter for
    * life (issue #14 A) and refuses the meter's readings if it is bound elsewhere. Call it before the readings of
-   * the frame that carried it. Never throws.
+   * the frame that carried it. False when the identity is refused (DEVICE_CHANGED, DEVICE_BOUND_ELSEWHERE): a
+   * driver that may meet two devices on one source (Modbus TCP) keeps that device's values out of the meter's
+   * intervals, as for `unidentified`. Never throws.
    */
-  identify?(meterId: string, identity: string): void;
+  identify?(meterId: string, identity: string): boolean;
 
   /**
    * Reports that a meter is read on a connection whose device did not give its identity (a serial register that

@@ -32,7 +32,7 @@ export class ModbusMeterDriver implements Driver {
   /** Meters whose serial could not be read since it was last read (warned once per episode). */
   private readonly unidentified = new Set<string>();
   /** Of those, the meters with a bound device: their values stay out of their series until it is read. */
-  private readonly held = new Set<string>();
+  private readonly held = new Map<string, 'DEVICE_UNCONFIRMED' | 'DEVICE_CHANGED'>();
 
   constructor(
     opts: ModbusMeterOptions,
@@ -51,19 +51,22 @@ export class ModbusMeterDriver implements Driver {
           if (this.down.delete(id)) ctx.log.info({ meter: id }, 'Modbus meter answering again');
           ctx.metrics.inc('driver.modbus.frames');
           ctx.report.link(id, true);
-          if (this.held.has(id)) {
-            // Refused by the gateway (DEVICE_UNCONFIRMED, logged there); counted per frame here.
+          const held = this.held.get(id);
+          if (held) {
+            // Refused by the gateway (logged there); counted per frame here.
             ctx.metrics.inc('driver.modbus.frames_unconfirmed');
-            ctx.report.rejected(id, 'DEVICE_UNCONFIRMED');
+            ctx.report.rejected(id, held);
             return;
           }
           this.series.get(id)?.frame(frame, ctx.clock.now());
         },
         onError: (id, error) => this.onError(id, error),
         onIdentity: (id, identity) => {
-          this.held.delete(id);
           if (this.unidentified.delete(id)) ctx.log.info({ meter: id }, 'Modbus meter serial read again');
-          ctx.identify?.(id, identity);
+          // Another device answering (DEVICE_CHANGED, bound elsewhere): its values stay out of the series too, so
+          // no interval spans two devices once the meter's own answers again.
+          if (ctx.identify?.(id, identity) === false) this.held.set(id, 'DEVICE_CHANGED');
+          else this.held.delete(id);
         },
       },
     );
@@ -90,7 +93,7 @@ export class ModbusMeterDriver implements Driver {
     if (error.code === 'MODBUS_IDENTITY_UNREADABLE') {
       // Not a refused frame nor a link down: the values are read on (refused by the gateway if the meter has a
       // bound device); tried again every poll, warned once until the serial is read again.
-      if (ctx.unidentified?.(id)) this.held.add(id);
+      if (ctx.unidentified?.(id)) this.held.set(id, 'DEVICE_UNCONFIRMED');
       if (this.unidentified.has(id)) return;
       this.unidentified.add(id);
       ctx.log.warn({ meter: id, code: error.code, reason: error.message }, 'Modbus meter serial not read');

@@ -101,9 +101,10 @@ export class MeterGuard {
   }
 
   /** The identity a driver read from the device itself (DSMR equipment id, SML server id, …). Never throws. */
-  readonly identify = (meterId: string, identity: string): void => {
+  readonly identify = (meterId: string, identity: string): boolean => {
     const meter = this.meters.get(meterId);
-    if (!meter || this.identities.get(meterId) === identity) return;
+    if (!meter) return true;
+    if (this.identities.get(meterId) === identity) return true;
     try {
       this.store.identify(meter, identity, this.wall.now());
       this.identities.set(meterId, identity);
@@ -113,15 +114,17 @@ export class MeterGuard {
       if (this.refused.get(meterId) && errorCode(this.refused.get(meterId)) === 'DEVICE_CHANGED') {
         this.refused.delete(meterId);
       }
+      return true;
     } catch (error) {
       this.identities.delete(meterId);
       // Checked, not written (disk full or read-only): written when the device next reports it. The checks
       // passed, so a bound device has confirmed itself.
       if (isStorageFailure(error)) {
         this.unconfirmed.delete(meterId);
-        return;
+        return true;
       }
       this.refuse(meterId, error);
+      return false;
     }
   };
 

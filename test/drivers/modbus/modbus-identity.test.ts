@@ -176,12 +176,22 @@ describe('Modbus serial number as the device identity', () => {
 
     // Another meter on m1's endpoint and unit.
     await again.stop();
-    await meterAt(ports.m1, () => '3003');
+    const other = await meterAt(ports.m1, () => '3003');
     await gw.waitFor('m1 refused', () => gw.metrics.get('devices.refused.DEVICE_CHANGED') > 0);
     expect(gw.admit('m1')).toBe('DEVICE_CHANGED');
     expect(gw.admit('m2')).toBe('');
     expect(gw.store.deviceOf('m1')).toBe('modbus-serial:eastron:1001');
     expect(gw.store.binding('modbus-serial:eastron:3003')).toBeUndefined();
+    // The other device's values stay out of m1's intervals (an interval spanning both would leak one of them),
+    // and m1 is read again once its own device answers.
+    await gw.framesMore('m1', 2);
+    expect(gw.metrics.get('driver.modbus.frames_unconfirmed')).toBeGreaterThanOrEqual(2);
+    await other.stop();
+    await meterAt(ports.m1, () => '1001');
+    const held = gw.metrics.get('driver.modbus.frames_unconfirmed');
+    await gw.framesMore('m1', 2);
+    expect(gw.admit('m1')).toBe('');
+    expect(gw.metrics.get('driver.modbus.frames_unconfirmed')).toBe(held);
   });
 
   it('a serial register that cannot be read is tried at every poll, logged once; a meter never bound is read on, unidentified', async () => {
