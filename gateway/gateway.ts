@@ -556,8 +556,9 @@ export class Gateway {
         const dropped = buffer.enforceLimits(now, maxReadingAgeMs);
         if (dropped > 0) this.log.warn({ dropped }, 'outbox full or too old: aggregates dropped');
         // Nothing is deleted from a corrupt buffer (a salvage may need what would go).
-        if (!buffer.corruption.corrupt) buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
-        customers.tick(now);
+        const prune = !buffer.corruption.corrupt;
+        if (prune) buffer.readings.pruneDecided(now - maxReadingAgeMs - DAY_MS);
+        customers.tick(now, prune);
         if (source instanceof VirtualClock) buffer.state.set('clock.virtual_now', String(now));
         this.persistMark?.(false);
         marker.update();

@@ -202,11 +202,14 @@ export class CustomerService {
     this.log.info({ meter: customer.meterId, erased, consentsEnded: ended.length, why }, 'household revoked');
   }
 
-  /** On the tick, with the data clock: closes third parties' spans and deletes history past its retention. */
-  tick(now: number): void {
-    this.third.shared.tick(now);
+  /**
+   * On the tick, with the data clock: closes third parties' spans and deletes history past its retention, unless
+   * `prune` is false (a corrupt buffer: nothing is deleted from it, a salvage may need what would go).
+   */
+  tick(now: number, prune = true): void {
+    this.third.shared.tick(now, prune);
     this.revokeSuperseded();
-    this.prune(now);
+    if (prune) this.prune(now);
   }
 
   /** Deletes history past its retention (with the data clock). */

@@ -107,15 +107,18 @@ export class SharedStream {
    * drivers have not handed over yet, though they were due before it; the drivers' timers run before the next
    * tick, so a span closes only once they had a turn.
    */
-  tick(now: number): void {
+  tick(now: number, prune = true): void {
     const due = this.previousTick;
     this.previousTick = now;
     if (due === undefined) return this.flush();
-    this.closeSpans(due);
+    this.closeSpans(due, prune);
   }
 
-  /** Completes the spans that have closed by `now` (data clock) with the masks of their missing slots. */
-  closeSpans(now: number): void {
+  /**
+   * Completes the spans that have closed by `now` (data clock) with the masks of their missing slots; then deletes
+   * the closed spans' old marks unless `prune` is false (a corrupt buffer).
+   */
+  closeSpans(now: number, prune = true): void {
     for (const span of this.store.dueSpans(now - this.opts.graceMs)) {
       const c = this.consents.find(span.consentId);
       try {
@@ -128,7 +131,7 @@ export class SharedStream {
         this.failed(span.consentId, error);
       }
     }
-    this.store.prune(now - this.opts.maxReadingAgeMs - DAY_MS);
+    if (prune) this.store.prune(now - this.opts.maxReadingAgeMs - DAY_MS);
     this.flush();
   }
 
