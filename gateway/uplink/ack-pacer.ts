@@ -2,9 +2,16 @@
  * Re-sends that follow the MDMS's actual acknowledgement latency (issue #20): an MDMS that acks after 20 s made a
  * gateway with a 5 s first retry send each batch about three times. The pacer remembers when each batch was first
  * sent in this run and, at its ack, how long the MDMS took; a re-send then waits at least ACK_LATENCY_FACTOR times
- * the median of the recent latencies, and never less than the configured exponential back-off.
+ * the median of the recent latencies, and never less than the configured exponential back-off. The recent
+ * latencies are kept (`memory`, the buffer's state) so the first batches after a restart are paced too.
  */
 import type { Clock } from '../time/clock.ts';
+
+/** Where the recent latencies outlive the process; a failure to keep them only costs pacing. */
+export interface LatencyMemory {
+  load(): number[];
+  save(latencies: readonly number[]): void;
+}
 
 /** A re-send waits this many recent ack latencies: room for a slow MDMS's spread around its median. */
 export const ACK_LATENCY_FACTOR = 3;
@@ -22,7 +29,13 @@ export class AckPacer {
     /** Elapsed (monotonic) time. */
     private readonly clock: Clock,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly memory?: LatencyMemory,
+  ) {
+    for (const l of memory?.load() ?? []) {
+      if (Number.isFinite(l) && l >= 0) this.latencies.push(Math.min(l, opts.retryMaxMs));
+    }
+    this.latencies.splice(0, Math.max(0, this.latencies.length - WINDOW));
+  }
 
   /** A batch was handed to the broker; only its first send in this run counts for its latency. */
   sent(batchId: string): void {
@@ -40,6 +53,7 @@ export class AckPacer {
     const latency = Math.min(this.clock.now() - at, this.opts.retryMaxMs);
     this.latencies.push(latency);
     if (this.latencies.length > WINDOW) this.latencies.shift();
+    this.memory?.save(this.latencies);
     return latency;
   }
 
@@ -64,4 +78,29 @@ export class AckPacer {
     // ±20 % jitter so that a fleet does not re-send in lock-step after an outage; never below the learned pace.
     return Math.max(learned, Math.round(base * (0.8 + 0.4 * this.random())));
   }
+}
+
+/** The recent ack latencies in the buffer's state; unreadable or unwritable, pacing starts from nothing. */
+export function latencyMemory(state: {
+  get(key: string): string | undefined;
+  set(key: string, value: string): void;
+}): LatencyMemory {
+  const KEY = 'uplink.ack_latencies_ms';
+  return {
+    load: () => {
+      try {
+        const parsed: unknown = JSON.parse(state.get(KEY) ?? '[]');
+        return Array.isArray(parsed) ? parsed.filter((n): n is number => typeof n === 'number') : [];
+      } catch {
+        return [];
+      }
+    },
+    save: (latencies) => {
+      try {
+        state.set(KEY, JSON.stringify(latencies));
+      } catch {
+        // A full or corrupt buffer is reported where it matters (storage status); pacing is not worth a word.
+      }
+    },
+  };
 }

@@ -17,7 +17,7 @@ import { LogThrottle } from '../observe/log-throttle.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { topics } from '../protocol/topics.ts';
 import { AckHandler } from './ack-handler.ts';
-import { AckPacer } from './ack-pacer.ts';
+import { AckPacer, latencyMemory } from './ack-pacer.ts';
 import { PublishFailures } from './publish-refusal.ts';
 import { watchConnection } from './connection-events.ts';
 import type { Clock } from '../time/clock.ts';
@@ -84,7 +84,7 @@ export class Uplink implements MessageLink {
     private readonly extras: UplinkExtras = {},
   ) {
     this.clocks = 'now' in clocks ? { elapsed: clocks, calendar: clocks } : clocks;
-    this.pacer = new AckPacer(opts, this.clocks.elapsed, extras.random);
+    this.pacer = new AckPacer(opts, this.clocks.elapsed, extras.random, latencyMemory(buffer.state));
     this.throttle = new LogThrottle(this.clocks.elapsed);
     this.delivery =
       extras.delivery ??

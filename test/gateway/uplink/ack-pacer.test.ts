@@ -1,11 +1,14 @@
 /**
  * Re-sends paced by the MDMS's ack latency (issue #20, 8), on a manual clock: an MDMS that acks after 20 s, with
  * a 5 s configured first retry, made each batch go up about three times. Once one ack has shown the latency, a
- * batch is sent once and acked before its first re-send is due.
+ * batch is sent once and acked before its first re-send is due; the latencies outlive a restart (the buffer's
+ * state), so the first batch after one is paced too.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../gateway/time/clock.ts';
-import { ACK_LATENCY_FACTOR, AckPacer } from '../../../gateway/uplink/ack-pacer.ts';
+import { ACK_LATENCY_FACTOR, AckPacer, latencyMemory } from '../../../gateway/uplink/ack-pacer.ts';
+import { openTestBuffer } from '../../helpers/buffer.ts';
+import { Metrics } from '../../../gateway/observe/metrics.ts';
 
 const S = 1000;
 const T0 = Date.UTC(2026, 11, 8);
@@ -76,5 +79,24 @@ describe('AckPacer', () => {
     expect(pacer.latencyMs()).toBeUndefined();
     expect(pacer.delayMs(1)).toBe(5 * S);
     expect(pacer.delayMs(3)).toBe(20 * S);
+  });
+
+  it('keeps the recent latencies in the buffer: after a restart the first batch is sent once', () => {
+    const buffer = openTestBuffer(97n * 97n, new Metrics());
+    try {
+      const opts = { retryInitialMs: 5 * S, retryMaxMs: 600 * S };
+      const clock = new ManualClock(T0);
+      const before = new AckPacer(opts, clock, lowJitter, latencyMemory(buffer.state));
+      sendsUntilAck(before, clock, 'b1', 20 * S);
+      // The restart: a new pacer on the same buffer.
+      const after = new AckPacer(opts, clock, lowJitter, latencyMemory(buffer.state));
+      expect(after.latencyMs()).toBe(20 * S);
+      expect(sendsUntilAck(after, clock, 'b2', 20 * S)).toBe(1);
+      // Garbage in the state is no latency at all, not a crash.
+      buffer.state.set('uplink.ack_latencies_ms', '{not json');
+      expect(new AckPacer(opts, clock, lowJitter, latencyMemory(buffer.state)).latencyMs()).toBeUndefined();
+    } finally {
+      buffer.close();
+    }
   });
 });
