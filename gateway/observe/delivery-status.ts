@@ -40,6 +40,8 @@ export interface DeliveryHealth {
 
 export class DeliveryStatus {
   private lastRefusal: BrokerRefusal | null = null;
+  /** The last count of quarantined batches the buffer could give (kept while it is corrupt). */
+  private quarantinedBatches = 0;
 
   constructor(
     private readonly metrics: Metrics,
@@ -58,7 +60,7 @@ export class DeliveryStatus {
     const counters = this.metrics.snapshot();
     const latency = this.ackLatencyMs();
     return {
-      quarantinedBatches: this.buffer.outbox.quarantined().length,
+      quarantinedBatches: this.quarantinedCount(),
       quarantined: byCode(counters, QUARANTINED),
       rebuiltBatches: counters['batches.rebuilt'] ?? 0,
       nacked: byCode(counters, NACKED),
@@ -66,5 +68,19 @@ export class DeliveryStatus {
       lastBrokerRefusal: this.lastRefusal,
       ackLatencySeconds: latency === undefined ? null : Math.round(latency / 100) / 10,
     };
+  }
+
+  /**
+   * The batches quarantined now, or the last count when the table cannot be read: the health and the metrics
+   * endpoint are what tell the operator that the buffer is corrupt, so they must still answer (the corruption is
+   * noted for `storage`).
+   */
+  private quarantinedCount(): number {
+    try {
+      this.quarantinedBatches = this.buffer.outbox.quarantined().length;
+    } catch (error) {
+      if (!this.buffer.corruption.note(error)) throw error;
+    }
+    return this.quarantinedBatches;
   }
 }
