@@ -62,6 +62,20 @@ export class CorruptionWatch {
     );
   }
 
+  /**
+   * Reads figures for the health or the metrics, or returns `last` when the read meets a corrupt page (noted):
+   * they are what tells the operator that the buffer is corrupt, so they must still answer. Other errors are
+   * thrown on.
+   */
+  orLast<T>(read: () => T, last: T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!this.note(error)) throw error;
+      return last;
+    }
+  }
+
   /** Runs `work`; a corruption it throws is noted, then thrown on. */
   guard<T>(work: () => T): T {
     try {

@@ -70,17 +70,12 @@ export class DeliveryStatus {
     };
   }
 
-  /**
-   * The batches quarantined now, or the last count when the table cannot be read: the health and the metrics
-   * endpoint are what tell the operator that the buffer is corrupt, so they must still answer (the corruption is
-   * noted for `storage`).
-   */
+  /** The batches quarantined now, or the last count while the table cannot be read (a corrupt page). */
   private quarantinedCount(): number {
-    try {
-      this.quarantinedBatches = this.buffer.outbox.quarantined().length;
-    } catch (error) {
-      if (!this.buffer.corruption.note(error)) throw error;
-    }
+    this.quarantinedBatches = this.buffer.corruption.orLast(
+      () => this.buffer.outbox.quarantined().length,
+      this.quarantinedBatches,
+    );
     return this.quarantinedBatches;
   }
 }

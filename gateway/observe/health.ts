@@ -137,16 +137,15 @@ export class Health {
    */
   private bufferFigures(): BufferFigures {
     const { buffer, wall } = this.sources;
-    try {
-      this.figures = {
+    this.figures = buffer.corruption.orLast(
+      () => ({
         outbox: buffer.outbox.counts(),
         oldest: buffer.outbox.oldestBatchAt(),
         held: buffer.held.summary().count,
         rehomes: buffer.devices.rehomes(wall.now() - REHOME_REPORT_MS),
-      };
-    } catch (error) {
-      if (!buffer.corruption.note(error)) throw error;
-    }
+      }),
+      this.figures,
+    );
     return this.figures;
   }
 }
