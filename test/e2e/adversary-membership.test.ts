@@ -10,12 +10,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEnvelope } from '../../gateway/protocol/envelope.ts';
-import { HealthBody } from '../../gateway/protocol/health-message.ts';
-import { topics } from '../../gateway/protocol/topics.ts';
+import { watchHealth, type HealthWatch } from '../helpers/health-watch.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import {
   addOperatorKey,
@@ -45,7 +42,7 @@ const known = (nb: string) => ['k1', 'k2', 'k3', 'k4'].map((id) => replay(`${nb}
 describe('the operator and the supplier against membership', () => {
   let h: Harness;
   let operatorKey: OperatorKey;
-  let watcher: mqtt.MqttClient | undefined;
+  let watcher: HealthWatch | undefined;
 
   beforeAll(async () => {
     h = await startHarness({
@@ -62,7 +59,7 @@ describe('the operator and the supplier against membership', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await watcher?.endAsync();
+    await watcher?.close();
     await h?.close();
   });
 
@@ -205,12 +202,8 @@ describe('the operator and the supplier against membership', () => {
     expect(rehome.code, rehome.stderr).toBe(0);
     expect(rehome.stdout).toContain('meter m01 re-homed');
 
-    const healths: HealthBody[] = [];
-    watcher = await mqtt.connectAsync(h.broker.url, { clientId: 'adversary-health' });
-    watcher.on('message', (_topic, payload) =>
-      healths.push(HealthBody.parse(openEnvelope(payload, h.keys.gatewayPublicKey).body)),
-    );
-    await watcher.subscribeAsync(topics.health('meterspace/v1', GATEWAY_ID), { qos: 0 });
+    watcher = await watchHealth(h.broker.url, h.keys.gatewayPublicKey, 'adversary-health');
+    const { healths } = watcher;
     const restarted = h.spawn();
     await waitFor(() => healths.length > 0, 60_000, 'a health message after the re-home');
     expect(healths[0]!.rehomes).toEqual([

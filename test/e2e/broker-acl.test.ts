@@ -8,12 +8,9 @@
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { openEnvelope } from '../../gateway/protocol/envelope.ts';
-import { HealthBody } from '../../gateway/protocol/health-message.ts';
-import { topics } from '../../gateway/protocol/topics.ts';
+import { watchHealth, type HealthWatch } from '../helpers/health-watch.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { GATEWAY_ID, waitFor } from '../helpers/scenario.ts';
 
@@ -36,9 +33,9 @@ function aclDenyingBatchPublish(): string {
 
 describe('a broker ACL that denies the batch topic', { timeout: 180_000 }, () => {
   let h: Harness | undefined;
-  let watcher: mqtt.MqttClient | undefined;
+  let watcher: HealthWatch | undefined;
   afterAll(async () => {
-    await watcher?.endAsync(true);
+    await watcher?.close();
     await h?.close();
   });
 
@@ -51,12 +48,8 @@ describe('a broker ACL that denies the batch topic', { timeout: 180_000 }, () =>
     const config = parse(readFileSync(scenario.configFile, 'utf8')) as Record<string, unknown>;
     config.observe = { healthSeconds: 1 };
     writeFileSync(scenario.configFile, stringify(config));
-    const healths: HealthBody[] = [];
-    watcher = await mqtt.connectAsync(broker.url, { clientId: 'health-watcher' });
-    watcher.on('message', (_t, payload) =>
-      healths.push(HealthBody.parse(openEnvelope(payload, keys.gatewayPublicKey).body)),
-    );
-    await watcher.subscribeAsync(topics.health(PREFIX, GATEWAY_ID), { qos: 0 });
+    watcher = await watchHealth(broker.url, keys.gatewayPublicKey);
+    const { healths } = watcher;
 
     h.spawn();
     await h.waitStarted();

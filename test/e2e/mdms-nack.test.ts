@@ -9,14 +9,11 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { silentLogger } from '../../gateway/observe/log.ts';
-import { openEnvelope } from '../../gateway/protocol/envelope.ts';
-import { HealthBody } from '../../gateway/protocol/health-message.ts';
-import { topics } from '../../gateway/protocol/topics.ts';
 import { MdmsReceiver } from '../../scripts/lib/mdms/receiver.ts';
+import { watchHealth, type HealthWatch } from '../helpers/health-watch.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { runCli } from '../helpers/run-cli.ts';
 import { expectExactlyExpected } from '../helpers/assert-mdms.ts';
@@ -27,9 +24,9 @@ const PREFIX = 'meterspace/v1';
 describe('the MDMS refuses batches with a signed nack', { timeout: 300_000 }, () => {
   let h: Harness | undefined;
   let wrong: MdmsReceiver | undefined;
-  let watcher: mqtt.MqttClient | undefined;
+  let watcher: HealthWatch | undefined;
   afterAll(async () => {
-    await watcher?.endAsync(true);
+    await watcher?.close();
     await wrong?.stop();
     await h?.close();
   });
@@ -58,12 +55,8 @@ describe('the MDMS refuses batches with a signed nack', { timeout: 300_000 }, ()
       log: silentLogger(),
     });
     await wrong.start();
-    const healths: HealthBody[] = [];
-    watcher = await mqtt.connectAsync(broker.url, { clientId: 'health-watcher' });
-    watcher.on('message', (_t, payload) =>
-      healths.push(HealthBody.parse(openEnvelope(payload, keys.gatewayPublicKey).body)),
-    );
-    await watcher.subscribeAsync(topics.health(PREFIX, GATEWAY_ID), { qos: 0 });
+    watcher = await watchHealth(broker.url, keys.gatewayPublicKey);
+    const { healths } = watcher;
 
     h.spawn();
     await h.waitStarted();
